@@ -1,0 +1,39 @@
+# kalloc: safe Rust wrappers for the kernel's memory allocators.
+#
+#   make run    set up on first use, build, boot the VM, load kalloc and
+#               print a per-suite summary
+#   make test   the same, judged by the Rust harness (cargo test) and by the
+#               kernel's own kunit.py parser; fails on any problem
+#
+# The module itself is built by Kbuild (see Kbuild); this file only drives
+# the scripts. KDIR=/path/to/built/kernel overrides the cached kernel.
+
+SHELL := /bin/bash
+export KDIR
+CARGO ?= cargo
+
+.PHONY: all setup kernel module run test rust-analyzer clean
+
+all: module
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh >/dev/null
+
+module: kernel
+	@scripts/build-module.sh modules
+
+run: module
+	@$(CARGO) run -q --bin kalloc-vm
+
+test: module
+	@$(CARGO) test
+	@scripts/kunit-parse.sh target/vm/kalloc.ktap
+
+rust-analyzer: kernel
+	@scripts/build-module.sh rust-analyzer
+
+clean:
+	rm -rf target rust-project.json

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds kalloc.ko with the kernel's own build system, out of the work tree
+# (target/kbuild). Extra arguments go to make (e.g. rust-analyzer).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/kernel-dir.sh"
+
+[ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/vmlinux" ] \
+	|| die "no built kernel at $KDIR: run 'make kernel'"
+mkdir -p "$KALLOC_TOP/target/kbuild"
+make -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen \
+	"${@:-modules}" || die "module build failed"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Boots kalloc's test kernel under QEMU (TCG) with a generated busybox
+# initramfs that loads kalloc.ko, and keeps the serial log.
+#
+# usage: run-vm.sh [MODULE.ko]
+#   KDIR        built kernel (default: the cached build)
+#   VM_TIMEOUT  hard timeout in seconds (default 600)
+#   VM_LOG      serial log (default target/vm/serial.log)
+#   VM_ECHO=1   also copy the serial output to stdout while it runs
+# Exit status: 0 when QEMU exited by itself, 124 on timeout, else QEMU's.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/kernel-dir.sh"
+
+module=${1:-$KALLOC_TOP/target/kbuild/kalloc.ko}
+out=$KALLOC_TOP/target/vm
+log=${VM_LOG:-$out/serial.log}
+timeout_s=${VM_TIMEOUT:-600}
+bzimage=$KDIR/arch/x86/boot/bzImage
+gen_cpio=$KDIR/usr/gen_init_cpio
+
+[ -f "$bzimage" ] || die "no kernel at $bzimage: run 'make kernel'"
+[ -f "$module" ] || die "no module at $module: run 'make module'"
+[ -x "$gen_cpio" ] || die "no gen_init_cpio in $KDIR/usr"
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] || die "busybox not found: run 'make setup'"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make setup'"
+
+mkdir -p "$out"
+list=$out/initramfs.list
+{
+	echo "dir /dev 0755 0 0"
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	for d in /bin /proc /sys /tmp /root /steps.d; do echo "dir $d 0755 0 0"; done
+	echo "file /bin/busybox $busybox 0755 0 0"
+	echo "slink /bin/sh busybox 0777 0 0"
+	echo "file /init $KALLOC_TOP/scripts/vm/init 0755 0 0"
+	echo "file /kalloc.ko $module 0644 0 0"
+	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
+		[ -f "$step" ] && echo "file /steps.d/$(basename "$step") $step 0755 0 0"
+	done
+} >"$list"
+"$gen_cpio" "$list" >"$out/initramfs.cpio" || die "could not build the initramfs"
+
+rm -f "$log"
+qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
+	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7"
+	-device edu
+	-display none -monitor none -no-reboot
+	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)
+
+# QEMU must never outlive this script: timeout kills it on a hang, the
+# trap if we are interrupted.
+pid=
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; exit 130' INT TERM HUP
+if [ "${VM_ECHO:-0}" = 1 ]; then
+	tail -n +1 -F "$log" 2>/dev/null &
+	tailpid=$!
+fi
+set +e
+timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null &
+pid=$!
+wait "$pid"
+rc=$?
+set -e
+pid=
+[ -n "${tailpid:-}" ] && { sleep 0.5; kill "$tailpid" 2>/dev/null || true; }
+exit "$rc"

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! GFP ("get free pages") flags as a newtype: [`Gfp`].
+//!
+//! Every allocation in the kernel takes a `gfp_t` that says how hard the
+//! allocator may try (may it sleep? start I/O? call into file systems?),
+//! and from which memory zone the memory must come. [`Gfp`] carries those
+//! bits with two promises that the plain C integer (and upstream's
+//! `kernel::alloc::Flags`) cannot make:
+//!
+//! - **No operation invents bits.** There is no `!` operator: upstream's
+//!   `!GFP_ATOMIC` sets every other bit, among them both migratetype bits
+//!   (`__GFP_MOVABLE | __GFP_RECLAIMABLE`), which makes the page allocator
+//!   index past its free lists (Rust-for-Linux issue 1253). Flags are only
+//!   added with `|` and removed with [`Gfp::without`].
+//! - **Invalid combinations are errors, not bugs.** Two zone modifiers at
+//!   once (`GFP_DMA | GFP_DMA32`, `__GFP_HIGHMEM | GFP_DMA`) make C's
+//!   `gfp_zone()` hit `VM_BUG_ON`. [`Gfp::check`] rejects them with
+//!   `EINVAL`, and every kalloc allocator calls it before the C allocator
+//!   sees the flags.
+//!
+//! The bit positions come from the kernel being built (`___GFP_*_BIT` in
+//! `kernel::bindings`); the KUnit suite `kalloc_gfp` checks every constant
+//! here against the value of the C macro of the same name.
+//!
+//! # Examples
+//!
+//! ```ignore
+//! use kalloc::gfp::{Gfp, Zone, GFP_KERNEL, GFP_DMA, __GFP_ZERO, __GFP_NOWARN};
+//!
+//! let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
+//! assert!(flags.may_sleep());
+//! assert_eq!((GFP_KERNEL | GFP_DMA).zone()?, Zone::Dma);
+//! assert_eq!(flags.without(__GFP_ZERO), GFP_KERNEL | __GFP_NOWARN);
+//! ```
+
+use core::ffi::CStr;
+use core::ops::{BitOr, BitOrAssign};
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// The raw C type.
+pub type RawGfp = bindings::gfp_t;
+
+const fn bit(b: u32) -> RawGfp {
+    1 << b
+}
+
+/// A set of GFP flags.
+///
+/// # Invariants
+///
+/// `self.0` only holds bits of the flags this module defines (the
+/// constants below and the bits they are made of). A value need not be a
+/// valid *combination*: [`Gfp::check`] decides that, and allocators call
+/// it before they use the flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Gfp(RawGfp);
+
+/// The memory zone a [`Gfp`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// `ZONE_DMA`: the low 16 MiB on x86, for devices with 24-bit DMA.
+    Dma,
+    /// `ZONE_DMA32`: memory below 4 GiB, for devices with 32-bit DMA.
+    Dma32,
+    /// `ZONE_NORMAL`: memory the kernel maps permanently.
+    Normal,
+    /// Highmem allowed (`__GFP_HIGHMEM`): on 32-bit systems the page may
+    /// not be mapped and must be accessed through `kmap_local_page`. On
+    /// 64-bit systems there is no highmem zone and this is `ZONE_NORMAL`.
+    HighMem,
+    /// `ZONE_MOVABLE`: highmem that the kernel may migrate
+    /// (`__GFP_HIGHMEM | __GFP_MOVABLE`).
+    Movable,
+}
+
+impl Zone {
+    /// The `enum zone_type` the page allocator uses for this request.
+    pub fn zone_type(self) -> bindings::zone_type {
+        match self {
+            Zone::Dma => bindings::zone_type_ZONE_DMA,
+            Zone::Dma32 => bindings::zone_type_ZONE_DMA32,
+            Zone::Normal => bindings::zone_type_ZONE_NORMAL,
+            #[cfg(CONFIG_HIGHMEM)]
+            Zone::HighMem => bindings::zone_type_ZONE_HIGHMEM,
+            #[cfg(not(CONFIG_HIGHMEM))]
+            Zone::HighMem => bindings::zone_type_ZONE_NORMAL,
+            Zone::Movable => bindings::zone_type_ZONE_MOVABLE,
+        }
+    }
+}
+
+// The single bits. Modifiers are public; the ones only reachable through a
+// documented composite (HARDWALL, MOVABLE, SKIP_KASAN) stay private.
+const DMA: RawGfp = bit(bindings::___GFP_DMA_BIT);
+const HIGHMEM: RawGfp = bit(bindings::___GFP_HIGHMEM_BIT);
+const DMA32: RawGfp = bit(bindings::___GFP_DMA32_BIT);
+const MOVABLE: RawGfp = bit(bindings::___GFP_MOVABLE_BIT);
+const RECLAIMABLE: RawGfp = bit(bindings::___GFP_RECLAIMABLE_BIT);
+const HIGH: RawGfp = bit(bindings::___GFP_HIGH_BIT);
+const IO: RawGfp = bit(bindings::___GFP_IO_BIT);
+const FS: RawGfp = bit(bindings::___GFP_FS_BIT);
+const ZERO: RawGfp = bit(bindings::___GFP_ZERO_BIT);
+const DIRECT_RECLAIM: RawGfp = bit(bindings::___GFP_DIRECT_RECLAIM_BIT);
+const KSWAPD_RECLAIM: RawGfp = bit(bindings::___GFP_KSWAPD_RECLAIM_BIT);
+const NOWARN: RawGfp = bit(bindings::___GFP_NOWARN_BIT);
+const RETRY_MAYFAIL: RawGfp = bit(bindings::___GFP_RETRY_MAYFAIL_BIT);
+const NOFAIL: RawGfp = bit(bindings::___GFP_NOFAIL_BIT);
+const NORETRY: RawGfp = bit(bindings::___GFP_NORETRY_BIT);
+const HARDWALL: RawGfp = bit(bindings::___GFP_HARDWALL_BIT);
+const ACCOUNT: RawGfp = bit(bindings::___GFP_ACCOUNT_BIT);
+// `__GFP_SKIP_KASAN` exists only when KASAN's tag modes are configured;
+// with generic KASAN (and without KASAN) it is 0, as in C.
+#[cfg(CONFIG_KASAN_HW_TAGS)]
+const SKIP_KASAN: RawGfp = bit(bindings::___GFP_SKIP_KASAN_BIT);
+#[cfg(not(CONFIG_KASAN_HW_TAGS))]
+const SKIP_KASAN: RawGfp = 0;
+
+const RECLAIM: RawGfp = DIRECT_RECLAIM | KSWAPD_RECLAIM;
+const ZONE_MASK: RawGfp = DMA | HIGHMEM | DMA32 | MOVABLE;
+/// The bits a slab allocation (kmalloc, kmem_cache) cannot honour: slab
+/// memory must be permanently mapped and has no DMA32 caches (C's
+/// `GFP_SLAB_BUG_MASK` warns on them); movable slab pages do not exist.
+const SLAB_REJECT: RawGfp = HIGHMEM | DMA32 | MOVABLE;
+/// Every bit a [`Gfp`] may hold.
+const KNOWN: RawGfp = ZONE_MASK
+    | HIGH
+    | IO
+    | FS
+    | ZERO
+    | RECLAIM
+    | NOWARN
+    | RETRY_MAYFAIL
+    | NOFAIL
+    | NORETRY
+    | HARDWALL
+    | ACCOUNT
+    | SKIP_KASAN;
+
+/// The usual flags for kernel-internal allocations: may sleep, may start
+/// direct reclaim, I/O and file-system calls. Process context only. Zone:
+/// normal.
+pub const GFP_KERNEL: Gfp = Gfp(RECLAIM | IO | FS);
+/// Like [`GFP_KERNEL`], and the memory is charged to the current task's
+/// memory cgroup (for allocations user space can trigger). May sleep.
+pub const GFP_KERNEL_ACCOUNT: Gfp = Gfp(RECLAIM | IO | FS | ACCOUNT);
+/// For callers that cannot sleep (interrupt handlers, spinlocks held):
+/// never sleeps, no direct reclaim, may wake kswapd, and may use part of
+/// the atomic reserves (`__GFP_HIGH`). Zone: normal.
+pub const GFP_ATOMIC: Gfp = Gfp(HIGH | KSWAPD_RECLAIM);
+/// Never sleeps and does not touch the atomic reserves: fails rather than
+/// waits (wakes kswapd, no direct reclaim, no warning on failure).
+pub const GFP_NOWAIT: Gfp = Gfp(KSWAPD_RECLAIM | NOWARN);
+/// May sleep and reclaim, but must not start any physical I/O (for block
+/// layer paths). Prefer `memalloc_noio_save()` scopes in new code.
+pub const GFP_NOIO: Gfp = Gfp(RECLAIM);
+/// May sleep, reclaim and start I/O, but must not call into file systems
+/// (for file-system paths). Prefer `memalloc_nofs_save()` in new code.
+pub const GFP_NOFS: Gfp = Gfp(RECLAIM | IO);
+/// For user-space allocations the kernel maps to user space: may sleep,
+/// reclaim, I/O and FS; limited to the task's cpuset (`__GFP_HARDWALL`).
+pub const GFP_USER: Gfp = Gfp(RECLAIM | IO | FS | HARDWALL);
+/// [`GFP_USER`] that may come from highmem: pages must be accessed
+/// through `kmap_local_page`. Not for kmalloc.
+pub const GFP_HIGHUSER: Gfp = Gfp(RECLAIM | IO | FS | HARDWALL | HIGHMEM);
+/// [`GFP_HIGHUSER`] from the movable zone: the kernel may migrate the
+/// page (page cache, anonymous memory). Not for kmalloc.
+pub const GFP_HIGHUSER_MOVABLE: Gfp =
+    Gfp(RECLAIM | IO | FS | HARDWALL | HIGHMEM | MOVABLE | SKIP_KASAN);
+/// Zone modifier: memory from `ZONE_DMA` (below 16 MiB on x86), for
+/// devices that can only address 24 bits. Combine with a base set:
+/// `GFP_KERNEL | GFP_DMA`.
+pub const GFP_DMA: Gfp = Gfp(DMA);
+/// Zone modifier: memory from `ZONE_DMA32` (below 4 GiB). For the page
+/// allocator only: kmalloc has no DMA32 caches.
+pub const GFP_DMA32: Gfp = Gfp(DMA32);
+
+/// Return zeroed memory.
+pub const __GFP_ZERO: Gfp = Gfp(ZERO);
+/// Zone modifier: the memory may come from highmem (see [`Zone::HighMem`]).
+/// Page allocator only: kmalloc rejects it.
+pub const __GFP_HIGHMEM: Gfp = Gfp(HIGHMEM);
+/// Do not print a warning and stack dump when the allocation fails.
+pub const __GFP_NOWARN: Gfp = Gfp(NOWARN);
+/// Fail early instead of retrying hard: no OOM killer, light reclaim.
+pub const __GFP_NORETRY: Gfp = Gfp(NORETRY);
+/// Retry reclaim as long as it makes progress, then fail; no OOM killer.
+pub const __GFP_RETRY_MAYFAIL: Gfp = Gfp(RETRY_MAYFAIL);
+/// Never fail: retry forever. Needs a sleeping context (`__GFP_DIRECT_RECLAIM`)
+/// and small requests; kalloc rejects other uses with `EINVAL`.
+pub const __GFP_NOFAIL: Gfp = Gfp(NOFAIL);
+/// High priority: may use part of the atomic reserves.
+pub const __GFP_HIGH: Gfp = Gfp(HIGH);
+/// The allocator may start physical I/O to reclaim memory.
+pub const __GFP_IO: Gfp = Gfp(IO);
+/// The allocator may call into file systems to reclaim memory.
+pub const __GFP_FS: Gfp = Gfp(FS);
+/// Charge the memory to the current task's memory cgroup.
+pub const __GFP_ACCOUNT: Gfp = Gfp(ACCOUNT);
+/// The caller may sleep while the allocator reclaims memory directly.
+/// This is the bit that makes a request blocking ([`Gfp::may_sleep`]).
+pub const __GFP_DIRECT_RECLAIM: Gfp = Gfp(DIRECT_RECLAIM);
+/// Wake kswapd to reclaim in the background when memory runs low. With
+/// [`__GFP_DIRECT_RECLAIM`] this is `__GFP_RECLAIM`, the old `__GFP_WAIT`.
+pub const __GFP_KSWAPD_RECLAIM: Gfp = Gfp(KSWAPD_RECLAIM);
+
+impl Gfp {
+    /// No flags at all: a request that may not sleep, reclaim or warn.
+    pub const NONE: Gfp = Gfp(0);
+
+    /// The raw `gfp_t`, for passing to C. Call [`Gfp::check`] first.
+    pub const fn as_raw(self) -> RawGfp {
+        self.0
+    }
+
+    /// Takes flags from C, or `EINVAL` if they hold bits kalloc does not
+    /// know or are not a valid combination.
+    pub fn from_raw(raw: RawGfp) -> Result<Gfp> {
+        if raw & !KNOWN != 0 {
+            return Err(EINVAL);
+        }
+        Gfp(raw).check()
+    }
+
+    /// Both sets of flags (as `|`), usable in `const` items.
+    pub const fn union(self, other: Gfp) -> Gfp {
+        Gfp(self.0 | other.0)
+    }
+
+    /// These flags without the flags of `other`.
+    ///
+    /// This is how flags are removed: there is no `!` operator, because
+    /// the complement of a flag set is not a flag set.
+    pub const fn without(self, other: Gfp) -> Gfp {
+        Gfp(self.0 & !other.0)
+    }
+
+    /// Whether every flag of `other` is set in `self`.
+    pub const fn contains(self, other: Gfp) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether a request with these flags may sleep (C's
+    /// `gfpflags_allow_blocking`): it may enter direct reclaim.
+    pub const fn may_sleep(self) -> bool {
+        self.0 & DIRECT_RECLAIM != 0
+    }
+
+    /// Whether the allocator returns zeroed memory.
+    pub const fn zeroes(self) -> bool {
+        self.0 & ZERO != 0
+    }
+
+    /// The zone these flags ask for, or `EINVAL` for an invalid mix of zone
+    /// modifiers (C's `GFP_ZONE_BAD`).
+    pub fn zone(self) -> Result<Zone> {
+        let dma = self.0 & DMA != 0;
+        let dma32 = self.0 & DMA32 != 0;
+        let highmem = self.0 & HIGHMEM != 0;
+        let movable = self.0 & MOVABLE != 0;
+        match (dma, dma32, highmem) {
+            (false, false, false) => Ok(Zone::Normal),
+            (true, false, false) => Ok(Zone::Dma),
+            (false, true, false) => Ok(Zone::Dma32),
+            (false, false, true) if movable => Ok(Zone::Movable),
+            (false, false, true) => Ok(Zone::HighMem),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Returns the flags if they are a combination the page allocator
+    /// accepts, else `EINVAL`:
+    /// - at most one zone modifier ([`Gfp::zone`]);
+    /// - not both migratetype bits (movable and reclaimable);
+    /// - `__GFP_NOFAIL` only with a request that may sleep.
+    pub fn check(self) -> Result<Gfp> {
+        self.zone()?;
+        if self.0 & MOVABLE != 0 && self.0 & RECLAIMABLE != 0 {
+            return Err(EINVAL);
+        }
+        if self.0 & NOFAIL != 0 && !self.may_sleep() {
+            return Err(EINVAL);
+        }
+        Ok(self)
+    }
+
+    /// [`Gfp::check`], and also that the slab allocator (kmalloc,
+    /// kmem_cache) can honour the flags: no highmem, no DMA32, no movable
+    /// memory. `EINVAL` otherwise.
+    pub fn check_slab(self) -> Result<Gfp> {
+        self.check()?;
+        if self.0 & SLAB_REJECT != 0 {
+            return Err(EINVAL);
+        }
+        Ok(self)
+    }
+}
+
+impl BitOr for Gfp {
+    type Output = Gfp;
+
+    fn bitor(self, rhs: Gfp) -> Gfp {
+        self.union(rhs)
+    }
+}
+
+impl BitOrAssign for Gfp {
+    fn bitor_assign(&mut self, rhs: Gfp) {
+        *self = self.union(rhs);
+    }
+}
+
+impl core::fmt::Debug for Gfp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Gfp({:#x})", self.0)
+    }
+}
+
+/// Every public constant with its C name, for the suite below and for
+/// users who print flags.
+pub const ALL: &[(&CStr, Gfp)] = &[
+    (c"GFP_KERNEL", GFP_KERNEL),
+    (c"GFP_KERNEL_ACCOUNT", GFP_KERNEL_ACCOUNT),
+    (c"GFP_ATOMIC", GFP_ATOMIC),
+    (c"GFP_NOWAIT", GFP_NOWAIT),
+    (c"GFP_NOIO", GFP_NOIO),
+    (c"GFP_NOFS", GFP_NOFS),
+    (c"GFP_USER", GFP_USER),
+    (c"GFP_HIGHUSER", GFP_HIGHUSER),
+    (c"GFP_HIGHUSER_MOVABLE", GFP_HIGHUSER_MOVABLE),
+    (c"GFP_DMA", GFP_DMA),
+    (c"GFP_DMA32", GFP_DMA32),
+    (c"__GFP_ZERO", __GFP_ZERO),
+    (c"__GFP_HIGHMEM", __GFP_HIGHMEM),
+    (c"__GFP_NOWARN", __GFP_NOWARN),
+    (c"__GFP_NORETRY", __GFP_NORETRY),
+    (c"__GFP_RETRY_MAYFAIL", __GFP_RETRY_MAYFAIL),
+    (c"__GFP_NOFAIL", __GFP_NOFAIL),
+    (c"__GFP_HIGH", __GFP_HIGH),
+    (c"__GFP_IO", __GFP_IO),
+    (c"__GFP_FS", __GFP_FS),
+    (c"__GFP_ACCOUNT", __GFP_ACCOUNT),
+    (c"__GFP_DIRECT_RECLAIM", __GFP_DIRECT_RECLAIM),
+    (c"__GFP_KSWAPD_RECLAIM", __GFP_KSWAPD_RECLAIM),
+];
+
+#[kunit_tests(kalloc_gfp)]
+mod tests {
+    use super::*;
+    use crate::shim;
+
+    /// A few flags outside every composite, to combine with the constants.
+    const ZONE_MODIFIERS: [Gfp; 4] = [Gfp::NONE, GFP_DMA, GFP_DMA32, __GFP_HIGHMEM];
+
+    /// Every Rust constant has the value of the C macro of the same name.
+    #[test]
+    fn constants_match_c_macros() -> Result {
+        for (name, flags) in ALL {
+            let c = shim::gfp_c_value(name)?;
+            if c != flags.as_raw() {
+                pr_err!("{:?}: Rust {:#x}, C {:#x}\n", name, flags.as_raw(), c);
+            }
+            assert_eq!(c, flags.as_raw());
+        }
+        Ok(())
+    }
+
+    /// Direct plus kswapd reclaim is C's `__GFP_RECLAIM` (the old `__GFP_WAIT`).
+    #[test]
+    fn reclaim_bits_are_gfp_reclaim() -> Result {
+        let both = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
+        assert_eq!(both.as_raw(), shim::gfp_c_value(c"__GFP_RECLAIM")?);
+        assert!(GFP_KERNEL.contains(both));
+        assert!(!GFP_ATOMIC.contains(__GFP_DIRECT_RECLAIM));
+        Ok(())
+    }
+
+    /// `may_sleep()` agrees with C's `gfpflags_allow_blocking()`.
+    #[test]
+    fn may_sleep_matches_c() {
+        for (_, flags) in ALL {
+            assert_eq!(flags.may_sleep(), shim::gfp_c_allow_blocking(*flags));
+        }
+        assert!(GFP_KERNEL.may_sleep());
+        assert!(GFP_NOIO.may_sleep());
+        assert!(GFP_NOFS.may_sleep());
+        assert!(!GFP_ATOMIC.may_sleep());
+        assert!(!GFP_NOWAIT.may_sleep());
+    }
+
+    /// For every valid combination of a constant and a zone modifier, the
+    /// zone Rust computes is the one C's `gfp_zone()` picks.
+    #[test]
+    fn zone_matches_c_gfp_zone() -> Result {
+        let mut checked = 0;
+        for (_, base) in ALL {
+            for m in ZONE_MODIFIERS {
+                let flags = *base | m;
+                if let Ok(zone) = flags.zone() {
+                    assert_eq!(zone.zone_type(), shim::gfp_c_zone(flags)?);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > ALL.len());
+        assert!(GFP_KERNEL.zone() == Ok(Zone::Normal));
+        assert!((GFP_KERNEL | GFP_DMA).zone() == Ok(Zone::Dma));
+        assert!((GFP_KERNEL | GFP_DMA32).zone() == Ok(Zone::Dma32));
+        assert!(GFP_HIGHUSER.zone() == Ok(Zone::HighMem));
+        assert!(GFP_HIGHUSER_MOVABLE.zone() == Ok(Zone::Movable));
+        Ok(())
+    }
+
+    /// Two zone modifiers at once (C's `GFP_ZONE_BAD`) are `EINVAL`.
+    #[test]
+    fn invalid_zone_combinations_are_einval() {
+        let bad = [
+            GFP_DMA | GFP_DMA32,
+            GFP_DMA | __GFP_HIGHMEM,
+            GFP_DMA32 | __GFP_HIGHMEM,
+            GFP_KERNEL | GFP_DMA | GFP_DMA32 | __GFP_HIGHMEM,
+            GFP_HIGHUSER_MOVABLE | GFP_DMA,
+            GFP_HIGHUSER_MOVABLE | GFP_DMA32,
+        ];
+        for flags in bad {
+            assert!(flags.zone() == Err(EINVAL));
+            assert!(flags.check() == Err(EINVAL));
+        }
+    }
+
+    /// No combination of constants with `|` or `without` sets both
+    /// migratetype bits (Rust-for-Linux issue 1253), and raw flags that
+    /// do are refused.
+    #[test]
+    fn migratetype_bits_never_both_set() {
+        for (_, a) in ALL {
+            for (_, b) in ALL {
+                for flags in [*a | *b, a.without(*b)] {
+                    assert!(flags.as_raw() & (MOVABLE | RECLAIMABLE) != MOVABLE | RECLAIMABLE);
+                }
+            }
+        }
+        // The upstream bug: the complement of GFP_ATOMIC. Here, removing
+        // GFP_ATOMIC from itself leaves nothing, not every other bit.
+        assert!(GFP_ATOMIC.without(GFP_ATOMIC) == Gfp::NONE);
+        assert!(Gfp::from_raw(MOVABLE | RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw(GFP_KERNEL.as_raw() | RECLAIMABLE | MOVABLE) == Err(EINVAL));
+    }
+
+    /// Raw flags from C: known and valid ones are taken, others refused.
+    #[test]
+    fn from_raw_validates() {
+        assert!(Gfp::from_raw(GFP_KERNEL.as_raw()) == Ok(GFP_KERNEL));
+        assert!(Gfp::from_raw((GFP_ATOMIC | __GFP_ZERO).as_raw()) == Ok(GFP_ATOMIC | __GFP_ZERO));
+        // A bit no constant uses.
+        assert!(Gfp::from_raw(RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw(1 << 31) == Err(EINVAL));
+    }
+
+    /// `|`, `|=`, `without` and `contains` add and remove exactly the
+    /// flags named.
+    #[test]
+    fn combine_and_remove() {
+        let mut flags = GFP_KERNEL;
+        flags |= __GFP_ZERO;
+        assert!(flags == GFP_KERNEL | __GFP_ZERO);
+        assert!(flags.zeroes());
+        assert!(flags.contains(GFP_KERNEL));
+        assert!(flags.without(__GFP_ZERO) == GFP_KERNEL);
+        assert!(!flags.without(__GFP_ZERO).zeroes());
+        assert!(GFP_KERNEL_ACCOUNT.without(__GFP_ACCOUNT) == GFP_KERNEL);
+        assert!(GFP_USER.contains(GFP_KERNEL));
+        assert!(GFP_KERNEL.without(__GFP_DIRECT_RECLAIM).may_sleep() == false);
+    }
+
+    /// `__GFP_NOFAIL` needs a request that may sleep.
+    #[test]
+    fn nofail_needs_a_sleeping_request() {
+        assert!((GFP_KERNEL | __GFP_NOFAIL).check().is_ok());
+        assert!((GFP_ATOMIC | __GFP_NOFAIL).check() == Err(EINVAL));
+        assert!((GFP_NOWAIT | __GFP_NOFAIL).check() == Err(EINVAL));
+    }
+
+    /// Slab allocations refuse what kmalloc cannot honour.
+    #[test]
+    fn slab_refuses_highmem_dma32_movable() {
+        assert!(GFP_KERNEL.check_slab().is_ok());
+        assert!((GFP_ATOMIC | GFP_DMA).check_slab().is_ok());
+        assert!((GFP_KERNEL | __GFP_HIGHMEM).check_slab() == Err(EINVAL));
+        assert!((GFP_KERNEL | GFP_DMA32).check_slab() == Err(EINVAL));
+        assert!(GFP_HIGHUSER.check_slab() == Err(EINVAL));
+        assert!(GFP_HIGHUSER_MOVABLE.check_slab() == Err(EINVAL));
+    }
+}

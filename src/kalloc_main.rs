@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kalloc: the Linux kernel's memory allocators as safe Rust types.
+//!
+//! Each allocator family has its own module; each module carries the KUnit
+//! suite that proves it, run by the kernel when kalloc is loaded.
+
+use kernel::prelude::*;
+
+pub mod gfp;
+mod shim;
+
+module! {
+    type: Kalloc,
+    name: "kalloc",
+    authors: ["The kalloc developers"],
+    description: "Safe Rust wrappers for the kernel's memory allocators, with KUnit self-tests",
+    license: "GPL",
+}
+
+struct Kalloc;
+
+impl kernel::Module for Kalloc {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        pr_info!("loaded (C shims ABI {:#x})\n", shim::abi());
+        Ok(Kalloc)
+    }
+}
+
+impl Drop for Kalloc {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
+}

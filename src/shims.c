@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C shims for kalloc: the kernel APIs that Rust cannot call directly
+ * because they are macros or inline functions in C, and the C values the
+ * self-tests compare kalloc's Rust constants against.
+ *
+ * Every shim is a thin, behaviour-free wrapper; the Rust side (src/shim.rs
+ * declares them all) owns the safety argument.
+ */
+
+#include <linux/gfp.h>
+#include <linux/string.h>
+#include <linux/types.h>
+
+/* Prototypes: the only callers are in Rust. */
+u32 kalloc_shim_abi(void);
+int kalloc_gfp_by_name(const char *name, gfp_t *out);
+int kalloc_gfp_zone(gfp_t flags);
+bool kalloc_gfp_allow_blocking(gfp_t flags);
+
+/* A value Rust checks to prove that this C object is linked in. */
+u32 kalloc_shim_abi(void)
+{
+	return 0x6b616c63; /* "kalc" */
+}
+
+#define KALLOC_GFP(name) { #name, name }
+static const struct {
+	const char *name;
+	gfp_t value;
+} kalloc_gfp_table[] = {
+	KALLOC_GFP(GFP_KERNEL),
+	KALLOC_GFP(GFP_KERNEL_ACCOUNT),
+	KALLOC_GFP(GFP_ATOMIC),
+	KALLOC_GFP(GFP_NOWAIT),
+	KALLOC_GFP(GFP_NOIO),
+	KALLOC_GFP(GFP_NOFS),
+	KALLOC_GFP(GFP_USER),
+	KALLOC_GFP(GFP_HIGHUSER),
+	KALLOC_GFP(GFP_HIGHUSER_MOVABLE),
+	KALLOC_GFP(GFP_DMA),
+	KALLOC_GFP(GFP_DMA32),
+	KALLOC_GFP(__GFP_ZERO),
+	KALLOC_GFP(__GFP_HIGHMEM),
+	KALLOC_GFP(__GFP_NOWARN),
+	KALLOC_GFP(__GFP_NORETRY),
+	KALLOC_GFP(__GFP_RETRY_MAYFAIL),
+	KALLOC_GFP(__GFP_NOFAIL),
+	KALLOC_GFP(__GFP_HIGH),
+	KALLOC_GFP(__GFP_IO),
+	KALLOC_GFP(__GFP_FS),
+	KALLOC_GFP(__GFP_ACCOUNT),
+	KALLOC_GFP(__GFP_DIRECT_RECLAIM),
+	KALLOC_GFP(__GFP_KSWAPD_RECLAIM),
+	KALLOC_GFP(__GFP_RECLAIM),
+};
+
+/* The value of the C macro called @name, for the gfp self-test. */
+int kalloc_gfp_by_name(const char *name, gfp_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kalloc_gfp_table); i++) {
+		if (!strcmp(kalloc_gfp_table[i].name, name)) {
+			*out = kalloc_gfp_table[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* gfp_zone(): callers pass only valid zone combinations (it VM_BUG_ONs). */
+int kalloc_gfp_zone(gfp_t flags)
+{
+	return gfp_zone(flags);
+}
+
+bool kalloc_gfp_allow_blocking(gfp_t flags)
+{
+	return gfpflags_allow_blocking(flags);
+}
