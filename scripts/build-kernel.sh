@@ -19,6 +19,18 @@ if [ -f "$KDIR/.kalloc-built" ]; then
 	exit 0
 fi
 
+# One kernel build at a time: a second caller waits for the first.
+mkdir -p "$KALLOC_CACHE"
+exec 9>"$KALLOC_CACHE/build.lock"
+if ! flock -n 9; then
+	note "another kernel build is running; waiting for it"
+	flock 9
+fi
+if [ -f "$KDIR/.kalloc-built" ]; then
+	echo "$KDIR"
+	exit 0
+fi
+
 if [ ! -f "$KSRC/.kalloc-unpacked" ]; then
 	note "unpacking $(basename "$KSRC_TARBALL")"
 	rm -rf "$KSRC" "$KSRC.tmp"
