@@ -8,7 +8,9 @@
 use kernel::prelude::*;
 
 pub mod gfp;
+pub mod iomem;
 pub mod pages;
+pub mod vmalloc;
 mod shim;
 
 module! {
