@@ -9,6 +9,7 @@ use kernel::prelude::*;
 
 pub mod gfp;
 mod shim;
+pub mod slab;
 
 module! {
     type: Kalloc,
