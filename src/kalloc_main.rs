@@ -10,8 +10,9 @@ use kernel::prelude::*;
 pub mod gfp;
 pub mod iomem;
 pub mod pages;
-pub mod vmalloc;
 mod shim;
+pub mod slab;
+pub mod vmalloc;
 
 module! {
     type: Kalloc,
