@@ -8,6 +8,7 @@
 use kernel::prelude::*;
 
 pub mod gfp;
+pub mod kmalloc;
 mod shim;
 
 module! {
