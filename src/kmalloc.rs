@@ -144,9 +144,9 @@ pub fn kmalloc_size_roundup(size: usize) -> usize {
 ///
 /// # Invariants
 ///
-/// - `ptr` is what `kmalloc()` or `kzalloc()` returned for `size_of::<T>()`
-///   bytes (`ZERO_SIZE_PTR` for a zero-sized `T`), and `self` owns that
-///   allocation.
+/// - `ptr` is what `kmalloc()`, `kzalloc()` or `krealloc()` returned for
+///   `size_of::<T>()` bytes (`ZERO_SIZE_PTR` for a zero-sized `T`), and
+///   `self` owns that allocation.
 /// - `data(ptr, size_of::<T>())` is aligned for `T` (see the module
 ///   documentation) and points to a valid `T`.
 #[repr(transparent)]
@@ -277,9 +277,9 @@ unsafe impl<T> ZeroableOption for KmallocBox<T> {}
 ///
 /// # Invariants
 ///
-/// - `ptr` is what `kmalloc()`, `kcalloc()` or `krealloc()` returned for
-///   `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR` when that is 0), and
-///   `self` owns that allocation.
+/// - `ptr` is what `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()`
+///   returned for `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR` when that
+///   is 0), and `self` owns that allocation.
 /// - `data(ptr, len * size_of::<T>())` is aligned for `T` (see the module
 ///   documentation) and points to `len` valid values of `T`.
 pub struct KmallocArray<T> {
