@@ -10,6 +10,8 @@
 
 SHELL := /bin/bash
 export KDIR
+# rustup's tools, also when the caller's PATH lacks them (CI).
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
 .PHONY: all setup kernel module run test rust-analyzer clean

@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 
 KALLOC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 KALLOC_CACHE=${KALLOC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kalloc}
 KERNEL_SERIES=7.3
 LLVM_SUFFIX=-19

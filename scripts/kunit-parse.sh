@@ -6,6 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/kernel-dir.sh"
 
 ktap=${1:?usage: kunit-parse.sh FILE.ktap}
+ktap=$(realpath -m "$ktap")
 [ -s "$ktap" ] || die "no KTAP to check at $ktap (did the VM run?)"
 src=$KDIR/source
 [ -d "$src/tools/testing/kunit" ] || src=$KDIR

@@ -45,7 +45,7 @@ list=$out/initramfs.list
 rm -f "$log"
 qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 init_on_free=1"
 	-device edu
 	-display none -monitor none -no-reboot
 	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)

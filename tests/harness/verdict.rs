@@ -13,6 +13,7 @@
 use crate::ktap::{self, Status, Suite};
 
 /// Printed by `scripts/vm/init`.
+const MARK_INSMOD: &str = "kalloc-vm: insmod";
 const MARK_INSMOD_OK: &str = "kalloc-vm: insmod ok";
 const MARK_RMMOD_OK: &str = "kalloc-vm: rmmod ok";
 const MARK_LEAKS_BEGIN: &str = "kalloc-vm: kmemleak report begin";
@@ -97,9 +98,8 @@ impl Problem {
     pub fn kind(&self) -> &'static str {
         match self {
             Problem::Hang => "hang (timeout)",
-            Problem::KernelError(_) | Problem::Unfinished | Problem::SuiteUnfinished { .. } => {
-                "kernel crash"
-            }
+            Problem::KernelError(_) | Problem::Unfinished => "kernel crash",
+            Problem::SuiteUnfinished { .. } => "unfinished suite",
             Problem::InsmodFailed => "insmod failed",
             Problem::CaseFailed { .. } | Problem::SuiteFailed(_) => "failing case",
             Problem::CaseSkipped { .. } => "skipped case",
@@ -123,6 +123,9 @@ impl std::fmt::Display for Problem {
                 None => write!(f, "suite {suite} stopped before its first case"),
             },
             Problem::CaseFailed { suite, case } => write!(f, "{suite}.{case} failed"),
+            Problem::CaseSkipped { suite, case, reason } if reason.is_empty() => {
+                write!(f, "{suite}.{case} was skipped")
+            }
             Problem::CaseSkipped { suite, case, reason } => {
                 write!(f, "{suite}.{case} was skipped ({reason})")
             }
@@ -248,9 +251,22 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
         problems.push(Problem::InsmodFailed);
     }
 
-    let parsed: Vec<Suite> = ktap::parse(log)
+    // The module's suites are the ones KUnit runs while insmod loads it;
+    // the boot's own suites come before. Older kernels also name the
+    // module in a `# module:` line.
+    let after_insmod = log
+        .split_inclusive('\n')
+        .scan(0, |pos, l| {
+            let at = *pos;
+            *pos += l.len();
+            Some((at, l))
+        })
+        .find(|(_, l)| ktap::strip_timestamp(l).trim() == MARK_INSMOD)
+        .map_or(log.len(), |(at, _)| at);
+    let parsed: Vec<Suite> = ktap::parse(&log[..after_insmod])
         .into_iter()
         .filter(|s| s.module.as_deref() == Some(module) || expected.contains(&s.name))
+        .chain(ktap::parse(&log[after_insmod..]))
         .collect();
 
     let mut suites = Vec::new();
