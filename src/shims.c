@@ -91,6 +91,7 @@ void *kalloc_kzalloc(size_t size, gfp_t flags);
 void *kalloc_kcalloc(size_t n, size_t size, gfp_t flags);
 int kalloc_test_c_user(void *p, size_t len, int byte);
 int kalloc_test_zone(const void *p);
+bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
 
@@ -129,6 +130,12 @@ int kalloc_test_c_user(void *p, size_t len, int byte)
 int kalloc_test_zone(const void *p)
 {
 	return page_zonenum(virt_to_page(p));
+}
+
+/* Test support: whether the kernel zeroes all memory it frees (init_on_free=1). */
+bool kalloc_test_init_on_free(void)
+{
+	return want_init_on_free();
 }
 
 /*
