@@ -9,6 +9,7 @@ use kernel::prelude::*;
 
 pub mod gfp;
 pub mod iomem;
+pub mod kmalloc;
 pub mod pages;
 mod shim;
 pub mod slab;
