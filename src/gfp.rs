@@ -75,19 +75,46 @@ pub enum Zone {
 }
 
 impl Zone {
-    /// The `enum zone_type` the page allocator uses for this request.
+    /// The `enum zone_type` the page allocator uses for this request. As in
+    /// C, a zone the kernel is configured without is `ZONE_NORMAL`.
     pub fn zone_type(self) -> bindings::zone_type {
         match self {
+            #[cfg(CONFIG_ZONE_DMA)]
             Zone::Dma => bindings::zone_type_ZONE_DMA,
+            #[cfg(CONFIG_ZONE_DMA32)]
             Zone::Dma32 => bindings::zone_type_ZONE_DMA32,
-            Zone::Normal => bindings::zone_type_ZONE_NORMAL,
             #[cfg(CONFIG_HIGHMEM)]
             Zone::HighMem => bindings::zone_type_ZONE_HIGHMEM,
-            #[cfg(not(CONFIG_HIGHMEM))]
-            Zone::HighMem => bindings::zone_type_ZONE_NORMAL,
             Zone::Movable => bindings::zone_type_ZONE_MOVABLE,
+            _ => bindings::zone_type_ZONE_NORMAL,
         }
     }
+
+    /// The zone called `zone` in C (for instance a page's `page_zonenum()`),
+    /// or `None` for zones no request can ask for (`ZONE_DEVICE`).
+    pub fn from_zone_type(zone: bindings::zone_type) -> Option<Zone> {
+        match zone {
+            #[cfg(CONFIG_ZONE_DMA)]
+            bindings::zone_type_ZONE_DMA => Some(Zone::Dma),
+            #[cfg(CONFIG_ZONE_DMA32)]
+            bindings::zone_type_ZONE_DMA32 => Some(Zone::Dma32),
+            bindings::zone_type_ZONE_NORMAL => Some(Zone::Normal),
+            #[cfg(CONFIG_HIGHMEM)]
+            bindings::zone_type_ZONE_HIGHMEM => Some(Zone::HighMem),
+            bindings::zone_type_ZONE_MOVABLE => Some(Zone::Movable),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the current context may sleep, as far as the kernel can tell.
+///
+/// `false` in interrupt context, with preemption or interrupts disabled
+/// (which includes holding a spinlock) and inside an RCU read-side critical
+/// section. Without `CONFIG_PREEMPT_COUNT`, a held spinlock does not show:
+/// the flags a caller passes remain its promise about its context.
+pub fn context_may_sleep() -> bool {
+    crate::shim::may_sleep()
 }
 
 // The single bits. Modifiers are public; the ones only reachable through a
@@ -122,6 +149,9 @@ const ZONE_MASK: RawGfp = DMA | HIGHMEM | DMA32 | MOVABLE;
 /// memory must be permanently mapped and has no DMA32 caches (C's
 /// `GFP_SLAB_BUG_MASK` warns on them); movable slab pages do not exist.
 const SLAB_REJECT: RawGfp = HIGHMEM | DMA32 | MOVABLE;
+// No `Gfp` can name a migratetype other than movable.
+const _: () = assert!(KNOWN & RECLAIMABLE == 0);
+
 /// Every bit a [`Gfp`] may hold.
 const KNOWN: RawGfp = ZONE_MASK
     | HIGH
@@ -214,12 +244,14 @@ impl Gfp {
     }
 
     /// Takes flags from C, or `EINVAL` if they hold bits kalloc does not
-    /// know or are not a valid combination.
+    /// know (such as `__GFP_RECLAIMABLE`) or are not a valid combination.
     pub fn from_raw(raw: RawGfp) -> Result<Gfp> {
+        // `KNOWN` holds no `__GFP_RECLAIMABLE`, so both migratetype bits
+        // (`__GFP_MOVABLE | __GFP_RECLAIMABLE`) can never be set together.
         if raw & !KNOWN != 0 {
             return Err(EINVAL);
         }
-        Gfp(raw).check()
+        Gfp(raw).check_combination()
     }
 
     /// Both sets of flags (as `|`), usable in `const` items.
@@ -268,16 +300,25 @@ impl Gfp {
         }
     }
 
-    /// Returns the flags if they are a combination the page allocator
-    /// accepts, else `EINVAL`:
-    /// - at most one zone modifier ([`Gfp::zone`]);
-    /// - not both migratetype bits (movable and reclaimable);
-    /// - `__GFP_NOFAIL` only with a request that may sleep.
+    /// Returns the flags if they can be used for an allocation here and
+    /// now, else an error:
+    /// - `EINVAL` unless they are a combination the page allocator accepts:
+    ///   at most one zone modifier ([`Gfp::zone`]) and `__GFP_NOFAIL` only
+    ///   with a request that may sleep;
+    /// - `EAGAIN` for flags that may sleep in a context that must not
+    ///   ([`context_may_sleep`]): a sleeping allocation under a spinlock or
+    ///   with interrupts off would be a bug, so it is refused instead.
     pub fn check(self) -> Result<Gfp> {
-        self.zone()?;
-        if self.0 & MOVABLE != 0 && self.0 & RECLAIMABLE != 0 {
-            return Err(EINVAL);
+        self.check_combination()?;
+        if self.may_sleep() && !context_may_sleep() {
+            return Err(EAGAIN);
         }
+        Ok(self)
+    }
+
+    /// The context-free part of [`Gfp::check`].
+    fn check_combination(self) -> Result<Gfp> {
+        self.zone()?;
         if self.0 & NOFAIL != 0 && !self.may_sleep() {
             return Err(EINVAL);
         }
@@ -348,6 +389,7 @@ pub const ALL: &[(&CStr, Gfp)] = &[
 mod tests {
     use super::*;
     use crate::shim;
+    use kernel::new_spinlock;
 
     /// A few flags outside every composite, to combine with the constants.
     const ZONE_MODIFIERS: [Gfp; 4] = [Gfp::NONE, GFP_DMA, GFP_DMA32, __GFP_HIGHMEM];
@@ -356,7 +398,7 @@ mod tests {
     #[test]
     fn constants_match_c_macros() -> Result {
         for (name, flags) in ALL {
-            let c = shim::gfp_c_value(name)?;
+            let c = shim::c_macro(name)? as RawGfp;
             if c != flags.as_raw() {
                 pr_err!("{:?}: Rust {:#x}, C {:#x}\n", name, flags.as_raw(), c);
             }
@@ -369,7 +411,7 @@ mod tests {
     #[test]
     fn reclaim_bits_are_gfp_reclaim() -> Result {
         let both = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
-        assert_eq!(both.as_raw(), shim::gfp_c_value(c"__GFP_RECLAIM")?);
+        assert_eq!(both.as_raw(), shim::c_macro(c"__GFP_RECLAIM")? as RawGfp);
         assert!(GFP_KERNEL.contains(both));
         assert!(!GFP_ATOMIC.contains(__GFP_DIRECT_RECLAIM));
         Ok(())
@@ -490,5 +532,26 @@ mod tests {
         assert!((GFP_KERNEL | GFP_DMA32).check_slab() == Err(EINVAL));
         assert!(GFP_HIGHUSER.check_slab() == Err(EINVAL));
         assert!(GFP_HIGHUSER_MOVABLE.check_slab() == Err(EINVAL));
+    }
+
+    /// Flags that may sleep are refused with `EAGAIN` where sleeping is not
+    /// allowed, before any allocator sees them; flags that never sleep pass.
+    #[test]
+    fn sleeping_flags_are_refused_in_atomic_context() -> Result {
+        assert!(context_may_sleep());
+        assert!(GFP_KERNEL.check().is_ok());
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            assert!(!context_may_sleep());
+            assert!(GFP_KERNEL.check() == Err(EAGAIN));
+            assert!(GFP_NOIO.check_slab() == Err(EAGAIN));
+            assert!(GFP_ATOMIC.check().is_ok());
+            assert!(GFP_NOWAIT.check_slab().is_ok());
+            // A bad combination is still `EINVAL`, whatever the context.
+            assert!((GFP_ATOMIC | GFP_DMA | GFP_DMA32).check() == Err(EINVAL));
+        }
+        assert!(GFP_KERNEL.check().is_ok());
+        Ok(())
     }
 }

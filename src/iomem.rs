@@ -55,7 +55,7 @@ use kernel::bindings;
 use kernel::io::{Io, IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region, ResourceSize};
 use kernel::prelude::*;
 
-use crate::vmalloc::context_may_sleep;
+use crate::gfp::context_may_sleep;
 
 /// A mapping of device memory made with `ioremap()`, unmapped with
 /// `iounmap()` when dropped.

@@ -470,15 +470,7 @@ impl<'a> PageRef<'a> {
     /// `None` for a zone the page allocator does not serve (`ZONE_DEVICE`).
     pub fn zone(&self) -> Option<Zone> {
         // SAFETY: `page` is a valid `struct page` (type invariants).
-        match unsafe { kalloc_page_zonenum(self.as_ptr()) } {
-            bindings::zone_type_ZONE_DMA => Some(Zone::Dma),
-            bindings::zone_type_ZONE_DMA32 => Some(Zone::Dma32),
-            bindings::zone_type_ZONE_NORMAL => Some(Zone::Normal),
-            #[cfg(CONFIG_HIGHMEM)]
-            bindings::zone_type_ZONE_HIGHMEM => Some(Zone::HighMem),
-            bindings::zone_type_ZONE_MOVABLE => Some(Zone::Movable),
-            _ => None,
-        }
+        Zone::from_zone_type(unsafe { kalloc_page_zonenum(self.as_ptr()) })
     }
 
     /// Whether the page is highmem, without a permanent kernel mapping (C's

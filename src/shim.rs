@@ -7,7 +7,7 @@
 //! `shims.c` wraps the ones kalloc needs in real functions, declared here.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int};
+use kernel::ffi::{c_char, c_int, c_ulong};
 use kernel::prelude::*;
 
 /// The value `kalloc_shim_abi()` returns: "kalc" in ASCII.
@@ -15,7 +15,8 @@ pub(crate) const ABI: u32 = 0x6b61_6c63;
 
 extern "C" {
     fn kalloc_shim_abi() -> u32;
-    fn kalloc_gfp_by_name(name: *const c_char, out: *mut bindings::gfp_t) -> c_int;
+    fn kalloc_c_macro(name: *const c_char, out: *mut c_ulong) -> c_int;
+    fn kalloc_may_sleep() -> bool;
     fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
     fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
 }
@@ -26,16 +27,24 @@ pub(crate) fn abi() -> u32 {
     unsafe { kalloc_shim_abi() }
 }
 
-/// The value of the C GFP macro called `name`, or `ENOENT`.
-pub(crate) fn gfp_c_value(name: &CStr) -> Result<bindings::gfp_t> {
-    let mut out: bindings::gfp_t = 0;
+/// The value of the C macro called `name` (a GFP or SLAB flag), or `ENOENT`
+/// if `shims.c` does not list it.
+pub(crate) fn c_macro(name: &CStr) -> Result<c_ulong> {
+    let mut out: c_ulong = 0;
     // SAFETY: `name` is a NUL-terminated string and `out` a valid, writable
-    // `gfp_t`; the shim only reads the one and writes the other.
-    let ret = unsafe { kalloc_gfp_by_name(name.as_char_ptr(), &mut out) };
+    // `unsigned long`; the shim only reads the one and writes the other.
+    let ret = unsafe { kalloc_c_macro(name.as_char_ptr(), &mut out) };
     if ret != 0 {
         return Err(ENOENT);
     }
     Ok(out)
+}
+
+/// Whether the current context may sleep (see `kalloc_may_sleep` in
+/// `shims.c`).
+pub(crate) fn may_sleep() -> bool {
+    // SAFETY: The shim only reads the current task's and CPU's state.
+    unsafe { kalloc_may_sleep() }
 }
 
 /// C's `gfp_zone()` for flags whose zone combination is valid, else `EINVAL`.

@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C shims for kalloc: the kernel APIs that Rust cannot call directly
- * because they are macros or inline functions in C, and the C values the
- * self-tests compare kalloc's Rust constants against.
+ * because they are macros or inline functions in C, a few helpers that need
+ * kernel-internal types, and the C values the self-tests compare kalloc's
+ * Rust constants against.
  *
- * Every shim is a thin, behaviour-free wrapper; the Rust side (src/shim.rs
- * declares them all) owns the safety argument.
+ * One section per allocator family; each family's Rust file declares the
+ * shims it uses (src/shim.rs declares the common ones) and owns the safety
+ * argument.
  */
 
 #include <linux/gfp.h>
+#include <linux/hardirq.h>
+#include <linux/irqflags.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/types.h>
 
 /* Prototypes: the only callers are in Rust. */
 u32 kalloc_shim_abi(void);
-int kalloc_gfp_by_name(const char *name, gfp_t *out);
+int kalloc_c_macro(const char *name, unsigned long *out);
+bool kalloc_may_sleep(void);
 int kalloc_gfp_zone(gfp_t flags);
 bool kalloc_gfp_allow_blocking(gfp_t flags);
 
@@ -24,49 +31,65 @@ u32 kalloc_shim_abi(void)
 	return 0x6b616c63; /* "kalc" */
 }
 
-#define KALLOC_GFP(name) { #name, name }
+/* The C macros whose values the self-tests check kalloc's constants against. */
+#define KALLOC_C_MACRO(name) { #name, (unsigned long)(name) }
 static const struct {
 	const char *name;
-	gfp_t value;
-} kalloc_gfp_table[] = {
-	KALLOC_GFP(GFP_KERNEL),
-	KALLOC_GFP(GFP_KERNEL_ACCOUNT),
-	KALLOC_GFP(GFP_ATOMIC),
-	KALLOC_GFP(GFP_NOWAIT),
-	KALLOC_GFP(GFP_NOIO),
-	KALLOC_GFP(GFP_NOFS),
-	KALLOC_GFP(GFP_USER),
-	KALLOC_GFP(GFP_HIGHUSER),
-	KALLOC_GFP(GFP_HIGHUSER_MOVABLE),
-	KALLOC_GFP(GFP_DMA),
-	KALLOC_GFP(GFP_DMA32),
-	KALLOC_GFP(__GFP_ZERO),
-	KALLOC_GFP(__GFP_HIGHMEM),
-	KALLOC_GFP(__GFP_NOWARN),
-	KALLOC_GFP(__GFP_NORETRY),
-	KALLOC_GFP(__GFP_RETRY_MAYFAIL),
-	KALLOC_GFP(__GFP_NOFAIL),
-	KALLOC_GFP(__GFP_HIGH),
-	KALLOC_GFP(__GFP_IO),
-	KALLOC_GFP(__GFP_FS),
-	KALLOC_GFP(__GFP_ACCOUNT),
-	KALLOC_GFP(__GFP_DIRECT_RECLAIM),
-	KALLOC_GFP(__GFP_KSWAPD_RECLAIM),
-	KALLOC_GFP(__GFP_RECLAIM),
+	unsigned long value;
+} kalloc_c_macros[] = {
+	KALLOC_C_MACRO(GFP_KERNEL),
+	KALLOC_C_MACRO(GFP_KERNEL_ACCOUNT),
+	KALLOC_C_MACRO(GFP_ATOMIC),
+	KALLOC_C_MACRO(GFP_NOWAIT),
+	KALLOC_C_MACRO(GFP_NOIO),
+	KALLOC_C_MACRO(GFP_NOFS),
+	KALLOC_C_MACRO(GFP_USER),
+	KALLOC_C_MACRO(GFP_HIGHUSER),
+	KALLOC_C_MACRO(GFP_HIGHUSER_MOVABLE),
+	KALLOC_C_MACRO(GFP_DMA),
+	KALLOC_C_MACRO(GFP_DMA32),
+	KALLOC_C_MACRO(__GFP_ZERO),
+	KALLOC_C_MACRO(__GFP_HIGHMEM),
+	KALLOC_C_MACRO(__GFP_NOWARN),
+	KALLOC_C_MACRO(__GFP_NORETRY),
+	KALLOC_C_MACRO(__GFP_RETRY_MAYFAIL),
+	KALLOC_C_MACRO(__GFP_NOFAIL),
+	KALLOC_C_MACRO(__GFP_HIGH),
+	KALLOC_C_MACRO(__GFP_IO),
+	KALLOC_C_MACRO(__GFP_FS),
+	KALLOC_C_MACRO(__GFP_ACCOUNT),
+	KALLOC_C_MACRO(__GFP_DIRECT_RECLAIM),
+	KALLOC_C_MACRO(__GFP_KSWAPD_RECLAIM),
+	KALLOC_C_MACRO(__GFP_RECLAIM),
+	KALLOC_C_MACRO(SLAB_HWCACHE_ALIGN),
+	KALLOC_C_MACRO(SLAB_ACCOUNT),
+	KALLOC_C_MACRO(SLAB_RECLAIM_ACCOUNT),
+	KALLOC_C_MACRO(SLAB_NO_MERGE),
 };
 
-/* The value of the C macro called @name, for the gfp self-test. */
-int kalloc_gfp_by_name(const char *name, gfp_t *out)
+/* The value of the C macro called @name, or -ENOENT. */
+int kalloc_c_macro(const char *name, unsigned long *out)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(kalloc_gfp_table); i++) {
-		if (!strcmp(kalloc_gfp_table[i].name, name)) {
-			*out = kalloc_gfp_table[i].value;
+	for (i = 0; i < ARRAY_SIZE(kalloc_c_macros); i++) {
+		if (!strcmp(kalloc_c_macros[i].name, name)) {
+			*out = kalloc_c_macros[i].value;
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+/*
+ * Whether the current context may sleep, as far as the kernel can tell: not
+ * in interrupt or NMI context, preemption and interrupts enabled, outside
+ * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
+ * spinlock does not show in in_atomic().
+ */
+bool kalloc_may_sleep(void)
+{
+	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
 }
 
 /* gfp_zone(): callers pass only valid zone combinations (it VM_BUG_ONs). */
@@ -176,25 +199,6 @@ unsigned long kalloc_nr_free_pages_stopped(void)
 	return nr;
 }
 
-/* --- vmalloc and ioremap --- */
-
-#include <linux/hardirq.h>
-#include <linux/irqflags.h>
-#include <linux/rcupdate.h>
-
-bool kalloc_may_sleep(void);
-
-/*
- * Whether the current context may sleep, as far as the kernel can tell: not
- * in interrupt or NMI context, preemption and interrupts enabled, outside
- * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
- * spinlock does not show in in_atomic().
- */
-bool kalloc_may_sleep(void)
-{
-	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
-}
-
 /* --- slab caches (kmem_cache) --- */
 
 #include <linux/fs.h>
@@ -205,36 +209,10 @@ bool kalloc_may_sleep(void)
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
-int kalloc_slab_flag_by_name(const char *name, slab_flags_t *out);
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
 bool kalloc_slab_name_in_use(const char *name);
 ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
-
-#define KALLOC_SLAB_FLAG(name) { #name, name }
-static const struct {
-	const char *name;
-	slab_flags_t value;
-} kalloc_slab_flag_table[] = {
-	KALLOC_SLAB_FLAG(SLAB_HWCACHE_ALIGN),
-	KALLOC_SLAB_FLAG(SLAB_ACCOUNT),
-	KALLOC_SLAB_FLAG(SLAB_RECLAIM_ACCOUNT),
-	KALLOC_SLAB_FLAG(SLAB_NO_MERGE),
-};
-
-/* The value of the C macro called @name, for the slab self-test. */
-int kalloc_slab_flag_by_name(const char *name, slab_flags_t *out)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(kalloc_slab_flag_table); i++) {
-		if (!strcmp(kalloc_slab_flag_table[i].name, name)) {
-			*out = kalloc_slab_flag_table[i].value;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 /*
  * kalloc holds this lock from its check that a cache name is free until the

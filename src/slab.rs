@@ -124,7 +124,6 @@ use kernel::{
 };
 
 extern "C" {
-    fn kalloc_slab_flag_by_name(name: *const c_char, out: *mut bindings::slab_flags_t) -> c_int;
     fn kalloc_slab_names_lock();
     fn kalloc_slab_names_unlock();
     fn kalloc_slab_name_in_use(name: *const c_char) -> bool;
@@ -764,16 +763,9 @@ fn unmergeable_cache_named(name: &CStr) -> bool {
     unsafe { kalloc_slab_name_in_use(name.as_char_ptr()) }
 }
 
-/// The value of the C macro `SLAB_<name>`, or `ENOENT`.
+/// The value of the C macro called `name` (`SLAB_...`), or `ENOENT`.
 fn slab_flag_c_value(name: &CStr) -> Result<bindings::slab_flags_t> {
-    let mut out = 0;
-    // SAFETY: `name` is a NUL-terminated string and `out` a writable
-    // `slab_flags_t`; the shim only reads the one and writes the other.
-    let ret = unsafe { kalloc_slab_flag_by_name(name.as_char_ptr(), &mut out) };
-    if ret != 0 {
-        return Err(ENOENT);
-    }
-    Ok(out)
+    Ok(crate::shim::c_macro(name)? as bindings::slab_flags_t)
 }
 
 #[kunit_tests(kalloc_slab)]

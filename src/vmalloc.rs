@@ -60,7 +60,7 @@ use kernel::page::{AsPageIter, PAGE_SIZE};
 use kernel::prelude::*;
 
 use crate::gfp::{
-    Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL,
+    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL,
     GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
 };
 
@@ -71,8 +71,6 @@ extern "C" {
     /// `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
     fn __vmalloc_noprof(size: c_ulong, gfp_mask: bindings::gfp_t) -> *mut c_void;
     fn vfree(addr: *const c_void);
-    /// In `shims.c`: whether the current context may sleep.
-    fn kalloc_may_sleep() -> bool;
 }
 
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
@@ -88,18 +86,6 @@ const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
     .union(GFP_NOIO)
     .union(GFP_KERNEL_ACCOUNT)
     .union(GFP_USER);
-
-/// Whether the current context may sleep, as far as the kernel can tell.
-///
-/// `false` in interrupt context, with preemption or interrupts disabled
-/// (which includes holding a spinlock) and inside an RCU read-side critical
-/// section. Without `CONFIG_PREEMPT_COUNT`, a held spinlock does not show:
-/// the flags a caller passes remain its promise about its context.
-pub fn context_may_sleep() -> bool {
-    // SAFETY: `kalloc_may_sleep()` only reads the current task's and CPU's
-    // preemption, interrupt and RCU state.
-    unsafe { kalloc_may_sleep() }
-}
 
 /// Whether `ptr` points into the vmalloc area (C's `is_vmalloc_addr()`):
 /// memory from `vmalloc()` (or `vmap()`), as opposed to the kernel's
