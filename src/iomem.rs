@@ -28,7 +28,7 @@
 //! | `pci_get_device(vendor, device, NULL)`     | [`PciDev::find`]                  |
 //! | `pci_dev_put(pdev)`                        | dropping the [`PciDev`]           |
 //! | `pci_resource_start/len/flags(pdev, bar)`  | [`PciDev::mem_bar`]               |
-//! | `ioremap(phys, size)`                      | [`PciDev::map_bar`], [`PciDev::map_bar_range`], [`IoMap::ioremap`] |
+//! | `ioremap(phys, size)`                      | [`PciDev::map_bar`], [`PciDev::map_bar_range`], [`IoMap::ioremap`] (all `unsafe`) |
 //! | `iounmap(addr)`                            | dropping the [`IoMap`]            |
 //! | `readb/readw/readl/readq(addr + offset)`   | [`Io::try_read8`] .. [`Io::try_read64`], [`Io::read32`] |
 //! | `writeb/writew/writel/writeq(v, addr + offset)` | [`Io::try_write8`] .. [`Io::try_write64`], [`Io::write32`] |
@@ -36,13 +36,21 @@
 //!
 //! # Examples
 //!
+//! Mapping device memory is `unsafe`: register writes can make a device do
+//! anything it can do, DMA into any memory included, so only code entitled
+//! to drive the device may map its registers. A driver maps the BARs of
+//! the device it is bound to through that device
+//! (`kernel::pci::Device::iomap_region`).
+//!
 //! ```ignore
 //! use kalloc::iomem::PciDev;
 //! use kernel::io::Io;
 //!
 //! // QEMU's `edu` device: identification register at offset 0.
 //! let edu = PciDev::find(0x1234, 0x11e8)?;
-//! let regs = edu.map_bar::<0x100>(0)?;
+//! // SAFETY: No driver drives the edu device, and the registers used below
+//! // have no effect beyond it (no DMA, no interrupt).
+//! let regs = unsafe { edu.map_bar::<0x100>(0) }?;
 //! assert_eq!(regs.read32(0x00), 0x0100_00ed); // offset checked at build time
 //! regs.try_write32(0x1234_5678, 0x04)?; // checked at run time
 //! assert!(regs.try_read32(0x100_000).is_err()); // beyond the 1 MiB BAR
@@ -183,12 +191,13 @@ pub struct MemBar {
 /// A reference to a PCI device, found with `pci_get_device()` and released
 /// with `pci_dev_put()` when dropped.
 ///
-/// It gives access to the device's memory BARs whether or not a driver is
-/// bound to it. Mappings made through it do not claim the BAR
-/// (`pci_request_region()`), so they coexist with the driver's own; a
-/// driver maps the BARs of its bound device through that device
-/// (`kernel::pci::Device::iomap_region`), which claims them and unmaps
-/// them when the device is unbound.
+/// It tells where the device's memory BARs are whether or not a driver is
+/// bound to it, and maps them ([`PciDev::map_bar`], `unsafe`: the caller
+/// must be entitled to access the registers). Mappings made through it do
+/// not claim the BAR (`pci_request_region()`), so they coexist with the
+/// driver's own; a driver maps the BARs of its bound device through that
+/// device (`kernel::pci::Device::iomap_region`), which claims them and
+/// unmaps them when the device is unbound.
 ///
 /// # Invariants
 ///
@@ -199,10 +208,6 @@ pub struct PciDev(NonNull<bindings::pci_dev>);
 // SAFETY: The reference count of a `struct pci_dev` is atomic, so the
 // reference may be dropped on any thread.
 unsafe impl Send for PciDev {}
-
-// SAFETY: `&PciDev` only reads fields that the PCI core sets up before it
-// makes the device visible to `pci_get_device()`.
-unsafe impl Sync for PciDev {}
 
 impl PciDev {
     /// The first PCI device with this vendor and device ID (C's
@@ -262,20 +267,38 @@ impl PciDev {
     }
 
     /// Maps all of memory BAR `bar` (C's `ioremap()` of
-    /// `pci_resource_start()`, `pci_resource_len()`).
+    /// `pci_resource_start()`, `pci_resource_len()`). May sleep.
     ///
     /// Errors: as for [`PciDev::mem_bar`] and [`IoMap::ioremap`].
-    pub fn map_bar<const SIZE: usize>(&self, bar: u32) -> Result<IoMap<SIZE>> {
+    ///
+    /// # Safety
+    ///
+    /// As for [`PciDev::map_bar_range`], for the whole BAR.
+    pub unsafe fn map_bar<const SIZE: usize>(&self, bar: u32) -> Result<IoMap<SIZE>> {
         let len = usize::try_from(self.mem_bar(bar)?.len)?;
-        self.map_bar_range(bar, 0, len)
+        // SAFETY: The caller's obligations are those of `map_bar_range` for
+        // the whole BAR.
+        unsafe { self.map_bar_range(bar, 0, len) }
     }
 
-    /// Maps `len` bytes at `offset` into memory BAR `bar`.
+    /// Maps `len` bytes at `offset` into memory BAR `bar`. May sleep.
     ///
     /// Errors: as for [`PciDev::mem_bar`]; `EINVAL` for a zero `len`;
     /// `EOVERFLOW` if `offset + len` overflows; `ERANGE` if the range
     /// does not lie inside the BAR; as for [`IoMap::ioremap`].
-    pub fn map_bar_range<const SIZE: usize>(
+    ///
+    /// # Safety
+    ///
+    /// The caller must be entitled to access the device's registers in the
+    /// range: it is the device's driver or acts for it, or no driver drives
+    /// the device and the registers the caller touches have no effect
+    /// beyond the device (they start no DMA and raise no interrupt).
+    /// Register writes can make a device do anything it can do, such as
+    /// DMA into any memory. The BAR must also stay where the PCI core
+    /// placed it while the mapping exists: it moves only when the device
+    /// is removed or its resources are reassigned (device hot-unplug, the
+    /// `remove` and `rescan` files in sysfs).
+    pub unsafe fn map_bar_range<const SIZE: usize>(
         &self,
         bar: u32,
         offset: usize,
@@ -293,9 +316,10 @@ impl PciDev {
             return Err(ERANGE);
         }
         // SAFETY: The range lies inside a memory BAR of a PCI device as the
-        // PCI core assigned it: device memory (this type's documentation
-        // says whose driver callers cooperate with). `res.start + offset`
-        // does not overflow: the whole BAR is in the physical address space.
+        // PCI core assigned it, so it is device memory; the caller may access
+        // it, and the BAR stays there while the mapping exists (guaranteed
+        // by the caller). `res.start + offset` does not overflow: the whole
+        // BAR is in the physical address space.
         unsafe { IoMap::ioremap(res.start + offset, len) }
     }
 }
@@ -314,10 +338,18 @@ impl Drop for PciDev {
 ///
 /// A diagnostic, for instance to check that an [`IoMap`] is gone once it
 /// has been dropped. It is a plain load, not an MMIO accessor.
-pub fn read_nofault_u32(addr: usize) -> Result<u32> {
+///
+/// # Safety
+///
+/// Reading `addr` must be harmless: if anything is mapped there, it is
+/// memory the caller may read, or device memory the caller is entitled to
+/// access (see [`IoMap::ioremap`]) whose reads have no side effects. (A
+/// read of a device register may clear or change device state.)
+pub unsafe fn read_nofault_u32(addr: usize) -> Result<u32> {
     let mut val = 0u32;
     // SAFETY: `val` is valid for writing 4 bytes. `copy_from_kernel_nofault()`
-    // handles a fault at `addr` and refuses user-space addresses.
+    // handles a fault at `addr` and refuses user-space addresses; a read of
+    // whatever is mapped there is harmless (guaranteed by the caller).
     let ret = unsafe {
         bindings::copy_from_kernel_nofault(
             (&raw mut val).cast(),
@@ -364,6 +396,51 @@ mod tests {
         PciDev::find(EDU_VENDOR, EDU_DEVICE)
     }
 
+    /// Maps `len` bytes at `offset` into BAR `bar` of the edu device `dev`
+    /// (`range` is `Some((offset, len))`), or all of the BAR (`None`): the
+    /// tests' only way to its registers. `ENODEV` for any other device.
+    fn map_edu<const SIZE: usize>(
+        dev: &PciDev,
+        bar: u32,
+        range: Option<(usize, usize)>,
+    ) -> Result<IoMap<SIZE>> {
+        if (dev.vendor_id(), dev.device_id()) != (EDU_VENDOR, EDU_DEVICE) {
+            return Err(ENODEV);
+        }
+        // SAFETY: `dev` is QEMU's edu device (checked above), which the test
+        // VM has for these tests and which no driver of the VM's kernel
+        // drives. Its BAR 0 holds registers only (other BARs do not exist:
+        // mapping them fails before `ioremap()`), and the tests' accesses
+        // have no effect beyond the device: they read the identification,
+        // status and unused registers, and write the liveness register (a
+        // scratch register), the factorial register (computed inside the
+        // device) and the DMA address register (inert: a transfer starts
+        // only when a command is written to 0x98, which no test does). No
+        // test writes the status register or the interrupt registers (0x60
+        // and up), so the device raises no interrupt. The BAR stays where it
+        // is: the VM has no PCI hotplug and nothing writes the PCI `remove`
+        // or `rescan` files.
+        unsafe {
+            match range {
+                None => dev.map_bar(bar),
+                Some((offset, len)) => dev.map_bar_range(bar, offset, len),
+            }
+        }
+    }
+
+    /// [`read_nofault_u32`] of `addr`: 0, or an address in a mapping of
+    /// edu's registers that is alive or has been dropped.
+    fn read_edu_nofault(addr: usize) -> Result<u32> {
+        // SAFETY: Address 0 is a user-space address, refused without a read.
+        // A live mapping of edu's BAR is read at the identification register
+        // only, which has no side effects. Once the mapping is dropped, the
+        // address is unmapped, or was reused by a newer mapping in the
+        // vmalloc area: in the test VM, while the suite runs, that is
+        // memory (vmalloc, vmap, stacks), as no other device memory is
+        // mapped, and a read of memory is harmless.
+        unsafe { read_nofault_u32(addr) }
+    }
+
     /// Waits until the device is not computing a factorial.
     fn wait_idle(regs: &IoMap<REGS>) -> Result {
         read_poll_timeout(
@@ -401,7 +478,7 @@ mod tests {
     /// compile-time and the run-time checked accessor alike.
     #[test]
     fn edu_identification_register() -> Result {
-        let regs = edu()?.map_bar::<REGS>(EDU_BAR)?;
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         assert_eq!(regs.read32(ID), ID_VALUE);
         assert_eq!(regs.try_read32(ID)?, ID_VALUE);
         Ok(())
@@ -411,7 +488,7 @@ mod tests {
     /// written to it.
     #[test]
     fn edu_liveness_register_inverts() -> Result {
-        let regs = edu()?.map_bar::<REGS>(EDU_BAR)?;
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         for value in [0, u32::MAX, 0x1234_5678, 0xa5a5_a5a5, 0x8000_0001] {
             regs.write32(value, LIVENESS);
             assert_eq!(regs.read32(LIVENESS), !value);
@@ -425,7 +502,7 @@ mod tests {
     /// write n, poll the status until it is done, read the result.
     #[test]
     fn edu_computes_factorials() -> Result {
-        let regs = edu()?.map_bar::<REGS>(EDU_BAR)?;
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         for n in 0..=13u32 {
             wait_idle(&regs)?;
             regs.write32(n, FACTORIAL);
@@ -442,7 +519,7 @@ mod tests {
     /// and its low half reads back through a 32-bit access.
     #[test]
     fn edu_64bit_register() -> Result {
-        let regs = edu()?.map_bar::<REGS>(EDU_BAR)?;
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         let saved = regs.try_read64(DMA_DST)?;
         let value = 0x0123_4567_89ab_cdef_u64;
         regs.try_write64(value, DMA_DST)?;
@@ -460,7 +537,7 @@ mod tests {
     /// `offset + width` overflows.
     #[test]
     fn bad_accesses_are_refused() -> Result {
-        let regs = edu()?.map_bar_range::<0>(EDU_BAR, 0, REGS)?;
+        let regs = map_edu::<0>(&edu()?, EDU_BAR, Some((0, REGS)))?;
         assert_eq!(regs.try_read32(REGS - 4)?, !0); // inside: unused register
         for offset in [REGS, REGS + 4, EDU_BAR_LEN, usize::MAX, usize::MAX - 3] {
             assert_eq!(regs.try_read8(offset).err(), Some(EINVAL));
@@ -491,33 +568,42 @@ mod tests {
     #[test]
     fn bad_mappings_are_refused() -> Result {
         let dev = edu()?;
-        assert_eq!(dev.map_bar_range::<0>(EDU_BAR, 0, 0).err(), Some(EINVAL));
         assert_eq!(
-            dev.map_bar_range::<0>(EDU_BAR, usize::MAX, 4).err(),
+            map_edu::<0>(&dev, EDU_BAR, Some((0, 0))).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            map_edu::<0>(&dev, EDU_BAR, Some((usize::MAX, 4))).err(),
             Some(EOVERFLOW)
         );
         assert_eq!(
-            dev.map_bar_range::<0>(EDU_BAR, EDU_BAR_LEN - 4, 8).err(),
+            map_edu::<0>(&dev, EDU_BAR, Some((EDU_BAR_LEN - 4, 8))).err(),
             Some(ERANGE)
         );
         assert_eq!(
-            dev.map_bar_range::<0>(EDU_BAR, 0, EDU_BAR_LEN + 4).err(),
+            map_edu::<0>(&dev, EDU_BAR, Some((0, EDU_BAR_LEN + 4))).err(),
             Some(ERANGE)
         );
         assert_eq!(
-            dev.map_bar_range::<0>(EDU_BAR, EDU_BAR_LEN, 4).err(),
+            map_edu::<0>(&dev, EDU_BAR, Some((EDU_BAR_LEN, 4))).err(),
             Some(ERANGE)
         );
         assert_eq!(
-            dev.map_bar_range::<REGS>(EDU_BAR, 0, REGS / 2).err(),
+            map_edu::<REGS>(&dev, EDU_BAR, Some((0, REGS / 2))).err(),
             Some(EINVAL)
         );
-        assert_eq!(dev.map_bar_range::<0>(EDU_BAR, 0, 6).err(), Some(EINVAL));
-        assert_eq!(dev.map_bar_range::<0>(EDU_BAR, 2, 4).err(), Some(EINVAL));
-        assert_eq!(dev.map_bar::<0>(1).err(), Some(ENODEV));
-        assert_eq!(dev.map_bar::<0>(6).err(), Some(EINVAL));
+        assert_eq!(
+            map_edu::<0>(&dev, EDU_BAR, Some((0, 6))).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            map_edu::<0>(&dev, EDU_BAR, Some((2, 4))).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(map_edu::<0>(&dev, 1, None).err(), Some(ENODEV));
+        assert_eq!(map_edu::<0>(&dev, 6, None).err(), Some(EINVAL));
         // The last register of the BAR can be mapped alone.
-        let last = dev.map_bar_range::<4>(EDU_BAR, EDU_BAR_LEN - 4, 4)?;
+        let last = map_edu::<4>(&dev, EDU_BAR, Some((EDU_BAR_LEN - 4, 4)))?;
         assert_eq!(last.read32(0), !0);
         Ok(())
     }
@@ -526,7 +612,7 @@ mod tests {
     /// liveness register is at offset 0.
     #[test]
     fn bar_range_mapping_starts_at_its_offset() -> Result {
-        let regs = edu()?.map_bar_range::<4>(EDU_BAR, LIVENESS, 4)?;
+        let regs = map_edu::<4>(&edu()?, EDU_BAR, Some((LIVENESS, 4)))?;
         regs.write32(0x5555_aaaa, 0);
         assert_eq!(regs.read32(0), 0xaaaa_5555);
         assert_eq!(regs.try_read32(4).err(), Some(EINVAL));
@@ -541,9 +627,9 @@ mod tests {
         let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
         {
             let _guard = lock.lock();
-            assert_eq!(dev.map_bar::<REGS>(EDU_BAR).err(), Some(EAGAIN));
+            assert_eq!(map_edu::<REGS>(&dev, EDU_BAR, None).err(), Some(EAGAIN));
         }
-        assert_eq!(dev.map_bar::<REGS>(EDU_BAR)?.read32(ID), ID_VALUE);
+        assert_eq!(map_edu::<REGS>(&dev, EDU_BAR, None)?.read32(ID), ID_VALUE);
         Ok(())
     }
 
@@ -554,12 +640,12 @@ mod tests {
     /// where other kernels may defer that to the next lazy purge.
     #[test]
     fn mapping_is_unmapped_on_drop() -> Result {
-        let regs = edu()?.map_bar::<REGS>(EDU_BAR)?;
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         let addr = regs.addr();
-        assert_eq!(read_nofault_u32(addr + ID)?, ID_VALUE);
+        assert_eq!(read_edu_nofault(addr + ID)?, ID_VALUE);
         drop(regs);
-        assert_eq!(read_nofault_u32(addr + ID).err(), Some(EFAULT));
-        assert_eq!(read_nofault_u32(0).err(), Some(ERANGE));
+        assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        assert_eq!(read_edu_nofault(0).err(), Some(ERANGE));
         Ok(())
     }
 }
