@@ -126,7 +126,7 @@ use kernel::{
 extern "C" {
     fn kalloc_slab_names_lock();
     fn kalloc_slab_names_unlock();
-    fn kalloc_slab_name_in_use(name: *const c_char) -> bool;
+    fn kalloc_slab_name_taken(name: *const c_char) -> bool;
     fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
 }
 
@@ -374,11 +374,17 @@ impl Drop for RawCache {
 /// characters other than space and `/`, and not start with `:` (SLUB names
 /// merged caches `:<flags>-<size>`); otherwise creation fails with
 /// `EINVAL`. It must also be unique among live caches: creation fails with
-/// `EEXIST` if a live cache that cannot be merged has it. SLUB cannot tell
-/// the name of a live mergeable cache from one left over by a destroyed
-/// alias, so that check only covers caches that cannot be merged (every
-/// cache with a constructor or [`SlabOptions::no_merge`]); for the others,
-/// pick a name no other cache uses, e.g. prefixed with the module's name.
+/// `EEXIST` if the name is taken in `/sys/kernel/slab`, where SLUB gives a
+/// cache that cannot be merged a directory, and a mergeable cache (also one
+/// it merged into another cache) a link. SLUB leaves the link behind when
+/// the cache is destroyed, and kalloc can only tell it from the link of a
+/// live cache once the cache it leads to is destroyed too. So the name of a
+/// cache that SLUB merged into a long-lived one (a kernel cache of a
+/// similar size) stays taken, possibly until reboot: loaded again, a module
+/// gets `EEXIST` for it. Pick names no other cache uses, e.g. prefixed with
+/// the module's name. (A kernel without sysfs has no record of names that
+/// kalloc could check: there SLUB warns about a duplicate name if
+/// `CONFIG_DEBUG_VM` is set.)
 ///
 /// # Invariants
 ///
@@ -423,8 +429,10 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         };
         let owned_name = CString::try_from(name)?;
 
+        // A taken name would make SLUB WARN (a live cache has it) or take the
+        // sysfs entry of a live cache (see `SlabCache`, Names).
         let _names = NamesGuard::lock();
-        if unmergeable_cache_named(name) {
+        if cache_name_taken(name) {
             return Err(EEXIST);
         }
         // SAFETY: `name` is a NUL-terminated string, which SLUB copies;
@@ -756,11 +764,12 @@ impl Drop for NamesGuard {
     }
 }
 
-/// Whether a live cache that can never be merged is called `name`: such a
-/// cache has a directory of that name in `/sys/kernel/slab`.
-fn unmergeable_cache_named(name: &CStr) -> bool {
+/// Whether `name` is taken in `/sys/kernel/slab`: by the directory of a
+/// live cache, or by a link to the directory of a live cache (see
+/// [`SlabCache`], Names, for leftover links).
+fn cache_name_taken(name: &CStr) -> bool {
     // SAFETY: `name` is a NUL-terminated string; the shim only reads it.
-    unsafe { kalloc_slab_name_in_use(name.as_char_ptr()) }
+    unsafe { kalloc_slab_name_taken(name.as_char_ptr()) }
 }
 
 /// The value of the C macro called `name` (`SLAB_...`), or `ENOENT`.
@@ -919,19 +928,51 @@ mod tests {
     }
 
     /// A live unmergeable cache's name is `EEXIST`, for either kind of
-    /// cache; once the cache is destroyed, its name is free again.
+    /// cache, mergeable or not; once the cache is destroyed, its name is
+    /// free again.
     #[test]
     fn taken_name_is_eexist_until_destroyed() -> Result {
         let name = c"kalloc_slab_unique";
         let options = SlabOptions::new().no_merge();
         let cache = SlabCache::<Item>::new(name, options)?;
-        assert!(unmergeable_cache_named(name));
+        assert!(cache_name_taken(name));
         assert!(SlabCache::<Item>::new(name, options).err() == Some(EEXIST));
+        assert!(SlabCache::<Item>::new(name, SlabOptions::new()).err() == Some(EEXIST));
         assert!(SlabCache::<Session, _>::with_constructor(name, options).err() == Some(EEXIST));
         drop(cache);
-        assert!(!unmergeable_cache_named(name));
+        assert!(!cache_name_taken(name));
         let again = SlabCache::<Item>::new(name, options)?;
         assert!(again.alloc(Item::new(2), GFP_KERNEL)?.is(2));
+        Ok(())
+    }
+
+    /// A live mergeable cache's name is `EEXIST` too, for a second
+    /// mergeable cache (SLUB would WARN about the duplicate name), and for
+    /// caches that cannot be merged (they would take its sysfs entry).
+    /// Once it is destroyed, its name is free again, unless SLUB merged it
+    /// into another cache, which still lives (see `SlabCache`, Names).
+    ///
+    /// The test kernel merges no cache (generic KASAN and `slub_debug` give
+    /// every cache metadata of its own), so here the cache is not merged
+    /// and its name is a directory; where SLUB merges, it is a link.
+    #[test]
+    fn mergeable_cache_name_is_eexist() -> Result {
+        let name = c"kalloc_slab_mergeable";
+        let mergeable = SlabOptions::new();
+        let first = SlabCache::<Item>::new(name, mergeable)?;
+        // Not merged into another cache: no other cache shares its slabs.
+        let own = first.stats()?.aliases == 0;
+        assert!(cache_name_taken(name));
+        assert!(SlabCache::<Item>::new(name, mergeable).err() == Some(EEXIST));
+        assert!(SlabCache::<Item>::new(name, mergeable.no_merge()).err() == Some(EEXIST));
+        assert!(SlabCache::<Session, _>::with_constructor(name, mergeable).err() == Some(EEXIST));
+        assert!(first.alloc(Item::new(3), GFP_KERNEL)?.is(3));
+        drop(first);
+        assert_eq!(cache_name_taken(name), !own);
+        if own {
+            let again = SlabCache::<Item>::new(name, mergeable)?;
+            assert!(again.alloc(Item::new(4), GFP_KERNEL)?.is(4));
+        }
         Ok(())
     }
 
@@ -1219,9 +1260,9 @@ mod tests {
         assert!(cache.shrink());
         assert_eq!(cache.stats()?.objects, 0);
         assert_eq!(cache.stats()?.slabs, 0);
-        assert!(unmergeable_cache_named(name));
+        assert!(cache_name_taken(name));
         drop(cache);
-        assert!(!unmergeable_cache_named(name));
+        assert!(!cache_name_taken(name));
         Ok(())
     }
 }
