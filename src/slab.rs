@@ -103,7 +103,8 @@
 
 use crate::gfp::{
     Gfp,
-    Zone, //
+    Zone,
+    __GFP_NOFAIL, //
 };
 use core::{
     marker::PhantomData,
@@ -160,6 +161,20 @@ pub const MAX_OBJECT_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize;
 
 /// The largest alignment kalloc accepts for a cache's objects: a page.
 pub const MAX_ALIGN: usize = PAGE_SIZE;
+
+/// The largest object that may be allocated with `__GFP_NOFAIL`: half a
+/// page. Larger objects are `EINVAL` with it.
+///
+/// When SLUB needs a new slab and the page allocator has no block of the
+/// cache's usual order, SLUB falls back to the smallest order that holds
+/// one object, and passes `__GFP_NOFAIL` on. The page allocator does not
+/// support `__GFP_NOFAIL` above order 1 (`gfp_types.h`): such a request may
+/// loop forever. An object of at most half a page takes at most two pages
+/// (order 1) with all that SLUB and KASAN add to it: the free pointer, red
+/// zones and debug tracking (a few hundred bytes), a left red zone of the
+/// object's alignment (at most [`MAX_ALIGN`]), and padding to that
+/// alignment.
+pub const NOFAIL_MAX_OBJECT_SIZE: usize = PAGE_SIZE / 2;
 
 /// Options for a new cache: the `SLAB_*` flags kalloc supports and an
 /// explicit alignment.
@@ -509,10 +524,11 @@ impl<T> SlabCache<T, Plain> {
     /// Moves `value` into a new object of the cache.
     ///
     /// `EINVAL` for flags the slab allocator cannot honour (see
-    /// [`Gfp::check_slab`]) or a zone modifier (a cache's objects always
-    /// come from the normal zone); `ENOMEM` if no memory is available.
+    /// [`Gfp::check_slab`]), a zone modifier (a cache's objects always
+    /// come from the normal zone), or `__GFP_NOFAIL` for objects larger
+    /// than [`NOFAIL_MAX_OBJECT_SIZE`]; `ENOMEM` if no memory is available.
     pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
-        let object = self.raw.alloc(check_alloc_flags(flags)?)?.cast::<T>();
+        let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for
         // writes of a `T` and aligned for it (type invariant).
         unsafe { object.as_ptr().write(value) };
@@ -532,7 +548,7 @@ impl<T> SlabCache<T, Plain> {
     where
         Error: From<E>,
     {
-        let object = self.raw.alloc(check_alloc_flags(flags)?)?;
+        let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?;
         // SAFETY: `object` is a new object of this cache: valid, aligned
         // (type invariant) and uninitialised memory for a `T`. It is only
         // freed if `init` fails, and otherwise never moves: the `SlabBox`
@@ -576,7 +592,7 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// Flags as for [`SlabCache::alloc`]; `__GFP_ZERO` is `EINVAL` too, as
     /// zeroing would destroy the constructed value.
     pub fn alloc(&self, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>> {
-        let flags = check_alloc_flags(flags)?;
+        let flags = check_alloc_flags::<T>(flags)?;
         if flags.zeroes() {
             return Err(EINVAL);
         }
@@ -717,12 +733,15 @@ fn read_slab_attribute(cache: &CStr, attribute: &str) -> Result<usize> {
     number.parse().map_err(|_| EIO)
 }
 
-/// Checks flags for an allocation from a cache: those the slab allocator
-/// honours, and no zone modifier, since the zone of a cache's objects is
-/// fixed when the cache is created (SLUB ignores one given at allocation).
-fn check_alloc_flags(flags: Gfp) -> Result<Gfp> {
+/// Checks flags for an allocation from a cache of `T`: those the slab
+/// allocator honours; no zone modifier, since the zone of a cache's objects
+/// is fixed when the cache is created (SLUB ignores one given at
+/// allocation); `__GFP_NOFAIL` only up to [`NOFAIL_MAX_OBJECT_SIZE`].
+fn check_alloc_flags<T>(flags: Gfp) -> Result<Gfp> {
     let flags = flags.check_slab()?;
-    if flags.zone()? != Zone::Normal {
+    if flags.zone()? != Zone::Normal
+        || (flags.contains(__GFP_NOFAIL) && size_of::<T>() > NOFAIL_MAX_OBJECT_SIZE)
+    {
         return Err(EINVAL);
     }
     Ok(flags)
@@ -973,6 +992,44 @@ mod tests {
             let again = SlabCache::<Item>::new(name, mergeable)?;
             assert!(again.alloc(Item::new(4), GFP_KERNEL)?.is(4));
         }
+        Ok(())
+    }
+
+    /// `__GFP_NOFAIL` is for objects of at most half a page, which SLUB
+    /// can always place in a slab of at most two pages: here the largest
+    /// such object with the largest alignment takes no more than two pages
+    /// with its metadata (SLUB's slot size). Larger objects are `EINVAL`
+    /// with it, and allocate without it.
+    #[test]
+    fn nofail_only_for_small_objects() -> Result {
+        let nofail = GFP_KERNEL | __GFP_NOFAIL;
+        let options = SlabOptions::new().no_merge().align(MAX_ALIGN);
+        let half =
+            SlabCache::<[u8; NOFAIL_MAX_OBJECT_SIZE]>::new(c"kalloc_slab_nofail_half", options)?;
+        assert!(half.stats()?.slab_size <= 2 * PAGE_SIZE);
+        let object = half.pin_init(pin_init::init_zeroed(), nofail)?;
+        assert!(object.iter().all(|&b| b == 0));
+
+        let more = SlabCache::<[u8; NOFAIL_MAX_OBJECT_SIZE + 1]>::new(
+            c"kalloc_slab_nofail_more",
+            SlabOptions::new(),
+        )?;
+        assert!(more.pin_init(pin_init::init_zeroed(), nofail).err() == Some(EINVAL));
+        assert!(more.pin_init(pin_init::init_zeroed(), GFP_KERNEL).is_ok());
+        let large = SlabCache::<[u64; 3 * PAGE_SIZE / 8]>::new(
+            c"kalloc_slab_nofail_large",
+            SlabOptions::new(),
+        )?;
+        assert!(large.pin_init(pin_init::init_zeroed(), nofail).err() == Some(EINVAL));
+
+        // A small object, from either kind of cache.
+        let items = SlabCache::<Item>::new(c"kalloc_slab_nofail_item", SlabOptions::new())?;
+        assert!(items.alloc(Item::new(5), nofail)?.is(5));
+        let sessions = SlabCache::<Session, _>::with_constructor(
+            c"kalloc_slab_nofail_ctor",
+            SlabOptions::new(),
+        )?;
+        assert_eq!(sessions.alloc(nofail)?.magic, SESSION_MAGIC);
         Ok(())
     }
 
