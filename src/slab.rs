@@ -155,9 +155,16 @@ const SLAB_NO_MERGE: bindings::slab_flags_t = slab_flag(bindings::_slab_flag_bit
 /// `NAME_MAX` bytes.
 pub const MAX_NAME_LEN: usize = bindings::NAME_MAX as usize;
 
-/// The largest object a cache may hold: C's `KMALLOC_MAX_SIZE`, the
-/// largest slab the page allocator can provide.
-pub const MAX_OBJECT_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize;
+/// The largest object a cache may hold: half of C's `KMALLOC_MAX_SIZE`
+/// (the largest slab, a block of `MAX_PAGE_ORDER`), 2 MiB on x86-64.
+///
+/// SLUB adds to each object its metadata (free pointer, red zones, debug
+/// tracking, KASAN's redzone: a few KiB at most) and pads it to its
+/// alignment (at most [`MAX_ALIGN`]), and fails to create a cache, with a
+/// warning and a stack dump, if one object then needs a slab above
+/// `MAX_PAGE_ORDER`. Half the largest slab leaves room for all of that,
+/// so any accepted size gives a cache SLUB can create.
+pub const MAX_OBJECT_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize / 2;
 
 /// The largest alignment kalloc accepts for a cache's objects: a page.
 pub const MAX_ALIGN: usize = PAGE_SIZE;
@@ -452,8 +459,10 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         }
         // SAFETY: `name` is a NUL-terminated string, which SLUB copies;
         // `args` is valid for the call; the flags are SLAB_* flags SLUB
-        // permits; the size and alignment are in the ranges SLUB accepts
-        // (checked above), so only a lack of memory can make it fail.
+        // permits. (Any failure makes SLUB print a warning with a stack
+        // dump, which is not a safety matter: the checks above leave only a
+        // lack of memory, as the size and alignment are in the ranges SLUB
+        // accepts, see `MAX_OBJECT_SIZE`, and the name is not taken.)
         let cache = unsafe {
             bindings::__kmem_cache_create_args(
                 name.as_char_ptr(),
@@ -516,7 +525,7 @@ impl<T> SlabCache<T, Plain> {
     /// `EINVAL` if `T` is zero-sized or larger than [`MAX_OBJECT_SIZE`], if
     /// the alignment is not a power of two or exceeds [`MAX_ALIGN`], or if
     /// the name breaks the rules (see [`SlabCache`]); `EEXIST` if the name
-    /// is taken; `ENOMEM`.
+    /// is taken; `ENOMEM` (SLUB then also logs a warning with a stack dump).
     pub fn new(name: &CStr, options: SlabOptions) -> Result<Self> {
         Self::create(name, options, None)
     }
@@ -801,6 +810,8 @@ mod tests {
     use super::*;
     use crate::gfp::{
         __GFP_HIGHMEM,
+        __GFP_NORETRY,
+        __GFP_NOWARN,
         __GFP_ZERO, //
         GFP_ATOMIC,
         GFP_DMA,
@@ -873,6 +884,19 @@ mod tests {
         }
     }
 
+    /// The largest object a cache takes.
+    type Largest = [u8; MAX_OBJECT_SIZE];
+
+    /// The largest object of a constructed cache: zeroed by the constructor.
+    #[derive(Zeroable)]
+    struct LargestSession(Largest);
+
+    impl Construct for LargestSession {
+        fn construct() -> impl PinInit<Self> {
+            pin_init::init_zeroed()
+        }
+    }
+
     /// The objects SLUB counts after draining its per-CPU caches.
     fn live_objects<T, K: CacheKind>(cache: &SlabCache<T, K>) -> Result<usize> {
         cache.shrink();
@@ -916,6 +940,44 @@ mod tests {
             let options = none.align(align);
             assert!(SlabCache::<Item>::new(c"kalloc_slab_align", options).err() == Some(EINVAL));
         }
+    }
+
+    /// The largest object SLUB gets, with the largest alignment, with or
+    /// without a constructor (which adds metadata), gives a cache SLUB
+    /// creates: one object with its metadata fits in the largest slab. (A
+    /// failure would make SLUB print a stack dump, which fails the run.) An
+    /// object the size of the largest slab, which the previous limit
+    /// accepted, does not fit once SLUB adds its metadata: `EINVAL`.
+    #[test]
+    fn largest_object_fits_in_a_slab() -> Result {
+        let options = SlabOptions::new().no_merge().align(MAX_ALIGN);
+        let largest = SlabCache::<Largest>::new(c"kalloc_slab_largest", options)?;
+        let stats = largest.stats()?;
+        assert!(stats.slab_size > MAX_OBJECT_SIZE);
+        assert!(stats.slab_size <= bindings::KMALLOC_MAX_SIZE as usize);
+        assert_eq!(stats.objs_per_slab, 1);
+        let flags = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+        match largest.pin_init(pin_init::init_zeroed(), flags) {
+            Ok(object) => assert!(object[0] == 0 && object[MAX_OBJECT_SIZE - 1] == 0),
+            Err(e) => assert!(e == ENOMEM),
+        }
+        let constructed =
+            SlabCache::<LargestSession, _>::with_constructor(c"kalloc_slab_largest_ctor", options)?;
+        assert!(constructed.stats()?.slab_size <= bindings::KMALLOC_MAX_SIZE as usize);
+        match constructed.alloc(flags) {
+            Ok(object) => assert!(object.0[0] == 0 && object.0[MAX_OBJECT_SIZE - 1] == 0),
+            Err(e) => assert!(e == ENOMEM),
+        }
+
+        assert!(
+            SlabCache::<[u8; MAX_OBJECT_SIZE + 1]>::new(c"kalloc_slab_larger", options).err()
+                == Some(EINVAL)
+        );
+        assert!(
+            SlabCache::<[u8; 2 * MAX_OBJECT_SIZE]>::new(c"kalloc_slab_kmalloc_max", options).err()
+                == Some(EINVAL)
+        );
+        Ok(())
     }
 
     /// Names that are empty, too long or would confuse sysfs and
