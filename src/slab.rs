@@ -28,8 +28,10 @@
 //! ```
 //!
 //! (Leaking an object with `core::mem::forget` ends the borrow without
-//! freeing it; the kernel then reports the cache busy when it is destroyed
-//! and keeps it. Leaks are safe in Rust, but they are still bugs.)
+//! freeing it. Destroying the cache then makes the kernel WARN that the
+//! cache still has objects, which crashes a kernel booted with
+//! `panic_on_warn`, and keep the cache. Leaks are safe in Rust, but they
+//! are still bugs.)
 //!
 //! # Two kinds of cache
 //!
@@ -374,8 +376,9 @@ impl Drop for RawCache {
     fn drop(&mut self) {
         // SAFETY: `self.0` is a live cache (type invariant) and this is its
         // only destruction. Every object of a `SlabCache` borrows it, so
-        // none is alive any more, unless one was leaked (then SLUB reports
-        // the cache busy and keeps it, which is safe).
+        // none is alive any more, unless one was leaked: then SLUB WARNs
+        // that the cache still has objects and keeps the cache, so the
+        // leaked objects stay valid memory.
         unsafe { bindings::kmem_cache_destroy(self.0.as_ptr()) };
     }
 }
@@ -489,7 +492,10 @@ impl<T, K: CacheKind> SlabCache<T, K> {
     }
 
     /// The size of the cache's objects in bytes (`kmem_cache_size`):
-    /// `size_of::<T>()`.
+    /// `size_of::<T>()`, or more if SLUB merged the cache into another one
+    /// (see the [module documentation](self)): then the cache is that
+    /// other cache, whose object size SLUB raises to the largest of the
+    /// caches merged into it.
     pub fn object_size(&self) -> usize {
         self.raw.object_size()
     }
@@ -622,7 +628,9 @@ impl<T: Construct> SlabCache<T, Constructed> {
 ///
 /// Like `KBox<T>`, but the memory comes from the cache and goes back to it
 /// (`kmem_cache_free`) when the box is dropped. The box borrows its cache,
-/// which therefore outlives it.
+/// which therefore outlives it. A box that is leaked (`core::mem::forget`)
+/// makes the kernel WARN when the cache is destroyed (see the [module
+/// documentation](self)).
 ///
 /// # Invariants
 ///
@@ -895,6 +903,23 @@ mod tests {
         fn construct() -> impl PinInit<Self> {
             pin_init::init_zeroed()
         }
+    }
+
+    /// Whether `Session::construct` ran `constructed` times for `slots`
+    /// slots that SLUB populated: once per slot. With KFENCE it also runs
+    /// for each allocation KFENCE samples (`kfence_guarded_alloc()`
+    /// constructs the object it hands out instead of a slab object), which
+    /// no test can predict: then the count is only at least one per slot.
+    fn constructed_once_per_slot(constructed: usize, slots: usize) -> bool {
+        let ok = if cfg!(CONFIG_KFENCE) {
+            constructed >= slots
+        } else {
+            constructed == slots
+        };
+        if !ok {
+            pr_err!("{} constructions for {} slots\n", constructed, slots);
+        }
+        ok
     }
 
     /// The objects SLUB counts after draining its per-CPU caches.
@@ -1286,8 +1311,9 @@ mod tests {
     }
 
     /// The constructor runs on every slot when SLUB populates a slab, not
-    /// at each allocation: its count equals SLUB's slot count, and every
-    /// object comes out constructed.
+    /// at each allocation: its count equals SLUB's slot count (see
+    /// [`constructed_once_per_slot`] for KFENCE), and every object comes
+    /// out constructed.
     #[test]
     fn constructor_runs_once_per_slot() -> Result {
         CONSTRUCTED.store(0, Relaxed);
@@ -1300,7 +1326,10 @@ mod tests {
         let stats = cache.stats()?;
         assert!(stats.total_objects >= stats.objs_per_slab);
         assert!(stats.objs_per_slab > 1);
-        assert_eq!(CONSTRUCTED.load(Relaxed), stats.total_objects);
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed),
+            stats.total_objects
+        ));
         assert_eq!(first.magic, SESSION_MAGIC);
         assert_eq!(*first.uses.lock(), 0);
 
@@ -1315,7 +1344,10 @@ mod tests {
             .all(|s| s.magic == SESSION_MAGIC && *s.uses.lock() == 0));
         let more = cache.stats()?;
         assert!(more.total_objects > stats.total_objects);
-        assert_eq!(CONSTRUCTED.load(Relaxed), more.total_objects);
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed),
+            more.total_objects
+        ));
         Ok(())
     }
 
@@ -1359,7 +1391,10 @@ mod tests {
         assert!(reused > 0);
         // Constructed since: only the slots of the slabs SLUB added.
         let added = cache.stats()?.total_objects - slots;
-        assert_eq!(CONSTRUCTED.load(Relaxed) - constructed, added);
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed) - constructed,
+            added
+        ));
         Ok(())
     }
 
