@@ -283,6 +283,13 @@ impl Gfp {
         self.0 & ZERO != 0
     }
 
+    /// Whether the flags ask for movable memory (`__GFP_MOVABLE`, part of
+    /// [`GFP_HIGHUSER_MOVABLE`]): memory the kernel may migrate elsewhere,
+    /// which its owner must allow.
+    pub const fn movable(self) -> bool {
+        self.0 & MOVABLE != 0
+    }
+
     /// The zone these flags ask for, or `EINVAL` for an invalid mix of zone
     /// modifiers (C's `GFP_ZONE_BAD`).
     pub fn zone(self) -> Result<Zone> {
@@ -521,6 +528,21 @@ mod tests {
         assert!((GFP_KERNEL | __GFP_NOFAIL).check().is_ok());
         assert!((GFP_ATOMIC | __GFP_NOFAIL).check() == Err(EINVAL));
         assert!((GFP_NOWAIT | __GFP_NOFAIL).check() == Err(EINVAL));
+    }
+
+    /// Of the constants, only `GFP_HIGHUSER_MOVABLE` asks for movable
+    /// memory, and it keeps doing so combined with others.
+    #[test]
+    fn movable_only_with_gfp_highuser_movable() {
+        for (_, flags) in ALL {
+            assert!(flags.movable() == (*flags == GFP_HIGHUSER_MOVABLE));
+            assert!((*flags | GFP_HIGHUSER_MOVABLE).movable());
+        }
+        // What `GFP_HIGHUSER_MOVABLE` adds to `GFP_HIGHUSER`: the movable bit.
+        let movable = GFP_HIGHUSER_MOVABLE.without(GFP_HIGHUSER);
+        assert!(movable.movable());
+        assert!((GFP_KERNEL | movable).movable());
+        assert!(!GFP_HIGHUSER_MOVABLE.without(movable).movable());
     }
 
     /// Slab allocations refuse what kmalloc cannot honour.

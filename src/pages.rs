@@ -89,14 +89,22 @@ extern "C" {
 
 /// Validates a request for a block of `2^order` pages: `EINVAL` for an
 /// order above [`MAX_PAGE_ORDER`] (the allocator would WARN and fail), for
-/// flags [`Gfp::check`] refuses, and for `__GFP_NOFAIL` above order 1,
-/// which the buddy allocator does not support (`gfp_types.h`).
+/// flags [`Gfp::check`] refuses, for `__GFP_NOFAIL` above order 1, which
+/// the buddy allocator does not support (`gfp_types.h`), and for movable
+/// memory ([`Gfp::movable`]).
+///
+/// Movable memory comes from `ZONE_MOVABLE`, CMA areas or movable
+/// pageblocks, which the kernel empties by migrating their pages, to take
+/// memory offline or to hand out contiguous ranges (`cma_alloc()`). A block
+/// kalloc hands out stays where it is, and kalloc has no callbacks that
+/// would let the kernel move it: in such places it would make offlining
+/// and `cma_alloc()` fail.
 fn check_request(flags: Gfp, order: u32) -> Result<Gfp> {
     if order > MAX_PAGE_ORDER {
         return Err(EINVAL);
     }
     let flags = flags.check()?;
-    if flags.contains(__GFP_NOFAIL) && order > 1 {
+    if (flags.contains(__GFP_NOFAIL) && order > 1) || flags.movable() {
         return Err(EINVAL);
     }
     Ok(flags)
@@ -118,8 +126,10 @@ fn check_lowmem_request(flags: Gfp, order: u32) -> Result<Gfp> {
 ///
 /// The memory is lowmem, so it is a byte slice ([`LowmemPages::as_slice`])
 /// valid on every CPU. Without `__GFP_ZERO` the bytes are whatever the
-/// previous owner left there: plain `u8` values from the C allocator, but
-/// meaningless.
+/// previous owner left there: stale, meaningless contents, but initialised
+/// bytes as far as Rust is concerned, since memory that C hands over counts
+/// as initialised (every byte holds some value, and any value is a valid
+/// `u8`). KMSAN, which tracks initialisation in C, would report them.
 ///
 /// # Invariants
 ///
@@ -145,10 +155,11 @@ unsafe impl Sync for LowmemPages {}
 impl LowmemPages {
     /// Allocates `2^order` contiguous pages (C's `__get_free_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags and
-    /// for flags that ask for highmem (an address cannot name a highmem
-    /// page: use [`Pages::alloc_pages`]); `ENOMEM` when the allocator has no
-    /// such block. Add `__GFP_NOWARN` if failure is expected.
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// for movable memory (as for [`Pages::alloc_pages`]) and for flags
+    /// that ask for highmem (an address cannot name a highmem page: use
+    /// [`Pages::alloc_pages`]); `ENOMEM` when the allocator has no such
+    /// block. Add `__GFP_NOWARN` if failure is expected.
     pub fn get_free_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_lowmem_request(flags, order)?;
         // SAFETY: The flags are a valid combination without highmem and
@@ -208,11 +219,15 @@ impl LowmemPages {
         self.addr.as_ptr()
     }
 
-    /// The whole block as bytes.
+    /// The whole block as bytes (stale ones if it was not allocated zeroed,
+    /// see [`LowmemPages`]).
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: By the type invariants the block is `self.size()` mapped
         // bytes that only `self` accesses; the borrow of `self` keeps them
-        // allocated and unwritten for the slice's lifetime.
+        // allocated and unwritten for the slice's lifetime. They are
+        // initialised: memory from the C allocator counts as initialised
+        // (without `__GFP_ZERO` its contents are stale, but any byte is a
+        // valid `u8`).
         unsafe { core::slice::from_raw_parts(self.addr.as_ptr(), self.size()) }
     }
 
@@ -276,7 +291,8 @@ impl Drop for LowmemPages {
 /// no slice of them: their bytes are reached one page at a time through a
 /// [`LocalMapping`] ([`Pages::kmap_local`], [`Pages::kmap_local_mut`]).
 /// On 64-bit systems every page is lowmem and the mapping is free, but
-/// portable code must not rely on that.
+/// portable code must not rely on that. As for [`LowmemPages`], bytes that
+/// were not allocated zeroed are stale but initialised.
 ///
 /// # Invariants
 ///
@@ -303,9 +319,12 @@ unsafe impl Sync for Pages {}
 impl Pages {
     /// Allocates `2^order` contiguous pages (C's `alloc_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`] and for invalid
-    /// flags; `ENOMEM` when the allocator has no such block. Add
-    /// `__GFP_NOWARN` if failure is expected.
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// for `__GFP_NOFAIL` above order 1 and for movable memory
+    /// ([`Gfp::movable`], as in `GFP_HIGHUSER_MOVABLE`: the kernel could not
+    /// migrate the block, which would make memory offlining and
+    /// `cma_alloc()` fail); `ENOMEM` when the allocator has no such block.
+    /// Add `__GFP_NOWARN` if failure is expected.
     pub fn alloc_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_request(flags, order)?;
         // SAFETY: The flags are a valid combination and
@@ -563,8 +582,10 @@ impl LocalMapping<'_> {
         let src = self.range(offset, dst.len())?;
         // SAFETY: `src` is valid for `dst.len()` bytes (checked by `range`,
         // mapping valid while `self` lives) and nothing writes to it
-        // meanwhile (type invariants). `dst` cannot overlap: no reference
-        // into the mapped page exists.
+        // meanwhile (type invariants). The bytes are initialised: memory
+        // from the C allocator counts as initialised (its contents may be
+        // stale), so `dst` receives valid `u8`s. `dst` cannot overlap: no
+        // reference into the mapped page exists.
         unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
         Ok(())
     }
@@ -690,7 +711,7 @@ mod tests {
     use super::*;
     use crate::gfp::{
         __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_DMA,
-        GFP_DMA32, GFP_HIGHUSER, GFP_KERNEL,
+        GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
     };
 
     // The helpers below report with `pr_err!` and a return value: KUnit's
@@ -727,9 +748,20 @@ mod tests {
     }
 
     /// Whether `page(i)` gives the pages of a block of `order`: `2^order` of
-    /// them, with consecutive pfns starting at a multiple of `2^order` (the
-    /// buddy allocator aligns blocks to their size), all on one NUMA node
-    /// (node 0 without NUMA), and none past the end.
+    /// them, the first at a pfn that is a multiple of `2^order` (the buddy
+    /// allocator aligns blocks to their size), all in one zone and on one
+    /// NUMA node (node 0 without NUMA), as their `struct page`s record, and
+    /// none past the end.
+    ///
+    /// That the pfns are consecutive is not checked: with
+    /// `CONFIG_SPARSEMEM_VMEMMAP` the memory map is one array, so the pfn of
+    /// `page + i` is the pfn of `page` plus `i` by construction, and the
+    /// check could not fail. What shows that the pages are the block's:
+    /// `free_count_returns_after_batch_drop` (the allocator's free count
+    /// drops by exactly `2^order` pages), the address of each page below
+    /// (`virt_to_page()` and `page_address()` agree with the block's
+    /// address plus the page's offset) and `views_share_contents` (each
+    /// page holds the bytes at its offset in the block).
     fn is_block<'a>(
         order: u32,
         nr_pages: usize,
@@ -756,12 +788,11 @@ mod tests {
         }
         for i in 1..nr_pages {
             let p = page(i);
-            if p.map(|p| (p.pfn(), p.nid())) != Some((first.pfn() + i, first.nid())) {
+            if p.map(|p| (p.zone(), p.nid())) != Some((first.zone(), first.nid())) {
                 pr_err!(
-                    "order {}: page {} is not pfn {:#x}\n",
+                    "order {}: page {} is not in the zone and node of page 0\n",
                     order,
-                    i,
-                    first.pfn() + i
+                    i
                 );
                 return false;
             }
@@ -887,6 +918,13 @@ mod tests {
 
     /// Local mappings nest (the inner one is unmapped first, and the outer
     /// one still works after it) and are bounds checked.
+    ///
+    /// On x86-64 there is no highmem and `kmap_local_page()` is
+    /// `page_address()`: no fixmap slot is taken, and `kunmap_local()`
+    /// undoes nothing. So a mapping used after it was unmapped, or undone
+    /// out of order, cannot show there; only a kernel with highmem (32-bit,
+    /// or `CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP`) would catch it. Here the
+    /// case checks the nesting and the bounds checks.
     #[test]
     fn kmap_local_nests_and_checks_bounds() -> Result {
         let mut a = Pages::alloc_page(GFP_HIGHUSER)?;
@@ -947,7 +985,8 @@ mod tests {
     }
 
     /// Orders above `MAX_PAGE_ORDER` and invalid flags are `EINVAL` before
-    /// the allocator sees them (it would WARN); the largest order is valid.
+    /// the allocator sees them (it would WARN), and so are requests for
+    /// movable memory; the largest order is valid.
     #[test]
     fn bad_orders_and_flags_are_einval() {
         for order in [MAX_PAGE_ORDER + 1, MAX_PAGE_ORDER + 2, u32::MAX] {
@@ -966,6 +1005,14 @@ mod tests {
         // __GFP_NOFAIL is for orders 0 and 1 only.
         assert!(Pages::alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 2).err() == Some(EINVAL));
         assert!(Pages::alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 1).is_ok());
+        // Movable memory, in any zone: kalloc's blocks cannot be migrated.
+        let movable = GFP_HIGHUSER_MOVABLE.without(GFP_HIGHUSER);
+        for order in [0, 2] {
+            assert!(Pages::alloc_pages(GFP_HIGHUSER_MOVABLE, order).err() == Some(EINVAL));
+            assert!(Pages::alloc_pages(GFP_KERNEL | movable, order).err() == Some(EINVAL));
+            assert!(LowmemPages::get_free_pages(GFP_KERNEL | movable, order).err() == Some(EINVAL));
+        }
+        assert!(LowmemPages::get_zeroed_page(GFP_HIGHUSER_MOVABLE).err() == Some(EINVAL));
         // An address cannot name a highmem page.
         assert!(LowmemPages::get_free_page(GFP_HIGHUSER).err() == Some(EINVAL));
         assert!(LowmemPages::get_zeroed_page(GFP_KERNEL | __GFP_HIGHMEM).err() == Some(EINVAL));
