@@ -209,10 +209,20 @@ unsigned long kalloc_nr_free_pages_stopped(void)
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
+void *kalloc_kmem_cache_alloc(struct kmem_cache *cache, gfp_t flags);
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
 bool kalloc_slab_name_taken(const char *name);
 ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
+
+/*
+ * The allocation macro rather than kmem_cache_alloc_noprof(), so that memory
+ * allocation profiling, when configured, charges this call site.
+ */
+void *kalloc_kmem_cache_alloc(struct kmem_cache *cache, gfp_t flags)
+{
+	return kmem_cache_alloc(cache, flags);
+}
 
 /*
  * kalloc holds this lock from its check that a cache name is free until the
@@ -387,4 +397,19 @@ void kalloc_test_read_unalias(void *dst, void *alias, size_t len)
 {
 	memcpy(dst, alias, len);
 	vunmap((void *)((unsigned long)alias & PAGE_MASK));
+}
+
+/* --- vmalloc (src/vmalloc.rs) --- */
+
+#include <linux/vmalloc.h>
+
+void *kalloc_vmalloc(unsigned long size, gfp_t flags);
+
+/*
+ * __vmalloc() is a macro over __vmalloc_noprof(): calling it here lets memory
+ * allocation profiling, when configured, charge this call site.
+ */
+void *kalloc_vmalloc(unsigned long size, gfp_t flags)
+{
+	return __vmalloc(size, flags);
 }

@@ -127,6 +127,10 @@ use kernel::{
 };
 
 extern "C" {
+    fn kalloc_kmem_cache_alloc(
+        cache: *mut bindings::kmem_cache,
+        flags: bindings::gfp_t,
+    ) -> *mut c_void;
     fn kalloc_slab_names_lock();
     fn kalloc_slab_names_unlock();
     fn kalloc_slab_name_taken(name: *const c_char) -> bool;
@@ -343,7 +347,7 @@ impl RawCache {
     fn alloc(&self, flags: Gfp) -> Result<NonNull<c_void>> {
         // SAFETY: `self.0` is a live cache (type invariant) and `flags` are
         // flags the slab allocator accepts (the caller checked them).
-        let object = unsafe { bindings::kmem_cache_alloc_noprof(self.0.as_ptr(), flags.as_raw()) };
+        let object = unsafe { kalloc_kmem_cache_alloc(self.0.as_ptr(), flags.as_raw()) };
         NonNull::new(object).ok_or(ENOMEM)
     }
 

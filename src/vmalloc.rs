@@ -64,12 +64,12 @@ use crate::gfp::{
     GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
 };
 
-// `vmalloc.h` is not part of the kernel's bindings: these are the exported
-// functions behind its macros, declared by hand.
 extern "C" {
-    /// `__vmalloc()`: `vmalloc(size)` is `__vmalloc(size, GFP_KERNEL)` and
-    /// `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
-    fn __vmalloc_noprof(size: c_ulong, gfp_mask: bindings::gfp_t) -> *mut c_void;
+    /// C's `__vmalloc()` macro, in `shims.c`: `vmalloc(size)` is
+    /// `__vmalloc(size, GFP_KERNEL)` and `vzalloc(size)` is
+    /// `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
+    fn kalloc_vmalloc(size: c_ulong, flags: bindings::gfp_t) -> *mut c_void;
+    /// `vfree()`, which the kernel's bindings do not declare.
     fn vfree(addr: *const c_void);
 }
 
@@ -149,7 +149,7 @@ impl<T> VBuf<T> {
         }
         // SAFETY: `size` is not zero, the flags are supported by vmalloc and
         // allow sleeping, and the current context may sleep.
-        let ptr = unsafe { __vmalloc_noprof(size, flags.as_raw()) };
+        let ptr = unsafe { kalloc_vmalloc(size, flags.as_raw()) };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
     }
