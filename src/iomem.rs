@@ -158,6 +158,8 @@ impl<const SIZE: usize> IoMap<SIZE> {
 }
 
 impl<const SIZE: usize> Drop for IoMap<SIZE> {
+    /// Unmaps the mapping (`iounmap()`), which may sleep: an `IoMap` must
+    /// not be dropped where sleeping is not allowed.
     fn drop(&mut self) {
         // SAFETY: By the type invariant, `self.io` is a mapping made by
         // `ioremap()` and owned by `self`; no view of it outlives `self`.

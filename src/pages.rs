@@ -53,7 +53,7 @@
 //! // Both blocks are freed here, with the order they were allocated with.
 //! ```
 
-use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, GFP_DMA};
+use crate::gfp::{context_may_sleep, Gfp, Zone, __GFP_NOFAIL, GFP_DMA};
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
@@ -637,8 +637,11 @@ pub struct MachineStopped(NotThreadSafe);
 /// `f` runs on the first online CPU, in a stopper thread, with interrupts
 /// disabled: it must not sleep (allocate with `GFP_ATOMIC`). Nothing else in
 /// the system runs meanwhile, which makes the allocator's counters exact
-/// (see [`free_page_count`]). This call sleeps until `f` has run; it fails
-/// with the C error if the stopper threads could not run `f`.
+/// (see [`free_page_count`]).
+///
+/// This call sleeps until `f` has run, so it fails with `EAGAIN` in a
+/// context that cannot sleep, without running `f`. It fails with the C
+/// error if the stopper threads could not run `f`.
 ///
 /// Stopping the machine is expensive: it is a tool for tests and for rare
 /// global changes, not for normal driver paths.
@@ -673,6 +676,9 @@ where
         0
     }
 
+    if !context_may_sleep() {
+        return Err(EAGAIN);
+    }
     let mut call = Call {
         f: Some(f),
         result: None,
@@ -713,6 +719,8 @@ mod tests {
         __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_DMA,
         GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
     };
+    use kernel::sync::new_spinlock;
+    use pin_init::stack_pin_init;
 
     // The helpers below report with `pr_err!` and a return value: KUnit's
     // `assert!` is only in scope in the test functions.
@@ -1063,6 +1071,29 @@ mod tests {
         assert_eq!(batch_pages, 2 * ((1 << ORDERS) - 1));
         assert_eq!(before.checked_sub(allocated), Some(batch_pages));
         assert_eq!(after, before);
+        Ok(())
+    }
+
+    /// `stop_machine` sleeps until its closure has run, so where sleeping is
+    /// not allowed it fails with `EAGAIN` without running the closure;
+    /// outside, the closure runs once and its result comes back.
+    #[test]
+    fn stop_machine_in_atomic_context_is_eagain() -> Result {
+        let mut runs = 0;
+        stack_pin_init!(let lock = new_spinlock!(()));
+        {
+            let _guard = lock.lock();
+            assert!(stop_machine(|_| runs += 1) == Err(EAGAIN));
+        }
+        assert_eq!(runs, 0);
+        assert_eq!(
+            stop_machine(|_| {
+                runs += 1;
+                42
+            })?,
+            42
+        );
+        assert_eq!(runs, 1);
         Ok(())
     }
 }

@@ -104,6 +104,7 @@
 //! ```
 
 use crate::gfp::{
+    context_may_sleep,
     Gfp,
     Zone,
     __GFP_NOFAIL, //
@@ -377,6 +378,7 @@ impl RawCache {
 }
 
 impl Drop for RawCache {
+    /// Destroys the cache (`kmem_cache_destroy`), which may sleep.
     fn drop(&mut self) {
         // SAFETY: `self.0` is a live cache (type invariant) and this is its
         // only destruction. Every object of a `SlabCache` borrows it, so
@@ -393,7 +395,9 @@ impl Drop for RawCache {
 /// [`Constructed`]; see the [module documentation](self).
 ///
 /// Dropping the cache destroys it (`kmem_cache_destroy`); its objects
-/// borrow it, so by then none of them is alive.
+/// borrow it, so by then none of them is alive. Creating and destroying a
+/// cache may sleep: creation fails with `EAGAIN` where sleeping is not
+/// allowed, and a cache must not be dropped there either.
 ///
 /// # Names
 ///
@@ -450,6 +454,9 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         };
         if align > MAX_ALIGN {
             return Err(EINVAL);
+        }
+        if !context_may_sleep() {
+            return Err(EAGAIN);
         }
         let mut args = bindings::kmem_cache_args {
             align: u32::try_from(align)?,
@@ -530,12 +537,13 @@ impl<T, K: CacheKind> SlabCache<T, K> {
 
 impl<T> SlabCache<T, Plain> {
     /// Creates a cache without constructor named `name` for objects of type
-    /// `T`. May sleep.
+    /// `T`. May sleep; so may dropping the cache.
     ///
     /// `EINVAL` if `T` is zero-sized or larger than [`MAX_OBJECT_SIZE`], if
     /// the alignment is not a power of two or exceeds [`MAX_ALIGN`], or if
-    /// the name breaks the rules (see [`SlabCache`]); `EEXIST` if the name
-    /// is taken; `ENOMEM` (SLUB then also logs a warning with a stack dump).
+    /// the name breaks the rules (see [`SlabCache`]); `EAGAIN` in a context
+    /// that cannot sleep; `EEXIST` if the name is taken; `ENOMEM` (SLUB then
+    /// also logs a warning with a stack dump).
     pub fn new(name: &CStr, options: SlabOptions) -> Result<Self> {
         Self::create(name, options, None)
     }
@@ -590,7 +598,8 @@ impl<T> SlabCache<T, Plain> {
 
 impl<T: Construct> SlabCache<T, Constructed> {
     /// Creates a cache named `name` whose objects SLUB constructs with
-    /// [`Construct::construct`] when it populates a slab. May sleep.
+    /// [`Construct::construct`] when it populates a slab. May sleep; so may
+    /// dropping the cache.
     ///
     /// Errors as for [`SlabCache::new`].
     pub fn with_constructor(name: &CStr, options: SlabOptions) -> Result<Self> {
@@ -1121,6 +1130,26 @@ mod tests {
             SlabOptions::new(),
         )?;
         assert_eq!(sessions.alloc(nofail)?.magic, SESSION_MAGIC);
+        Ok(())
+    }
+
+    /// Creating a cache may sleep: in atomic context it is refused with
+    /// `EAGAIN` (after the checks of its arguments), for either kind of
+    /// cache; outside, the same cache is created.
+    #[test]
+    fn creation_in_atomic_context_is_eagain() -> Result {
+        let name = c"kalloc_slab_atomic_create";
+        let options = SlabOptions::new();
+        stack_pin_init!(let lock = new_spinlock!(()));
+        {
+            let _guard = lock.lock();
+            assert!(SlabCache::<Item>::new(name, options).err() == Some(EAGAIN));
+            assert!(SlabCache::<Session, _>::with_constructor(name, options).err() == Some(EAGAIN));
+            assert!(SlabCache::<()>::new(name, options).err() == Some(EINVAL));
+        }
+        assert!(!cache_name_taken(name));
+        let cache = SlabCache::<Item>::new(name, options)?;
+        assert!(cache.alloc(Item::new(6), GFP_KERNEL)?.is(6));
         Ok(())
     }
 
