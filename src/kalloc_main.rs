@@ -7,6 +7,7 @@
 
 use kernel::prelude::*;
 
+pub mod devm;
 pub mod gfp;
 mod shim;
 
