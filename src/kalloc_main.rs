@@ -9,6 +9,8 @@ use kernel::prelude::*;
 
 pub mod devm;
 pub mod gfp;
+pub mod iomem;
+pub mod vmalloc;
 mod shim;
 
 module! {

@@ -80,6 +80,24 @@ bool kalloc_gfp_allow_blocking(gfp_t flags)
 	return gfpflags_allow_blocking(flags);
 }
 
+/* --- vmalloc and ioremap --- */
+
+#include <linux/hardirq.h>
+#include <linux/irqflags.h>
+#include <linux/rcupdate.h>
+
+bool kalloc_may_sleep(void);
+
+/*
+ * Whether the current context may sleep, as far as the kernel can tell: not
+ * in interrupt or NMI context, preemption and interrupts enabled, outside
+ * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
+ * spinlock does not show in in_atomic().
+ */
+bool kalloc_may_sleep(void)
+{
+	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
+
 /* --- device-scoped (devm) allocations --- */
 
 #include <linux/device.h>

@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vmalloc: large, virtually contiguous buffers as an owning type, [`VBuf`].
+//!
+//! `kmalloc()` hands out memory that is contiguous in *physical* memory, so
+//! a request can be no larger than the biggest block the page allocator
+//! has (4 MiB on x86-64), and large requests fail once memory is
+//! fragmented. `vmalloc()` takes single pages from wherever they are and
+//! maps them side by side into the kernel's vmalloc area: the CPU sees one
+//! contiguous buffer, the physical pages behind it need not be. It is the
+//! allocator for big buffers that only the CPU touches (tables, firmware
+//! images, module text): not for DMA, and slower than kmalloc (page tables,
+//! TLB entries). It may sleep.
+//!
+//! | C                                       | Rust                                   |
+//! |-----------------------------------------|----------------------------------------|
+//! | `vmalloc(size)`, `__vmalloc(size, gfp)` | [`VBuf::new_uninit`], [`VBuf::from_fn`] |
+//! | `vzalloc(size)`                         | [`VBuf::zeroed`]                       |
+//! | `vfree(p)`                              | dropping the [`VBuf`]                  |
+//! | `vmalloc_to_page(p)`                    | [`AsPageIter::page_iter`] on a [`VBuf`] |
+//! | `vmalloc_to_pfn(p)`                     | [`VBuf::pfns`]                         |
+//! | `is_vmalloc_addr(p)`                    | [`is_vmalloc_addr`]                    |
+//!
+//! What C leaves to the caller, [`VBuf`] checks before it calls C:
+//!
+//! - The size is `len * size_of::<T>()`, computed without overflow
+//!   (`EOVERFLOW`) and never zero (`EINVAL`: C WARNs on a zero size).
+//! - The flags are ones `__vmalloc()` supports (`EINVAL`: C WARNs on zone
+//!   modifiers such as `GFP_DMA32` and drops them).
+//! - The request may sleep. Flags that do not allow sleeping (`GFP_ATOMIC`,
+//!   `GFP_NOWAIT`) are `EINVAL`, and so is `__GFP_NOFAIL`, which would
+//!   retry a large request forever. A call from a context that cannot sleep
+//!   (spinlock held, preemption or interrupts disabled, RCU read-side
+//!   critical section, interrupt) is refused with `EAGAIN` instead of
+//!   sleeping there.
+//! - A buffer dropped where sleeping is not allowed is freed with
+//!   `vfree_atomic()` (deferred to a workqueue), because `vfree()` may sleep.
+//!
+//! # Examples
+//!
+//! ```ignore
+//! use kalloc::gfp::{GFP_KERNEL, __GFP_NOWARN};
+//! use kalloc::vmalloc::VBuf;
+//!
+//! // 16 MiB of zeroed u32s: far beyond what kmalloc can give.
+//! let mut table = VBuf::<u32>::zeroed(4 << 20, GFP_KERNEL | __GFP_NOWARN)?;
+//! table[12345] = 42;
+//! assert!(table.iter().filter(|&&x| x != 0).count() == 1);
+//! // `vfree()` runs here, when `table` goes out of scope.
+//! ```
+
+use core::mem::{ManuallyDrop, MaybeUninit};
+use core::ops::{Deref, DerefMut};
+use core::ptr::{self, NonNull};
+use core::slice;
+
+use kernel::alloc::allocator::VmallocPageIter;
+use kernel::bindings;
+use kernel::page::{AsPageIter, PAGE_SIZE};
+use kernel::prelude::*;
+
+use crate::gfp::{
+    Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL,
+    GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
+};
+
+// `vmalloc.h` is not part of the kernel's bindings: these are the exported
+// functions behind its macros, declared by hand.
+extern "C" {
+    /// `__vmalloc()`: `vmalloc(size)` is `__vmalloc(size, GFP_KERNEL)` and
+    /// `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
+    fn __vmalloc_noprof(size: c_ulong, gfp_mask: bindings::gfp_t) -> *mut c_void;
+    fn vfree(addr: *const c_void);
+    /// In `shims.c`: whether the current context may sleep.
+    fn kalloc_may_sleep() -> bool;
+}
+
+/// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
+/// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
+const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
+    .union(GFP_ATOMIC)
+    .union(GFP_NOWAIT)
+    .union(__GFP_NOFAIL)
+    .union(__GFP_ZERO)
+    .union(__GFP_NORETRY)
+    .union(__GFP_RETRY_MAYFAIL)
+    .union(GFP_NOFS)
+    .union(GFP_NOIO)
+    .union(GFP_KERNEL_ACCOUNT)
+    .union(GFP_USER);
+
+/// Whether the current context may sleep, as far as the kernel can tell.
+///
+/// `false` in interrupt context, with preemption or interrupts disabled
+/// (which includes holding a spinlock) and inside an RCU read-side critical
+/// section. Without `CONFIG_PREEMPT_COUNT`, a held spinlock does not show:
+/// the flags a caller passes remain its promise about its context.
+pub fn context_may_sleep() -> bool {
+    // SAFETY: `kalloc_may_sleep()` only reads the current task's and CPU's
+    // preemption, interrupt and RCU state.
+    unsafe { kalloc_may_sleep() }
+}
+
+/// Whether `ptr` points into the vmalloc area (C's `is_vmalloc_addr()`):
+/// memory from `vmalloc()` (or `vmap()`), as opposed to the kernel's
+/// direct map (kmalloc, pages) or its image.
+pub fn is_vmalloc_addr<T: ?Sized>(ptr: *const T) -> bool {
+    // SAFETY: `is_vmalloc_addr()` only compares the address with the bounds
+    // of the vmalloc area; it does not access memory.
+    unsafe { bindings::is_vmalloc_addr(ptr.cast()) }
+}
+
+/// An owned buffer of `len` values of type `T` in vmalloc memory.
+///
+/// Allocated with `__vmalloc()` ([`VBuf::new_uninit`], [`VBuf::from_fn`])
+/// or with `__GFP_ZERO`, C's `vzalloc()` ([`VBuf::zeroed`]); freed with
+/// `vfree()` when dropped. It dereferences to `[T]`.
+///
+/// # Invariants
+///
+/// - `ptr` was returned by `__vmalloc()` for `len * size_of::<T>()` bytes,
+///   a non-zero size no larger than `isize::MAX`, and is owned by this
+///   `VBuf`: it is freed exactly once, when the `VBuf` is dropped.
+/// - The `len` values at `ptr` are initialised.
+pub struct VBuf<T> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: A `VBuf<T>` owns its values like a `KVec<T>` does, and vmalloc
+// memory may be freed from any thread.
+unsafe impl<T: Send> Send for VBuf<T> {}
+
+// SAFETY: `&VBuf<T>` only gives out `&[T]`.
+unsafe impl<T: Sync> Sync for VBuf<T> {}
+
+impl<T> VBuf<T> {
+    /// Allocates room for `len` values with `__vmalloc(size, flags)`,
+    /// after the checks in the module documentation.
+    fn alloc(len: usize, flags: Gfp) -> Result<NonNull<T>> {
+        const {
+            assert!(
+                align_of::<T>() <= PAGE_SIZE,
+                "vmalloc memory is only page-aligned"
+            )
+        };
+        let size = len.checked_mul(size_of::<T>()).ok_or(EOVERFLOW)?;
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        if size > isize::MAX as usize {
+            return Err(EOVERFLOW);
+        }
+        let flags = flags.check()?;
+        if !GFP_VMALLOC_SUPPORTED.contains(flags)
+            || !flags.may_sleep()
+            || flags.contains(__GFP_NOFAIL)
+        {
+            return Err(EINVAL);
+        }
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
+        // SAFETY: `size` is not zero, the flags are supported by vmalloc and
+        // allow sleeping, and the current context may sleep.
+        let ptr = unsafe { __vmalloc_noprof(size, flags.as_raw()) };
+        // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
+        NonNull::new(ptr.cast()).ok_or(ENOMEM)
+    }
+
+    /// Allocates an uninitialised buffer of `len` values (C's `vmalloc()`,
+    /// or `vzalloc()` if `flags` holds `__GFP_ZERO`).
+    ///
+    /// Errors: `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL`
+    /// for a zero size or flags vmalloc does not take, `EAGAIN` in a
+    /// context that cannot sleep, `ENOMEM` if the memory is not there (add
+    /// `__GFP_NOWARN` when that is expected).
+    pub fn new_uninit(len: usize, flags: Gfp) -> Result<VBuf<MaybeUninit<T>>> {
+        let ptr = Self::alloc(len, flags)?;
+        // INVARIANT: `ptr` is a fresh vmalloc allocation of
+        // `len * size_of::<T>()` bytes, and `MaybeUninit` needs no
+        // initialisation.
+        Ok(VBuf {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Allocates a buffer of `len` zeroed values (C's `vzalloc()`).
+    ///
+    /// Errors: as for [`VBuf::new_uninit`].
+    pub fn zeroed(len: usize, flags: Gfp) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        let ptr = Self::alloc(len, flags | __GFP_ZERO)?;
+        // INVARIANT: `__GFP_ZERO` zeroed the `len` values, and zero bytes
+        // are a valid `T` (`T: Zeroable`).
+        Ok(Self { ptr, len })
+    }
+
+    /// Allocates a buffer of `len` values (C's `vmalloc()`) and sets the
+    /// value at each index `i` to `f(i)`.
+    ///
+    /// Errors: as for [`VBuf::new_uninit`].
+    pub fn from_fn(len: usize, flags: Gfp, mut f: impl FnMut(usize) -> T) -> Result<Self> {
+        let mut buf = Self::new_uninit(len, flags)?;
+        for (i, slot) in buf.iter_mut().enumerate() {
+            slot.write(f(i));
+        }
+        // SAFETY: The loop initialised every value.
+        Ok(unsafe { buf.assume_init() })
+    }
+
+    /// The page frame number of each page of the buffer, in the order of
+    /// their virtual addresses (C's `vmalloc_to_pfn()` on each page).
+    ///
+    /// Consecutive pages of the buffer are consecutive in virtual memory;
+    /// their page frames can be anywhere in physical memory.
+    pub fn pfns(&self) -> impl Iterator<Item = usize> + '_ {
+        let base = self.ptr.as_ptr().cast::<u8>();
+        (0..self.size().div_ceil(PAGE_SIZE)).map(move |i| {
+            // `wrapping_add` stays within the allocation: `i * PAGE_SIZE`
+            // is less than its size.
+            let page = base.wrapping_add(i * PAGE_SIZE);
+            // SAFETY: `page` is an address inside this vmalloc allocation,
+            // which `&self` keeps mapped.
+            unsafe { bindings::vmalloc_to_pfn(page.cast()) }
+        })
+    }
+
+    /// The size of the buffer in bytes.
+    fn size(&self) -> usize {
+        // No overflow: by the type invariant this is the size it was
+        // allocated with.
+        self.len * size_of::<T>()
+    }
+}
+
+impl<T> VBuf<MaybeUninit<T>> {
+    /// Declares every value initialised.
+    ///
+    /// # Safety
+    ///
+    /// Every value of the buffer must have been initialised.
+    pub unsafe fn assume_init(self) -> VBuf<T> {
+        let this = ManuallyDrop::new(self);
+        // INVARIANT: The allocation passes from `this`, which is not dropped,
+        // to the new `VBuf`; the caller guarantees that its values are
+        // initialised, and `MaybeUninit<T>` has the layout of `T`.
+        VBuf {
+            ptr: this.ptr.cast(),
+            len: this.len,
+        }
+    }
+}
+
+impl<T> Deref for VBuf<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        // SAFETY: By the type invariant, `ptr` points to `len` initialised
+        // values that this `VBuf` owns, and the size fits in `isize`.
+        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> DerefMut for VBuf<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: As in `deref`, and `&mut self` makes the access exclusive.
+        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// Walks the pages behind the buffer with `vmalloc_to_page()`, for APIs
+/// that take pages (such as scatter-gather tables).
+impl<T> AsPageIter for VBuf<T> {
+    type Iter<'a>
+        = VmallocPageIter<'a>
+    where
+        T: 'a;
+
+    fn page_iter(&mut self) -> VmallocPageIter<'_> {
+        // SAFETY: By the type invariant, `ptr` is the start (so page-aligned)
+        // of a vmalloc allocation of `self.size()` bytes, which the borrow
+        // of `self` keeps alive.
+        unsafe { VmallocPageIter::new(self.ptr.cast(), self.size()) }
+    }
+}
+
+impl<T> Drop for VBuf<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, the values are initialised and owned
+        // by `self`; they are not used again.
+        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) };
+        let addr = self.ptr.as_ptr().cast::<c_void>().cast_const();
+        if context_may_sleep() {
+            // SAFETY: By the type invariant, `addr` is a vmalloc allocation
+            // owned by `self` and freed only here; `vfree()` may sleep, and
+            // the context allows it.
+            unsafe { vfree(addr) };
+        } else {
+            // SAFETY: As above; `kvfree_atomic()` passes vmalloc memory to
+            // `vfree_atomic()`, which defers the work and never sleeps.
+            unsafe { bindings::kvfree_atomic(addr) };
+        }
+    }
+}
+
+#[kunit_tests(kalloc_vmalloc)]
+mod tests {
+    use super::*;
+    use crate::gfp::{__GFP_HIGHMEM, __GFP_NOWARN, GFP_DMA, GFP_DMA32};
+    use core::cell::Cell;
+    use kernel::interrupt::local_interrupt_disable;
+    use kernel::sync::{new_spinlock, rcu};
+
+    /// The big buffer: 64 MiB, 16 times what kmalloc can hand out.
+    const BIG: usize = 64 << 20;
+
+    /// Number of pages needed for `size` bytes.
+    fn pages(size: usize) -> usize {
+        size.div_ceil(PAGE_SIZE)
+    }
+
+    /// vzalloc: every value is zero, and the buffer is writable and
+    /// keeps what is written.
+    #[test]
+    fn vzalloc_is_zeroed_and_writable() -> Result {
+        let mut buf = VBuf::<u64>::zeroed(3 * PAGE_SIZE, GFP_KERNEL)?;
+        assert_eq!(buf.len(), 3 * PAGE_SIZE);
+        assert!(buf.iter().all(|&x| x == 0));
+        for (i, x) in buf.iter_mut().enumerate() {
+            *x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        for (i, x) in buf.iter().enumerate() {
+            assert_eq!(*x, (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        Ok(())
+    }
+
+    /// vmalloc without zeroing: `from_fn` initialises every value; the
+    /// memory is vmalloc memory; `new_uninit` gives the requested length.
+    #[test]
+    fn vmalloc_from_fn_and_uninit() -> Result {
+        let buf = VBuf::from_fn(10_000, GFP_KERNEL, |i| i as u32 * 3)?;
+        assert_eq!(buf.len(), 10_000);
+        assert!(buf.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
+        assert!(is_vmalloc_addr(buf.as_ptr()));
+
+        let raw = VBuf::<u8>::new_uninit(PAGE_SIZE + 1, GFP_KERNEL)?;
+        assert_eq!(raw.len(), PAGE_SIZE + 1);
+        assert!(is_vmalloc_addr(raw.as_ptr()));
+        assert_eq!(raw.pfns().count(), 2);
+        Ok(())
+    }
+
+    /// A typed buffer drops each of its values exactly once, then frees
+    /// the memory (kmemleak checks that part after rmmod).
+    #[test]
+    fn values_are_dropped_exactly_once() -> Result {
+        struct Counted<'a>(&'a Cell<usize>);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+
+        let drops = Cell::new(0);
+        let buf = VBuf::from_fn(1000, GFP_KERNEL, |_| Counted(&drops))?;
+        assert_eq!(drops.get(), 0);
+        drop(buf);
+        assert_eq!(drops.get(), 1000);
+        Ok(())
+    }
+
+    /// 64 MiB: vmalloc succeeds where kmalloc of the same size fails, the
+    /// buffer is vmalloc memory (the kmalloc'd one is not), and every page
+    /// keeps its own data.
+    #[test]
+    fn large_buffer_where_kmalloc_fails() -> Result {
+        let kmalloc = KVec::<u8>::with_capacity(
+            BIG,
+            kernel::alloc::flags::GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN,
+        );
+        assert!(kmalloc.is_err());
+        let small = KVec::<u8>::with_capacity(PAGE_SIZE, kernel::alloc::flags::GFP_KERNEL)?;
+        assert!(!is_vmalloc_addr(small.as_ptr()));
+
+        let mut buf = VBuf::<u8>::zeroed(BIG, GFP_KERNEL | __GFP_NOWARN)?;
+        assert_eq!(buf.len(), BIG);
+        assert!(is_vmalloc_addr(buf.as_ptr()));
+        assert!(is_vmalloc_addr(&buf[BIG - 1]));
+        for (i, page) in buf.chunks_mut(PAGE_SIZE).enumerate() {
+            page[0] = i as u8;
+            page[PAGE_SIZE - 1] = !(i as u8);
+        }
+        for (i, page) in buf.chunks(PAGE_SIZE).enumerate() {
+            assert_eq!(page[0], i as u8);
+            assert_eq!(page[PAGE_SIZE - 1], !(i as u8));
+        }
+        Ok(())
+    }
+
+    /// The 64 MiB buffer is one virtually contiguous range, backed by
+    /// distinct page frames (walked with `vmalloc_to_pfn`) that need not be
+    /// physically contiguous: the runs of consecutive frames are printed.
+    #[test]
+    fn pfn_walk_of_a_large_buffer() -> Result {
+        let buf = VBuf::<u8>::zeroed(BIG, GFP_KERNEL | __GFP_NOWARN)?;
+        let mut pfns = KVec::with_capacity(pages(BIG), kernel::alloc::flags::GFP_KERNEL)?;
+        for pfn in buf.pfns() {
+            pfns.push(pfn, kernel::alloc::flags::GFP_KERNEL)?;
+        }
+        assert_eq!(pfns.len(), pages(BIG));
+        assert!(pfns.iter().all(|&pfn| pfn != 0));
+
+        // Runs of physically consecutive frames, in virtual order.
+        let runs = 1 + pfns.windows(2).filter(|w| w[1] != w[0] + 1).count();
+        pr_info!(
+            "vmalloc: {} MiB: {} pages in {} physically contiguous run(s)\n",
+            BIG >> 20,
+            pfns.len(),
+            runs
+        );
+        let mut start = 0;
+        for (i, w) in pfns.windows(2).enumerate() {
+            if w[1] != w[0] + 1 {
+                pr_info!(
+                    "vmalloc:   pages {}..={}: pfn {:#x}..\n",
+                    start,
+                    i,
+                    pfns[start]
+                );
+                start = i + 1;
+            }
+        }
+        pr_info!(
+            "vmalloc:   pages {}..={}: pfn {:#x}..\n",
+            start,
+            pfns.len() - 1,
+            pfns[start]
+        );
+
+        // No frame backs two pages.
+        pfns.sort_unstable();
+        assert!(pfns.windows(2).all(|w| w[0] != w[1]));
+        Ok(())
+    }
+
+    /// `vmalloc_to_page` walks one distinct `struct page` per page of the
+    /// buffer.
+    #[test]
+    fn page_walk_yields_one_page_per_page() -> Result {
+        let size = 5 * PAGE_SIZE + 8;
+        let mut buf = VBuf::<u8>::zeroed(size, GFP_KERNEL)?;
+        let mut seen = KVec::new();
+        for page in buf.page_iter() {
+            seen.push(page.as_ptr(), kernel::alloc::flags::GFP_KERNEL)?;
+        }
+        assert_eq!(seen.len(), pages(size));
+        seen.sort_unstable();
+        assert!(seen.windows(2).all(|w| w[0] != w[1]));
+        Ok(())
+    }
+
+    /// Sizes are checked before C sees them: an overflowing `len * size`
+    /// or one beyond `isize::MAX` is `EOVERFLOW`, zero is `EINVAL`, and a
+    /// size larger than memory is `ENOMEM` without a warning.
+    #[test]
+    fn sizes_are_checked() {
+        assert_eq!(
+            VBuf::<u64>::zeroed(usize::MAX / 4, GFP_KERNEL).err(),
+            Some(EOVERFLOW)
+        );
+        assert_eq!(
+            VBuf::<u8>::zeroed(isize::MAX as usize + 1, GFP_KERNEL).err(),
+            Some(EOVERFLOW)
+        );
+        assert_eq!(VBuf::<u32>::zeroed(0, GFP_KERNEL).err(), Some(EINVAL));
+        assert_eq!(VBuf::<()>::new_uninit(10, GFP_KERNEL).err(), Some(EINVAL));
+        assert_eq!(
+            VBuf::<u8>::zeroed(1 << 40, GFP_KERNEL | __GFP_NOWARN).err(),
+            Some(ENOMEM)
+        );
+    }
+
+    /// Flags vmalloc cannot honour are `EINVAL`: zone modifiers (C would
+    /// WARN), flags that do not allow sleeping, and `__GFP_NOFAIL`.
+    #[test]
+    fn unsupported_flags_are_refused() {
+        for flags in [
+            GFP_KERNEL | GFP_DMA,
+            GFP_KERNEL | GFP_DMA32,
+            GFP_KERNEL | __GFP_HIGHMEM,
+            GFP_ATOMIC,
+            GFP_NOWAIT,
+            Gfp::NONE,
+            GFP_KERNEL | __GFP_NOFAIL,
+        ] {
+            assert_eq!(VBuf::<u8>::zeroed(PAGE_SIZE, flags).err(), Some(EINVAL));
+        }
+        // The supported classes work.
+        for flags in [GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_KERNEL_ACCOUNT, GFP_USER] {
+            assert!(VBuf::<u8>::zeroed(PAGE_SIZE, flags | __GFP_NORETRY).is_ok());
+        }
+    }
+
+    /// In atomic context (spinlock held, interrupts disabled, RCU
+    /// read-side section) a request is refused with `EAGAIN` instead of
+    /// sleeping; outside, the same request succeeds.
+    #[test]
+    fn atomic_context_is_refused() -> Result {
+        assert!(context_may_sleep());
+
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            assert!(!context_may_sleep());
+            assert_eq!(
+                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
+                Some(EAGAIN)
+            );
+        }
+        {
+            let _irqs_off = local_interrupt_disable();
+            assert!(!context_may_sleep());
+            assert_eq!(
+                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
+                Some(EAGAIN)
+            );
+        }
+        {
+            let _rcu = rcu::read_lock();
+            assert!(!context_may_sleep());
+            assert_eq!(
+                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
+                Some(EAGAIN)
+            );
+        }
+
+        assert!(context_may_sleep());
+        assert!(VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).is_ok());
+        Ok(())
+    }
+
+    /// A buffer dropped while a spinlock is held is freed without sleeping
+    /// (deferred): no "sleeping function called from invalid context" in
+    /// the log, and no leak for kmemleak.
+    #[test]
+    fn drop_in_atomic_context_does_not_sleep() -> Result {
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        let buf = VBuf::<u8>::zeroed(4 * PAGE_SIZE, GFP_KERNEL)?;
+        let _guard = lock.lock();
+        assert!(!context_may_sleep());
+        drop(buf);
+        Ok(())
+    }
+}
