@@ -34,7 +34,6 @@
 //! assert_eq!(flags.without(__GFP_ZERO), GFP_KERNEL | __GFP_NOWARN);
 //! ```
 
-use core::ffi::CStr;
 use core::ops::{BitOr, BitOrAssign};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -471,7 +470,7 @@ mod tests {
         assert!(!flags.without(__GFP_ZERO).zeroes());
         assert!(GFP_KERNEL_ACCOUNT.without(__GFP_ACCOUNT) == GFP_KERNEL);
         assert!(GFP_USER.contains(GFP_KERNEL));
-        assert!(GFP_KERNEL.without(__GFP_DIRECT_RECLAIM).may_sleep() == false);
+        assert!(!GFP_KERNEL.without(__GFP_DIRECT_RECLAIM).may_sleep());
     }
 
     /// `__GFP_NOFAIL` needs a request that may sleep.

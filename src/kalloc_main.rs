@@ -10,6 +10,7 @@ use kernel::prelude::*;
 pub mod devm;
 pub mod gfp;
 pub mod iomem;
+pub mod pages;
 pub mod vmalloc;
 mod shim;
 

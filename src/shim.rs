@@ -6,8 +6,8 @@
 //! The kernel's `bindings` crate cannot reach macros and inline functions;
 //! `shims.c` wraps the ones kalloc needs in real functions, declared here.
 
-use core::ffi::{c_char, c_int, CStr};
 use kernel::bindings;
+use kernel::ffi::{c_char, c_int};
 use kernel::prelude::*;
 
 /// The value `kalloc_shim_abi()` returns: "kalc" in ASCII.
@@ -31,7 +31,7 @@ pub(crate) fn gfp_c_value(name: &CStr) -> Result<bindings::gfp_t> {
     let mut out: bindings::gfp_t = 0;
     // SAFETY: `name` is a NUL-terminated string and `out` a valid, writable
     // `gfp_t`; the shim only reads the one and writes the other.
-    let ret = unsafe { kalloc_gfp_by_name(name.as_ptr(), &mut out) };
+    let ret = unsafe { kalloc_gfp_by_name(name.as_char_ptr(), &mut out) };
     if ret != 0 {
         return Err(ENOENT);
     }

@@ -80,6 +80,102 @@ bool kalloc_gfp_allow_blocking(gfp_t flags)
 	return gfpflags_allow_blocking(flags);
 }
 
+/* --- page allocator (src/pages.rs) --- */
+
+#include <linux/highmem.h>
+#include <linux/llist.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/nodemask.h>
+#include <linux/stop_machine.h>
+#include <linux/vmstat.h>
+
+unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order);
+unsigned long kalloc_get_zeroed_page(gfp_t gfp);
+void *kalloc_page_address(const struct page *page);
+struct page *kalloc_virt_to_page(const void *addr);
+unsigned long kalloc_page_to_pfn(const struct page *page);
+enum zone_type kalloc_page_zonenum(const struct page *page);
+bool kalloc_page_is_highmem(const struct page *page);
+int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
+unsigned long kalloc_nr_free_pages_stopped(void);
+
+/*
+ * The allocation macros rather than their *_noprof functions, so that
+ * memory allocation profiling, when configured, charges these call sites.
+ */
+unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order)
+{
+	return __get_free_pages(gfp, order);
+}
+
+unsigned long kalloc_get_zeroed_page(gfp_t gfp)
+{
+	return get_zeroed_page(gfp);
+}
+
+void *kalloc_page_address(const struct page *page)
+{
+	return page_address(page);
+}
+
+/* @addr must be in the linear mapping (virt_addr_valid()). */
+struct page *kalloc_virt_to_page(const void *addr)
+{
+	return virt_to_page(addr);
+}
+
+unsigned long kalloc_page_to_pfn(const struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+enum zone_type kalloc_page_zonenum(const struct page *page)
+{
+	return page_zonenum(page);
+}
+
+bool kalloc_page_is_highmem(const struct page *page)
+{
+	return PageHighMem(page);
+}
+
+/* Runs @fn on one CPU while all others spin with interrupts disabled. */
+int kalloc_stop_machine(cpu_stop_fn_t fn, void *data)
+{
+	return stop_machine(fn, data, NULL);
+}
+
+/*
+ * The page allocator's free pages: on the buddy free lists (NR_FREE_PAGES),
+ * on the per-CPU lists, and on the lists of frees that free_pages_nolock()
+ * deferred. Only called from a stop_machine() callback: then nothing else
+ * changes these lists, so the sum is exact and the deferred lists are safe
+ * to walk.
+ */
+unsigned long kalloc_nr_free_pages_stopped(void)
+{
+	unsigned long nr = 0;
+	struct page *page;
+	struct zone *zone;
+	int nid, z, cpu;
+
+	lockdep_assert_irqs_disabled();
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			zone = &NODE_DATA(nid)->node_zones[z];
+			if (!populated_zone(zone))
+				continue;
+			nr += zone_page_state_snapshot(zone, NR_FREE_PAGES);
+			for_each_online_cpu(cpu)
+				nr += per_cpu_ptr(zone->per_cpu_pageset, cpu)->count;
+			llist_for_each_entry(page, zone->trylock_free_pages.first, pcp_llist)
+				nr += 1UL << page->private;
+		}
+	}
+	return nr;
+}
+
 /* --- vmalloc and ioremap --- */
 
 #include <linux/hardirq.h>
@@ -97,6 +193,7 @@ bool kalloc_may_sleep(void);
 bool kalloc_may_sleep(void)
 {
 	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
+}
 
 /* --- device-scoped (devm) allocations --- */
 
