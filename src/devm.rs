@@ -18,6 +18,9 @@
 //! | `devm_kasprintf(dev, gfp, "%pA", &args)`  | [`DevmStr::format`]                   |
 //! | `devm_get_free_pages(dev, gfp, order)`    | [`DevmPages::alloc`]                  |
 //! | `devm_free_pages(dev, addr)`              | [`DevmPages::free`]                   |
+//! | `devm_add_action_or_reset(dev, drop, v)`  | [`DevmOwned::new`]                    |
+//! | `devm_release_action(dev, drop, v)`       | [`DevmOwned::release`]                |
+//! | `ioremap()` of a PCI BAR, on the list     | [`DevmIoMap::map_bar`]                |
 //! | `pcim_enable_device(pdev)`                | [`pcim_enable_device`]                |
 //!
 //! # Lifetimes: no access after unbind
@@ -40,7 +43,9 @@
 //!
 //! The device frees its memory without running Rust destructors, so a
 //! [`DevmBox`] holds only types without drop glue (plain data, handles to
-//! other device-scoped resources), and checks that at compile time.
+//! other device-scoped resources), and checks that at compile time. A value
+//! that needs its destructor, such as an [`IoMap`], is a [`DevmOwned`]: the
+//! device drops it when it is unbound, [`DevmOwned::release`] at once.
 //!
 //! # Bad requests
 //!
@@ -75,18 +80,22 @@
 //! ```
 
 use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
+use crate::iomem::IoMap;
 use core::{
     fmt,
     ops::{Deref, DerefMut},
-    ptr::NonNull,
+    ptr::{self, NonNull},
 };
 use kernel::{
+    alloc::flags as kflags,
     bindings,
     device::{Bound, Core, Device, DeviceContext},
     error::to_result,
+    io::PhysAddr,
     pci,
     prelude::*,
     str::CStrExt,
+    sync::aref::ARef,
 };
 
 /// The largest request the kmalloc family here accepts, in bytes.
@@ -130,7 +139,7 @@ fn raw<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut bindings::device {
     // CAST: `Device<Ctx>` is a transparent wrapper of `Opaque<bindings::device>`,
     // itself a transparent wrapper of the C struct. (Upstream's `as_raw()` is
     // private to the kernel crate.)
-    core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+    ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
 }
 
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
@@ -333,7 +342,7 @@ impl<'a> DevmStr<'a> {
                 raw(dev),
                 flags.as_raw(),
                 c"%pA".as_char_ptr(),
-                core::ptr::from_ref(&args).cast::<c_void>(),
+                ptr::from_ref(&args).cast::<c_void>(),
             )
         };
         // INVARIANT: A fresh NUL-terminated string on `dev`'s list.
@@ -415,7 +424,7 @@ impl<'a> DevmPages<'a> {
         let addr =
             unsafe { bindings::devm_get_free_pages(raw(dev), (flags | __GFP_ZERO).as_raw(), order) };
         // INVARIANT: Zeroed pages on `dev`'s list, or 0 on failure.
-        NonNull::new(core::ptr::with_exposed_provenance_mut::<u8>(addr as usize))
+        NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr as usize))
             .map(|addr| Self { dev, addr, order })
             .ok_or(ENOMEM)
     }
@@ -460,6 +469,155 @@ impl DerefMut for DevmPages<'_> {
     }
 }
 
+/// A value that belongs to a bound device: the device drops it when it is
+/// unbound (a release action, C's `devm_add_action_or_reset()`), or
+/// [`DevmOwned::release`] drops it at once (C's `devm_release_action()`).
+///
+/// This is for device-scoped values that need their destructor, such as a
+/// mapping ([`DevmIoMap`]). The handle dereferences to the value; dropping
+/// the handle leaves the value with the device.
+///
+/// # Invariants
+///
+/// `ptr` comes from [`KBox::into_raw`], and a release action on `dev`'s
+/// list, `release_action::<T>` with `ptr`, owns it. The action stays on the
+/// list while this handle exists: only [`DevmOwned::release`], which
+/// consumes the handle, runs it early, and the device runs it when it is
+/// unbound, after `'a`.
+pub struct DevmOwned<'a, T: Send + 'static> {
+    dev: &'a Device<Bound>,
+    ptr: NonNull<T>,
+}
+
+// SAFETY: The handle only gives `&T`, like `&T`: it may go to another
+// thread if `T` is `Sync`. (Where the value is dropped is the device's
+// business: `T: Send`.)
+unsafe impl<T: Send + Sync + 'static> Send for DevmOwned<'_, T> {}
+
+// SAFETY: As for `Send`.
+unsafe impl<T: Send + Sync + 'static> Sync for DevmOwned<'_, T> {}
+
+impl<'a, T: Send + 'static> DevmOwned<'a, T> {
+    /// Hands `value` to `dev`, which drops it when it is unbound.
+    ///
+    /// May sleep: the value and C's bookkeeping are allocated with
+    /// `GFP_KERNEL`. Errors: `ENOMEM`; `value` is dropped then.
+    pub fn new(dev: &'a Device<Bound>, value: T) -> Result<Self> {
+        let ptr = KBox::into_raw(KBox::new(value, kflags::GFP_KERNEL)?);
+        // SAFETY: `dev` is bound, so it runs the action when it is unbound.
+        // The action owns `ptr` (from `KBox::into_raw`); on failure, C runs
+        // it at once, which drops the value.
+        to_result(unsafe {
+            bindings::devm_add_action_or_reset(raw(dev), Some(Self::release_action), ptr.cast())
+        })?;
+        // INVARIANT: The action with `ptr` is now on `dev`'s list.
+        Ok(Self {
+            dev,
+            // SAFETY: `KBox::into_raw` does not return NULL.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        })
+    }
+
+    /// The release action: drops the value.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` comes from `KBox::<T>::into_raw`, and this is the only call
+    /// with it.
+    unsafe extern "C" fn release_action(ptr: *mut c_void) {
+        // SAFETY: By the function's safety requirements.
+        drop(unsafe { KBox::from_raw(ptr.cast::<T>()) });
+    }
+
+    /// The device the value belongs to.
+    pub fn device(&self) -> &'a Device<Bound> {
+        self.dev
+    }
+
+    /// Drops the value now (C's `devm_release_action()`): takes its action
+    /// off the device's list and runs it. The device does not run it again.
+    pub fn release(self) {
+        // SAFETY: By the type invariants, the action with `ptr` is on the
+        // list of `dev`, which is still bound; C takes it off the list and
+        // runs it, once. `self` is consumed, so the value is not used again.
+        unsafe {
+            bindings::devm_release_action(
+                raw(self.dev),
+                Some(Self::release_action),
+                self.ptr.as_ptr().cast(),
+            )
+        };
+    }
+}
+
+impl<T: Send + 'static> Deref for DevmOwned<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: By the type invariants, the value is alive while `self`
+        // exists, and only dropped by the action.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+/// A mapping of a PCI device's memory BAR ([`IoMap`], the `ioremap()`
+/// mapping of the iomem module) that belongs to the bound device: unmapped
+/// when the device is unbound, or at once with [`DevmOwned::release`].
+///
+/// The BAR is mapped, not claimed: `pcim_request_region()` is a driver's
+/// business (kalloc's iomem suite maps edu's BAR without its driver).
+///
+/// # Examples
+///
+/// ```ignore
+/// use kernel::io::Io;
+///
+/// // In probe(): BAR 0, with the compile-time checked accessors below 0x100.
+/// let regs = DevmIoMap::<0x100>::map_bar(pdev, 0)?;
+/// let id = regs.read32(0x00);
+/// ```
+pub type DevmIoMap<'a, const SIZE: usize = 0> = DevmOwned<'a, IoMap<SIZE>>;
+
+impl<'a, const SIZE: usize> DevmIoMap<'a, SIZE> {
+    /// Maps all of memory BAR `bar` of `pdev` until the device is unbound.
+    ///
+    /// Errors: `EINVAL` if `bar` is not a BAR number (0 to 5) or is an I/O
+    /// port range; `ENODEV` if the device does not implement the BAR or it
+    /// is not assigned; as for [`IoMap::ioremap`] (which may sleep) and
+    /// [`DevmOwned::new`].
+    pub fn map_bar(pdev: &'a pci::Device<Bound>, bar: u32) -> Result<Self> {
+        let (start, len) = mem_bar(pdev, bar)?;
+        // SAFETY: The range is a memory BAR of `pdev`, a device bound to the
+        // caller's driver, and it is unmapped when the device is unbound at
+        // the latest, while the BAR is still the device's.
+        let map = unsafe { IoMap::ioremap(start, len) }?;
+        Self::new(pdev.as_ref(), map)
+    }
+}
+
+/// Where memory BAR `bar` of `pdev` is: its physical address and length.
+fn mem_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<(PhysAddr, usize)> {
+    if bar >= bindings::PCI_STD_NUM_BARS {
+        return Err(EINVAL);
+    }
+    let start = pdev.resource_start(bar)?;
+    let len = pdev.resource_len(bar)?;
+    // CAST: As in `pcim_enable_device`.
+    let raw = ptr::from_ref(pdev).cast::<bindings::pci_dev>();
+    // SAFETY: `raw` is a valid `struct pci_dev`, and `bar` is a BAR number;
+    // the BARs are the first entries of `resource` (C's
+    // `pci_resource_flags()`).
+    let flags = unsafe { (*raw).resource[bar as usize].flags };
+    let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
+    if len == 0 || flags & unassigned != 0 {
+        return Err(ENODEV);
+    }
+    if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
+        return Err(EINVAL);
+    }
+    Ok((start, usize::try_from(len)?))
+}
+
 /// Enables a PCI device for the time it is bound (C's
 /// `pcim_enable_device()`): the device core disables it again on unbind.
 ///
@@ -467,7 +625,7 @@ impl DerefMut for DevmPages<'_> {
 pub fn pcim_enable_device(pdev: &pci::Device<Core<'_>>) -> Result {
     // CAST: `pci::Device<Ctx>` is a transparent wrapper of the C `struct
     // pci_dev` (upstream's `as_raw()` is private to the kernel crate).
-    let raw = core::ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut();
+    let raw = ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut();
     // SAFETY: `raw` is a valid `struct pci_dev` in a bus callback, where
     // its device lock is held; the enable is undone by a devres action.
     to_result(unsafe { bindings::pcim_enable_device(raw) })
@@ -510,6 +668,21 @@ pub fn with_bound<R>(dev: &Device, f: impl FnOnce(&Device<Bound>) -> R) -> Resul
     ret
 }
 
+/// The first PCI device with this vendor and device ID (C's
+/// `pci_get_device(vendor, device, NULL)`), or `ENODEV`.
+///
+/// For code that is not the device's driver, such as self-tests that bind
+/// and unbind it ([`release_driver`], [`attach_driver`]).
+pub fn find_pci_device(vendor: u16, device: u16) -> Result<ARef<pci::Device>> {
+    // SAFETY: With `from == NULL`, `pci_get_device()` searches from the
+    // first device, and returns a match with a reference taken, or NULL.
+    let pdev = unsafe { bindings::pci_get_device(vendor.into(), device.into(), ptr::null_mut()) };
+    let pdev = NonNull::new(pdev).ok_or(ENODEV)?;
+    // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`,
+    // and the reference `pci_get_device()` took goes to the `ARef`.
+    Ok(unsafe { ARef::from_raw(pdev.cast()) })
+}
+
 /// Unbinds `dev` from its driver, if it is bound (C's
 /// `device_release_driver()`, what writing to a driver's `unbind` file in
 /// sysfs does): the driver's remove callback runs, then the device's
@@ -531,14 +704,15 @@ pub fn attach_driver(dev: &Device) -> Result<bool> {
 #[kunit_tests(kalloc_devm)]
 mod tests {
     use super::*;
+    use crate::edu;
     use crate::gfp::{
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_KERNEL, __GFP_HIGHMEM, __GFP_NOWARN,
     };
+    use crate::iomem::read_nofault_u32;
     use kernel::{
-        alloc::flags as kflags,
         devres, faux,
+        io::Io,
         sync::{
-            aref::ARef,
             atomic::{Atomic, Relaxed},
             Arc,
         },
@@ -548,6 +722,8 @@ mod tests {
     const N: usize = 16;
     /// How many faux devices are created and destroyed in turn.
     const ROUNDS: usize = 4;
+    /// edu's identification register, at offset 0 of BAR 0: version 1.0.
+    const EDU_ID: u32 = 0x0100_00ed;
 
     /// A new faux device: bound as soon as it exists, unbound when the
     /// registration is dropped.
@@ -848,6 +1024,106 @@ mod tests {
         let bytes = long.to_bytes();
         assert_eq!(bytes.len(), 3 * 4096 + 2);
         assert_eq!((bytes[0], bytes[1], bytes[3 * 4096], bytes[3 * 4096 + 1]), (b'<', b'x', b'x', b'>'));
+        Ok(())
+    }
+
+    /// The edu device, found through the PCI core.
+    fn edu_device() -> Result<ARef<pci::Device>> {
+        find_pci_device(edu::VENDOR_ID, edu::DEVICE_ID)
+    }
+
+    /// Maps BAR 0 of the bound edu device `n` times, device-scoped, and
+    /// returns where each mapping is and what its identification register
+    /// read. (No assertions while the device lock is held: a failed one
+    /// ends the test without unlocking.)
+    fn map_edu(dev: &Device, n: usize) -> Result<KVec<(usize, u32)>> {
+        with_bound(dev, |dev| {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            let mut maps = KVec::with_capacity(n, kflags::GFP_KERNEL)?;
+            for _ in 0..n {
+                let regs = DevmIoMap::<4>::map_bar(pdev, 0)?;
+                maps.push((regs.addr(), regs.read32(0)), kflags::GFP_KERNEL)?;
+            }
+            Ok(maps)
+        })?
+    }
+
+    /// kalloc's edu driver is bound (it has been probed once more than
+    /// removed) and holds exactly the device resources its probe takes.
+    #[test]
+    fn edu_driver_holds_its_device_resources() -> Result {
+        let pdev = edu_device()?;
+        let dev: &Device = pdev.as_ref();
+        assert_eq!(edu::probes(), edu::removes() + 1);
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
+        assert!(with_bound(dev, |_| ()).is_ok());
+        Ok(())
+    }
+
+    /// `N` more device-scoped mappings of edu's BAR, then the device is
+    /// unbound (as by sysfs `unbind`): the driver's remove ran, the
+    /// device's list is empty, and every mapping is gone (a load from it
+    /// faults). Bound again (sysfs `bind`), the driver takes the same
+    /// resources as before, and no more.
+    #[test]
+    fn edu_unbind_releases_everything_and_rebind_restores_it() -> Result {
+        let pdev = edu_device()?;
+        let dev: &Device = pdev.as_ref();
+        let (probes, removes) = (edu::probes(), edu::removes());
+
+        let maps = map_edu(dev, N)?;
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES + N);
+        for &(addr, id) in &maps {
+            assert_eq!(id, EDU_ID);
+            assert_eq!(read_nofault_u32(addr)?, EDU_ID);
+        }
+
+        release_driver(dev);
+        assert_eq!(edu::removes(), removes + 1);
+        assert_eq!(devres_count(dev), 0);
+        for &(addr, _) in &maps {
+            assert_eq!(read_nofault_u32(addr).err(), Some(EFAULT));
+        }
+        assert_eq!(with_bound(dev, |_| ()).err(), Some(ENODEV));
+
+        assert!(attach_driver(dev)?);
+        assert_eq!(edu::probes(), probes + 1);
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
+        Ok(())
+    }
+
+    /// Releasing a device-scoped mapping early unmaps it and takes it off
+    /// the list, once: the device, unbound later, does not unmap it again.
+    #[test]
+    fn iomap_early_release_unmaps_once() -> Result {
+        let pdev = edu_device()?;
+        let dev: &Device = pdev.as_ref();
+        let (addr, id, during) = with_bound(dev, |dev| -> Result<_> {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            let regs = DevmIoMap::<4>::map_bar(pdev, 0)?;
+            let (addr, id, during) = (regs.addr(), regs.read32(0), devres_count(dev));
+            regs.release();
+            Ok((addr, id, during))
+        })??;
+        assert_eq!(id, EDU_ID);
+        assert_eq!(during, edu::DEVICE_RESOURCES + 1);
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
+        assert_eq!(read_nofault_u32(addr).err(), Some(EFAULT));
+        Ok(())
+    }
+
+    /// Mapping a BAR that is not there, or not memory, is an error.
+    #[test]
+    fn iomap_bad_bars_are_errors() -> Result {
+        let pdev = edu_device()?;
+        let dev: &Device = pdev.as_ref();
+        let errs = with_bound(dev, |dev| -> Result<_> {
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            let err = |bar| DevmIoMap::<0>::map_bar(pdev, bar).err();
+            Ok([err(1), err(5), err(6), err(u32::MAX)])
+        })??;
+        assert_eq!(errs, [Some(ENODEV), Some(ENODEV), Some(EINVAL), Some(EINVAL)]);
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
         Ok(())
     }
 }
