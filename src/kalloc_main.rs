@@ -12,8 +12,9 @@ mod edu;
 pub mod gfp;
 pub mod iomem;
 pub mod pages;
-pub mod vmalloc;
 mod shim;
+pub mod slab;
+pub mod vmalloc;
 
 module! {
     type: Kalloc,

@@ -369,16 +369,12 @@ impl Pages {
     /// cannot leave it, and calls nest.
     pub fn kmap_local<T>(&self, index: usize, f: impl FnOnce(&LocalMapping<'_>) -> T) -> Result<T> {
         let page = self.page(index).ok_or(EINVAL)?;
-        // SAFETY:
-        // - The page stays allocated while `self` is borrowed, i.e. for this
-        //   whole call, which the guard does not outlive.
-        // - The guard is dropped on this thread at the end of this call.
-        //   Mappings made before it belong to callers, which are still
-        //   running; mappings `f` makes are dropped before `f` returns. `f`
-        //   only gets a reference with a lifetime of its own, so it cannot
-        //   drop, leak or swap the guard. Unmaps happen in reverse order.
-        // - `f` only gets shared access, so it only reads, and writers need
-        //   `&mut self`.
+        // Unmaps happen in reverse order: mappings made before this one belong
+        // to callers, still running; `f` gets only a reference with a lifetime
+        // of its own, so it cannot drop, leak or swap the guard.
+        // SAFETY: The page stays allocated for this call (`self` is borrowed),
+        // which the guard does not outlive; the guard is dropped on this thread
+        // in LIFO order (above); `f` gets shared access only, so it only reads.
         let mapping = unsafe { LocalMapping::new(page) };
         Ok(f(&mapping))
     }
@@ -668,11 +664,11 @@ where
         f: Some(f),
         result: None,
     };
-    // SAFETY: `run::<F, T>` matches `call`'s type. `stop_machine()` calls it
-    // at most once, on one CPU, in its callback context, and returns only
-    // when that call is over, so `call` outlives it and this thread does not
-    // touch `call` meanwhile. Running `F` and producing `T` on another CPU
-    // is fine because both are `Send`.
+    // `stop_machine()` calls `run` at most once, on one CPU, and returns only
+    // when that call is over. `F` and `T` are `Send`, so running `F` and
+    // producing `T` on another CPU is fine.
+    // SAFETY: `run::<F, T>` matches `call`'s type, and `call` outlives the
+    // callback while this thread does not touch it (see above).
     let ret = unsafe { kalloc_stop_machine(run::<F, T>, (&raw mut call).cast()) };
     to_result(ret)?;
     call.result.ok_or(ENOENT)

@@ -195,6 +195,106 @@ bool kalloc_may_sleep(void)
 	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
 }
 
+/* --- slab caches (kmem_cache) --- */
+
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/kernfs.h>
+#include <linux/kobject.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+
+int kalloc_slab_flag_by_name(const char *name, slab_flags_t *out);
+void kalloc_slab_names_lock(void);
+void kalloc_slab_names_unlock(void);
+bool kalloc_slab_name_in_use(const char *name);
+ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
+
+#define KALLOC_SLAB_FLAG(name) { #name, name }
+static const struct {
+	const char *name;
+	slab_flags_t value;
+} kalloc_slab_flag_table[] = {
+	KALLOC_SLAB_FLAG(SLAB_HWCACHE_ALIGN),
+	KALLOC_SLAB_FLAG(SLAB_ACCOUNT),
+	KALLOC_SLAB_FLAG(SLAB_RECLAIM_ACCOUNT),
+	KALLOC_SLAB_FLAG(SLAB_NO_MERGE),
+};
+
+/* The value of the C macro called @name, for the slab self-test. */
+int kalloc_slab_flag_by_name(const char *name, slab_flags_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kalloc_slab_flag_table); i++) {
+		if (!strcmp(kalloc_slab_flag_table[i].name, name)) {
+			*out = kalloc_slab_flag_table[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/*
+ * kalloc holds this lock from its check that a cache name is free until the
+ * cache that takes the name exists, so two kalloc users cannot both take it.
+ */
+static DEFINE_MUTEX(kalloc_slab_names);
+
+void kalloc_slab_names_lock(void)
+{
+	mutex_lock(&kalloc_slab_names);
+}
+
+void kalloc_slab_names_unlock(void)
+{
+	mutex_unlock(&kalloc_slab_names);
+}
+
+/*
+ * Whether a live cache that can never be merged is called @name: SLUB gives
+ * such a cache the directory /sys/kernel/slab/@name. (A mergeable cache's
+ * name is a symlink there, which SLUB leaves behind when an alias is
+ * destroyed, so a link tells nothing about live caches.)
+ */
+bool kalloc_slab_name_in_use(const char *name)
+{
+	struct kernfs_node *slab, *kn;
+	bool in_use = false;
+
+	slab = sysfs_get_dirent(kernel_kobj->sd, "slab");
+	if (!slab)
+		return false;
+	kn = kernfs_find_and_get(slab, name);
+	if (kn) {
+		in_use = kernfs_type(kn) == KERNFS_DIR;
+		kernfs_put(kn);
+	}
+	kernfs_put(slab);
+	return in_use;
+}
+
+/*
+ * Reads up to @len bytes of the sysfs file at @path, as user space's init
+ * sees it: kthreads (KUnit's among them) start in an empty nullfs root
+ * where nothing is mounted.
+ */
+ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
+{
+	struct file *file;
+	loff_t pos = 0;
+	ssize_t ret;
+
+	scoped_with_init_fs()
+		file = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = kernel_read(file, buf, len, &pos);
+	filp_close(file, NULL);
+	return ret;
+}
+
 /* --- device-scoped (devm) allocations --- */
 
 #include <linux/device.h>

@@ -1,0 +1,1235 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Slab caches (`kmem_cache`) as typed, owning Rust types: [`SlabCache`]
+//! and [`SlabBox`].
+//!
+//! A slab cache hands out objects of one size, cut from slabs (pages the
+//! cache splits into equal slots). Subsystems create one for each kind of
+//! object they allocate often (`task_struct`, `dentry`, `inode`, ...).
+//! Compared with kmalloc, a cache does not round sizes up to a power of
+//! two, keeps objects of one type together, reports its usage by name in
+//! `/proc/slabinfo` and `/sys/kernel/slab/<name>/`, and can construct its
+//! objects once per slab instead of at every allocation.
+//!
+//! [`SlabCache<T>`] is a cache made for `T`: its object size is
+//! `size_of::<T>()` and its alignment at least `align_of::<T>()`, so every
+//! object it returns is memory for exactly one `T`. Its objects are
+//! [`SlabBox`]es, owning pointers like `KBox` that give their object back
+//! to the cache it came from (`kmem_cache_free`) when dropped.
+//!
+//! A [`SlabBox`] borrows its cache, so a cache cannot be destroyed while
+//! one of its objects is alive: the compiler refuses the program.
+//!
+//! ```ignore
+//! let cache = SlabCache::<Request>::new(c"my_requests", SlabOptions::new())?;
+//! let req = cache.alloc(Request::default(), GFP_KERNEL)?;
+//! drop(cache); // error[E0505]: cannot move out of `cache` because it is borrowed
+//! req.len = 1;
+//! ```
+//!
+//! (Leaking an object with `core::mem::forget` ends the borrow without
+//! freeing it; the kernel then reports the cache busy when it is destroyed
+//! and keeps it. Leaks are safe in Rust, but they are still bugs.)
+//!
+//! # Two kinds of cache
+//!
+//! A `kmem_cache` has a constructor but no destructor: C's `ctor` runs on
+//! every slot of a slab when SLUB populates the slab, not at each
+//! allocation; a freed object keeps whatever its last user left in it, and
+//! slabs are given back to the page allocator without any hook. kalloc
+//! turns that into two kinds of cache, chosen by the type parameter `K`:
+//!
+//! - [`Plain`], from [`SlabCache::new`]: no constructor. Each allocation
+//!   initialises a `T` in place ([`SlabCache::alloc`] moves a value in,
+//!   [`SlabCache::pin_init`] runs a pinned initialiser in the object), and
+//!   dropping the [`SlabBox`] drops the `T` before the memory goes back. A
+//!   free object holds no `T`, so nothing depends on when the kernel
+//!   constructs, recycles or discards it.
+//! - [`Constructed`], from [`SlabCache::with_constructor`]: `T` implements
+//!   [`Construct`] and SLUB calls [`Construct::construct`] on every slot of
+//!   each new slab. The rule the API keeps is that *every free object holds
+//!   a valid `T`*: the constructor makes one, an allocation hands it out as
+//!   it is (pinned, never moved), and dropping the [`SlabBox`] gives it back
+//!   *without* dropping it, holding what its last user left. So the next
+//!   owner may see a used object, not a freshly constructed one (as in C,
+//!   where users must free objects in their constructed state). Because
+//!   slabs are freed without a destructor, `T` must have no drop glue: this
+//!   is checked at compile time. This is the classic use of a constructor:
+//!   set up locks or list heads once per slot and keep them across reuse.
+//!
+//! # Merging
+//!
+//! SLUB merges a new cache into an existing compatible one (same size
+//! class, alignment and flags) unless it cannot: then the new cache is an
+//! alias, its objects share slabs with the other cache, and its name is
+//! only a symlink in `/sys/kernel/slab`. Caches with a constructor are never
+//! merged; others opt out with [`SlabOptions::no_merge`] (meant for
+//! self-tests and debugging, see `SLAB_NO_MERGE` in `include/linux/slab.h`).
+//!
+//! # Examples
+//!
+//! ```ignore
+//! use kalloc::gfp::GFP_KERNEL;
+//! use kalloc::slab::{Construct, SlabCache, SlabOptions};
+//! use kernel::sync::{new_spinlock, SpinLock};
+//!
+//! struct Request {
+//!     id: u32,
+//!     len: usize,
+//! }
+//!
+//! let requests = SlabCache::<Request>::new(c"my_requests", SlabOptions::new().hwcache_align())?;
+//! let mut req = requests.alloc(Request { id: 1, len: 0 }, GFP_KERNEL)?;
+//! req.len = 512;
+//! drop(req); // Back to `requests`.
+//!
+//! // A session's lock is set up once per slot, by the constructor.
+//! #[pin_data]
+//! struct Session {
+//!     #[pin]
+//!     hits: SpinLock<u64>,
+//! }
+//!
+//! impl Construct for Session {
+//!     fn construct() -> impl PinInit<Self> {
+//!         pin_init!(Session { hits <- new_spinlock!(0) })
+//!     }
+//! }
+//!
+//! let sessions = SlabCache::<Session, _>::with_constructor(c"my_sessions", SlabOptions::new())?;
+//! let session = sessions.alloc(GFP_KERNEL)?;
+//! *session.hits.lock() += 1;
+//! ```
+
+use crate::gfp::{
+    Gfp,
+    Zone, //
+};
+use core::{
+    marker::PhantomData,
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+    ptr::{
+        self,
+        NonNull, //
+    },
+};
+use kernel::{
+    bindings,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::CString, //
+};
+
+extern "C" {
+    fn kalloc_slab_flag_by_name(name: *const c_char, out: *mut bindings::slab_flags_t) -> c_int;
+    fn kalloc_slab_names_lock();
+    fn kalloc_slab_names_unlock();
+    fn kalloc_slab_name_in_use(name: *const c_char) -> bool;
+    fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
+}
+
+const fn slab_flag(bit: bindings::_slab_flag_bits) -> bindings::slab_flags_t {
+    1 << bit
+}
+
+// The SLAB_* flags kalloc uses, from the bit numbers of the kernel being
+// built; as in C, a flag whose feature is configured out is 0.
+const SLAB_HWCACHE_ALIGN: bindings::slab_flags_t =
+    slab_flag(bindings::_slab_flag_bits__SLAB_HWCACHE_ALIGN);
+#[cfg(CONFIG_MEMCG)]
+const SLAB_ACCOUNT: bindings::slab_flags_t = slab_flag(bindings::_slab_flag_bits__SLAB_ACCOUNT);
+#[cfg(not(CONFIG_MEMCG))]
+const SLAB_ACCOUNT: bindings::slab_flags_t = 0;
+#[cfg(not(CONFIG_SLUB_TINY))]
+const SLAB_RECLAIM_ACCOUNT: bindings::slab_flags_t =
+    slab_flag(bindings::_slab_flag_bits__SLAB_RECLAIM_ACCOUNT);
+#[cfg(CONFIG_SLUB_TINY)]
+const SLAB_RECLAIM_ACCOUNT: bindings::slab_flags_t = 0;
+const SLAB_NO_MERGE: bindings::slab_flags_t = slab_flag(bindings::_slab_flag_bits__SLAB_NO_MERGE);
+
+/// The longest cache name kalloc accepts, in bytes: SLUB names the cache's
+/// directory in `/sys/kernel/slab` after it, and a file name holds at most
+/// `NAME_MAX` bytes.
+pub const MAX_NAME_LEN: usize = bindings::NAME_MAX as usize;
+
+/// The largest object a cache may hold: C's `KMALLOC_MAX_SIZE`, the
+/// largest slab the page allocator can provide.
+pub const MAX_OBJECT_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize;
+
+/// The largest alignment kalloc accepts for a cache's objects: a page.
+pub const MAX_ALIGN: usize = PAGE_SIZE;
+
+/// Options for a new cache: the `SLAB_*` flags kalloc supports and an
+/// explicit alignment.
+///
+/// # Examples
+///
+/// ```ignore
+/// let options = SlabOptions::new().hwcache_align().align(128);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlabOptions {
+    flags: bindings::slab_flags_t,
+    align: Option<usize>,
+}
+
+impl SlabOptions {
+    /// No flags; objects aligned for `T` (and at least to
+    /// `ARCH_SLAB_MINALIGN`, 8 bytes on x86-64).
+    pub const fn new() -> Self {
+        SlabOptions {
+            flags: 0,
+            align: None,
+        }
+    }
+
+    /// `SLAB_HWCACHE_ALIGN`: align objects on cache lines, so that two
+    /// objects never share one (objects smaller than half a line are
+    /// aligned to the largest power-of-two fraction of a line they fit in).
+    pub const fn hwcache_align(self) -> Self {
+        self.with_flags(SLAB_HWCACHE_ALIGN)
+    }
+
+    /// `SLAB_ACCOUNT`: charge every object to the memory cgroup of the task
+    /// that allocates it, as `__GFP_ACCOUNT` does for one allocation. For
+    /// objects user space can make the kernel allocate. Without
+    /// `CONFIG_MEMCG` this does nothing.
+    pub const fn account(self) -> Self {
+        self.with_flags(SLAB_ACCOUNT)
+    }
+
+    /// `SLAB_RECLAIM_ACCOUNT`: the objects are reclaimable (the cache has a
+    /// shrinker): slabs come from reclaimable page blocks and count as
+    /// `SReclaimable` in `/proc/meminfo`.
+    pub const fn reclaim_account(self) -> Self {
+        self.with_flags(SLAB_RECLAIM_ACCOUNT)
+    }
+
+    /// `SLAB_NO_MERGE`: never merge this cache with another one, so that its
+    /// objects and its counters are its own. The kernel reserves this for
+    /// self-tests, debugging and rare performance-critical caches.
+    pub const fn no_merge(self) -> Self {
+        self.with_flags(SLAB_NO_MERGE)
+    }
+
+    /// Align objects to `align` bytes (or more, if `T` needs more). Cache
+    /// creation fails with `EINVAL` unless `align` is a power of two no
+    /// larger than [`MAX_ALIGN`].
+    pub const fn align(self, align: usize) -> Self {
+        SlabOptions {
+            align: Some(align),
+            ..self
+        }
+    }
+
+    const fn with_flags(self, flags: bindings::slab_flags_t) -> Self {
+        SlabOptions {
+            flags: self.flags | flags,
+            ..self
+        }
+    }
+}
+
+/// The kind of a [`SlabCache`]: what its free objects hold.
+///
+/// Sealed: the kinds are [`Plain`] and [`Constructed`].
+pub trait CacheKind: private::Sealed {}
+
+/// A cache without constructor: each allocation initialises a `T`, each
+/// free drops it; free objects hold no `T`.
+pub enum Plain {}
+
+/// A cache whose constructor ([`Construct`]) builds a `T` in every slot of
+/// a new slab; free objects hold a valid `T`, which allocations hand out.
+pub enum Constructed {}
+
+impl CacheKind for Plain {}
+impl CacheKind for Constructed {}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Plain {}
+    impl Sealed for super::Constructed {}
+}
+
+/// A type whose objects a [`Constructed`] cache builds once per slot, when
+/// SLUB populates a slab, and keeps valid while they are free.
+///
+/// The rules, from how SLUB calls a constructor:
+///
+/// - `construct` runs for *every slot* of a new slab, when an allocation
+///   needs that slab; not at each allocation. An object that is freed and
+///   allocated again is not constructed again: it holds what its last user
+///   left in it.
+/// - It may run in atomic context (an allocation with `GFP_ATOMIC` that
+///   needs a new slab), so it must not sleep. It must not allocate from the
+///   same cache.
+/// - It cannot fail: C's constructor returns nothing.
+/// - Objects are never dropped: when SLUB frees an empty slab (on
+///   [`SlabCache::shrink`], under memory pressure, when the cache is
+///   destroyed) the values in it are discarded. So `T` must have no drop
+///   glue; [`SlabCache::with_constructor`] checks this at compile time.
+/// - `Send`: an object built or used on one CPU may be handed out on
+///   another.
+/// - SLUB calls `construct` through a pointer into the module's code: drop
+///   the cache before the module is unloaded (a cache kept in the module's
+///   state is).
+pub trait Construct: Sized + Send {
+    /// The initialiser that builds the value every free object starts
+    /// with.
+    fn construct() -> impl PinInit<Self>;
+}
+
+/// SLUB's constructor for a [`Constructed`] cache of `T`.
+///
+/// # Safety
+///
+/// `object` is a slot of a cache created by [`SlabCache::with_constructor`]
+/// for `T`, which SLUB is populating: valid for writes of a `T`, aligned for
+/// `T`, not initialised, and it does not move until it is discarded.
+unsafe extern "C" fn construct_object<T: Construct>(object: *mut c_void) {
+    // SAFETY: By the safety requirements, `object` is valid, aligned and
+    // uninitialised memory for a `T` that does not move. `T` has no drop
+    // glue (`SlabCache::with_constructor`), so discarding the value without
+    // dropping it keeps the pinning guarantee.
+    unsafe { pin_init::raw_init(object.cast::<T>(), T::construct()) };
+}
+
+/// An owned `struct kmem_cache`: the part of a [`SlabCache`] that does not
+/// depend on the type of its objects.
+///
+/// # Invariants
+///
+/// `self.0` points to a live cache created by `__kmem_cache_create_args`,
+/// which only `drop` destroys.
+struct RawCache(NonNull<bindings::kmem_cache>);
+
+// SAFETY: SLUB synchronises allocations, frees and destruction of a cache
+// internally: a `kmem_cache` can be used and destroyed from any thread.
+unsafe impl Send for RawCache {}
+
+// SAFETY: Every method of `RawCache` takes `&self` and calls SLUB, which may
+// run them concurrently from any number of threads.
+unsafe impl Sync for RawCache {}
+
+impl RawCache {
+    /// An object from the cache, with `flags` already checked for slab use.
+    fn alloc(&self, flags: Gfp) -> Result<NonNull<c_void>> {
+        // SAFETY: `self.0` is a live cache (type invariant) and `flags` are
+        // flags the slab allocator accepts (the caller checked them).
+        let object = unsafe { bindings::kmem_cache_alloc_noprof(self.0.as_ptr(), flags.as_raw()) };
+        NonNull::new(object).ok_or(ENOMEM)
+    }
+
+    /// Gives `object` back to the cache.
+    ///
+    /// # Safety
+    ///
+    /// `object` was allocated from this cache, is not freed yet, and is not
+    /// used after this call.
+    unsafe fn free(&self, object: NonNull<c_void>) {
+        // SAFETY: `self.0` is a live cache (type invariant); the caller
+        // guarantees that `object` is a live object of it.
+        unsafe { bindings::kmem_cache_free(self.0.as_ptr(), object.as_ptr()) };
+    }
+
+    fn object_size(&self) -> usize {
+        // SAFETY: `self.0` is a live cache (type invariant).
+        let size = unsafe { bindings::kmem_cache_size(self.0.as_ptr()) };
+        // CAST: lossless, a `usize` has at least 32 bits in the kernel.
+        size as usize
+    }
+
+    fn shrink(&self) -> bool {
+        // SAFETY: `self.0` is a live cache (type invariant).
+        unsafe { bindings::kmem_cache_shrink(self.0.as_ptr()) == 0 }
+    }
+}
+
+impl Drop for RawCache {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is a live cache (type invariant) and this is its
+        // only destruction. Every object of a `SlabCache` borrows it, so
+        // none is alive any more, unless one was leaked (then SLUB reports
+        // the cache busy and keeps it, which is safe).
+        unsafe { bindings::kmem_cache_destroy(self.0.as_ptr()) };
+    }
+}
+
+/// A named slab cache (`struct kmem_cache`) for objects of type `T`.
+///
+/// `K` is the kind of cache: [`Plain`] (no constructor, the default) or
+/// [`Constructed`]; see the [module documentation](self).
+///
+/// Dropping the cache destroys it (`kmem_cache_destroy`); its objects
+/// borrow it, so by then none of them is alive.
+///
+/// # Names
+///
+/// The name shows in `/proc/slabinfo` and `/sys/kernel/slab/` (a merged
+/// cache's name only as a link in `/sys/kernel/slab/`); SLUB keeps its own
+/// copy. It must be 1 to [`MAX_NAME_LEN`] printable ASCII
+/// characters other than space and `/`, and not start with `:` (SLUB names
+/// merged caches `:<flags>-<size>`); otherwise creation fails with
+/// `EINVAL`. It must also be unique among live caches: creation fails with
+/// `EEXIST` if a live cache that cannot be merged has it. SLUB cannot tell
+/// the name of a live mergeable cache from one left over by a destroyed
+/// alias, so that check only covers caches that cannot be merged (every
+/// cache with a constructor or [`SlabOptions::no_merge`]); for the others,
+/// pick a name no other cache uses, e.g. prefixed with the module's name.
+///
+/// # Invariants
+///
+/// - `self.raw` is a cache named `self.name`, created for objects of
+///   `size_of::<T>()` bytes aligned to at least `align_of::<T>()` bytes.
+/// - If `K` is [`Constructed`], `T` implements [`Construct`] and has no
+///   drop glue, the cache's constructor is `construct_object::<T>`, and
+///   every free object of the cache holds a valid `T`.
+pub struct SlabCache<T, K: CacheKind = Plain> {
+    raw: RawCache,
+    name: CString,
+    // Invariant in `T`: the cache takes values of `T` back and hands them
+    // out again (a constructed cache keeps them while free), so a cache of
+    // `T<'long>` must not be usable as a cache of `T<'short>`. Owns no `T`.
+    _type: PhantomData<fn(T) -> T>,
+    _kind: PhantomData<K>,
+}
+
+impl<T, K: CacheKind> SlabCache<T, K> {
+    fn create(
+        name: &CStr,
+        options: SlabOptions,
+        ctor: Option<unsafe extern "C" fn(*mut c_void)>,
+    ) -> Result<Self> {
+        check_name(name)?;
+        let size = size_of::<T>();
+        if size == 0 || size > MAX_OBJECT_SIZE {
+            return Err(EINVAL);
+        }
+        let align = match options.align {
+            Some(align) if !align.is_power_of_two() => return Err(EINVAL),
+            Some(align) => align.max(align_of::<T>()),
+            None => align_of::<T>(),
+        };
+        if align > MAX_ALIGN {
+            return Err(EINVAL);
+        }
+        let mut args = bindings::kmem_cache_args {
+            align: u32::try_from(align)?,
+            ctor,
+            ..Default::default()
+        };
+        let owned_name = CString::try_from(name)?;
+
+        let _names = NamesGuard::lock();
+        if unmergeable_cache_named(name) {
+            return Err(EEXIST);
+        }
+        // SAFETY: `name` is a NUL-terminated string, which SLUB copies;
+        // `args` is valid for the call; the flags are SLAB_* flags SLUB
+        // permits; the size and alignment are in the ranges SLUB accepts
+        // (checked above), so only a lack of memory can make it fail.
+        let cache = unsafe {
+            bindings::__kmem_cache_create_args(
+                name.as_char_ptr(),
+                u32::try_from(size)?,
+                &mut args,
+                options.flags,
+            )
+        };
+        let cache = NonNull::new(cache).ok_or(ENOMEM)?;
+        // INVARIANT: `cache` was just created for `size_of::<T>()` bytes
+        // aligned to at least `align_of::<T>()`, with the name `owned_name`.
+        // The callers establish the invariants of constructed caches.
+        Ok(SlabCache {
+            raw: RawCache(cache),
+            name: owned_name,
+            _type: PhantomData,
+            _kind: PhantomData,
+        })
+    }
+
+    /// The cache's name.
+    pub fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    /// The size of the cache's objects in bytes (`kmem_cache_size`):
+    /// `size_of::<T>()`.
+    pub fn object_size(&self) -> usize {
+        self.raw.object_size()
+    }
+
+    /// Gives the cache's free memory back to the system
+    /// (`kmem_cache_shrink`): drains the per-CPU object caches (and KASAN's
+    /// quarantine) into the slabs, then frees every empty slab. Returns
+    /// `true` if no slab is left, i.e. no object of the cache is alive.
+    ///
+    /// Only useful after many objects were freed; may sleep.
+    pub fn shrink(&self) -> bool {
+        self.raw.shrink()
+    }
+
+    /// SLUB's counters for this cache, from `/sys/kernel/slab/<name>/`.
+    ///
+    /// Needs `CONFIG_SYSFS`, `CONFIG_SLUB_DEBUG` and sysfs mounted on `/sys`
+    /// in user space's initial root, where the files are looked up (also
+    /// from kernel threads); may sleep. The counts include objects that
+    /// were freed but wait in per-CPU caches (or in KASAN's quarantine)
+    /// until [`SlabCache::shrink`] drains them. For a merged cache (see the
+    /// [module documentation](self)) they are those of the cache it was
+    /// merged into.
+    pub fn stats(&self) -> Result<SlabStats> {
+        SlabStats::read(&self.name)
+    }
+}
+
+impl<T> SlabCache<T, Plain> {
+    /// Creates a cache without constructor named `name` for objects of type
+    /// `T`. May sleep.
+    ///
+    /// `EINVAL` if `T` is zero-sized or larger than [`MAX_OBJECT_SIZE`], if
+    /// the alignment is not a power of two or exceeds [`MAX_ALIGN`], or if
+    /// the name breaks the rules (see [`SlabCache`]); `EEXIST` if the name
+    /// is taken; `ENOMEM`.
+    pub fn new(name: &CStr, options: SlabOptions) -> Result<Self> {
+        Self::create(name, options, None)
+    }
+
+    /// Moves `value` into a new object of the cache.
+    ///
+    /// `EINVAL` for flags the slab allocator cannot honour (see
+    /// [`Gfp::check_slab`]) or a zone modifier (a cache's objects always
+    /// come from the normal zone); `ENOMEM` if no memory is available.
+    pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
+        let object = self.raw.alloc(check_alloc_flags(flags)?)?.cast::<T>();
+        // SAFETY: `object` is a new object of this cache, so valid for
+        // writes of a `T` and aligned for it (type invariant).
+        unsafe { object.as_ptr().write(value) };
+        // INVARIANT: `object` holds a valid `T`, allocated from `self.raw`.
+        Ok(SlabBox {
+            object,
+            cache: &self.raw,
+            _type: PhantomData,
+        })
+    }
+
+    /// Initialises a `T` in place, pinned, in a new object of the cache.
+    ///
+    /// If `init` fails, the object goes back to the cache and its error is
+    /// returned. Flags and errors as for [`SlabCache::alloc`].
+    pub fn pin_init<E>(&self, init: impl PinInit<T, E>, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>>
+    where
+        Error: From<E>,
+    {
+        let object = self.raw.alloc(check_alloc_flags(flags)?)?;
+        // SAFETY: `object` is a new object of this cache: valid, aligned
+        // (type invariant) and uninitialised memory for a `T`. It is only
+        // freed if `init` fails, and otherwise never moves: the `SlabBox`
+        // below is pinned.
+        if let Err(err) = unsafe { pin_init::raw_try_init(object.cast::<T>().as_ptr(), init) } {
+            // SAFETY: `object` is a live object of this cache, unused from
+            // here on.
+            unsafe { self.raw.free(object) };
+            return Err(err.into());
+        }
+        // INVARIANT: `object` holds a valid `T`, allocated from `self.raw`.
+        let object = SlabBox::<T> {
+            object: object.cast(),
+            cache: &self.raw,
+            _type: PhantomData,
+        };
+        Ok(object.into())
+    }
+}
+
+impl<T: Construct> SlabCache<T, Constructed> {
+    /// Creates a cache named `name` whose objects SLUB constructs with
+    /// [`Construct::construct`] when it populates a slab. May sleep.
+    ///
+    /// Errors as for [`SlabCache::new`].
+    pub fn with_constructor(name: &CStr, options: SlabOptions) -> Result<Self> {
+        const {
+            assert!(
+                !core::mem::needs_drop::<T>(),
+                "a constructed cache discards its free objects without dropping them"
+            )
+        };
+        // INVARIANT: the constructor builds a valid `T` in every slot of a
+        // new slab, before it can be allocated; `T` has no drop glue.
+        Self::create(name, options, Some(construct_object::<T>))
+    }
+
+    /// An object of the cache, pinned, holding a valid `T`: constructed by
+    /// [`Construct::construct`], or as its previous owner left it.
+    ///
+    /// Flags as for [`SlabCache::alloc`]; `__GFP_ZERO` is `EINVAL` too, as
+    /// zeroing would destroy the constructed value.
+    pub fn alloc(&self, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>> {
+        let flags = check_alloc_flags(flags)?;
+        if flags.zeroes() {
+            return Err(EINVAL);
+        }
+        let object = self.raw.alloc(flags)?;
+        // INVARIANT: every free object of a constructed cache holds a valid
+        // `T` (type invariant of `SlabCache`). The constructor pinned it and
+        // every owner since held it pinned, so it has never moved.
+        let object = SlabBox::<T> {
+            object: object.cast(),
+            cache: &self.raw,
+            _type: PhantomData,
+        };
+        Ok(object.into())
+    }
+}
+
+/// An object of a [`SlabCache`], owning a `T`.
+///
+/// Like `KBox<T>`, but the memory comes from the cache and goes back to it
+/// (`kmem_cache_free`) when the box is dropped. The box borrows its cache,
+/// which therefore outlives it.
+///
+/// # Invariants
+///
+/// `self.object` is an object allocated from `self.cache`, owned by this
+/// box, holding a valid `T`.
+pub struct SlabBox<'c, T> {
+    object: NonNull<T>,
+    cache: &'c RawCache,
+    // Invariant in `T`, like the cache: the object may be handed out again
+    // as the same `T`.
+    _type: PhantomData<fn(T) -> T>,
+}
+
+// SAFETY: A `SlabBox` owns its `T` like a `KBox` does, and SLUB lets any
+// thread free an object: sending the box sends the `T`.
+unsafe impl<T: Send> Send for SlabBox<'_, T> {}
+
+// SAFETY: A shared `SlabBox` only gives shared access to its `T`.
+unsafe impl<T: Sync> Sync for SlabBox<'_, T> {}
+
+impl<'c, T> SlabBox<'c, T> {
+    /// Pins the object. Objects never move, so this is free.
+    pub fn into_pin(this: Self) -> Pin<Self> {
+        // SAFETY: The `T` lives in its slab object until the box is dropped
+        // and `SlabBox` has no method that moves it out, so once the box is
+        // pinned, the `T` does not move again.
+        unsafe { Pin::new_unchecked(this) }
+    }
+}
+
+impl<'c, T> From<SlabBox<'c, T>> for Pin<SlabBox<'c, T>> {
+    fn from(object: SlabBox<'c, T>) -> Self {
+        SlabBox::into_pin(object)
+    }
+}
+
+impl<T> Deref for SlabBox<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: The object holds a valid `T` (type invariant), shared for
+        // as long as the box is.
+        unsafe { self.object.as_ref() }
+    }
+}
+
+impl<T> DerefMut for SlabBox<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: The object holds a valid `T` (type invariant), which this
+        // box owns exclusively.
+        unsafe { self.object.as_mut() }
+    }
+}
+
+impl<T> Drop for SlabBox<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: The object holds a valid `T` that this box owns (type
+        // invariant). In a constructed cache `T` has no drop glue, so this
+        // leaves the value in the object, as the cache's invariant wants.
+        unsafe { ptr::drop_in_place(self.object.as_ptr()) };
+        // SAFETY: The object was allocated from `self.cache` and is not
+        // used after this (type invariant).
+        unsafe { self.cache.free(self.object.cast()) };
+    }
+}
+
+/// SLUB's counters for one cache, as `/sys/kernel/slab/<name>/` shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlabStats {
+    /// `objects`: objects allocated and not yet freed (see
+    /// [`SlabCache::stats`] for freed objects that still count).
+    pub objects: usize,
+    /// `total_objects`: object slots in all the cache's slabs.
+    pub total_objects: usize,
+    /// `slabs`: the slabs the cache holds.
+    pub slabs: usize,
+    /// `objs_per_slab`: object slots in one slab.
+    pub objs_per_slab: usize,
+    /// `object_size`: the size of an object as the cache's user sees it.
+    pub object_size: usize,
+    /// `slab_size`: the bytes each object takes in a slab, with SLUB's and
+    /// KASAN's metadata and the padding for alignment.
+    pub slab_size: usize,
+    /// `align`: the alignment of the objects.
+    pub align: usize,
+    /// `aliases`: how many other caches were merged into this one.
+    pub aliases: usize,
+}
+
+impl SlabStats {
+    fn read(name: &CStr) -> Result<Self> {
+        let read = |attribute| read_slab_attribute(name, attribute);
+        Ok(SlabStats {
+            objects: read("objects")?,
+            total_objects: read("total_objects")?,
+            slabs: read("slabs")?,
+            objs_per_slab: read("objs_per_slab")?,
+            object_size: read("object_size")?,
+            slab_size: read("slab_size")?,
+            align: read("align")?,
+            aliases: read("aliases")?,
+        })
+    }
+}
+
+/// The first number in the sysfs file `/sys/kernel/slab/<cache>/<attribute>`.
+fn read_slab_attribute(cache: &CStr, attribute: &str) -> Result<usize> {
+    let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{}/{}", cache.to_str()?, attribute))?;
+    let mut buf = [0u8; 32];
+    // SAFETY: `path` is a NUL-terminated string and `buf` is writable for
+    // `buf.len()` bytes; the shim only reads the one and writes the other.
+    let len = unsafe { kalloc_slab_read_sysfs(path.as_char_ptr(), buf.as_mut_ptr(), buf.len()) };
+    // CAST: a negative `len` is an errno, which fits in a `c_int`.
+    let len = usize::try_from(len).map_err(|_| Error::from_errno(len as c_int))?;
+    let text = core::str::from_utf8(&buf[..len])?;
+    let number = text.split_ascii_whitespace().next().ok_or(EIO)?;
+    number.parse().map_err(|_| EIO)
+}
+
+/// Checks flags for an allocation from a cache: those the slab allocator
+/// honours, and no zone modifier, since the zone of a cache's objects is
+/// fixed when the cache is created (SLUB ignores one given at allocation).
+fn check_alloc_flags(flags: Gfp) -> Result<Gfp> {
+    let flags = flags.check_slab()?;
+    if flags.zone()? != Zone::Normal {
+        return Err(EINVAL);
+    }
+    Ok(flags)
+}
+
+/// Checks a cache name against the rules in [`SlabCache`], except
+/// uniqueness.
+fn check_name(name: &CStr) -> Result {
+    let bytes = name.to_bytes();
+    let allowed = |b: &u8| b.is_ascii_graphic() && *b != b'/';
+    if bytes.is_empty()
+        || bytes.len() > MAX_NAME_LEN
+        || bytes[0] == b':'
+        || !bytes.iter().all(allowed)
+    {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Holds kalloc's cache-name lock, from checking that a name is free until
+/// the cache that takes it exists.
+struct NamesGuard(());
+
+impl NamesGuard {
+    fn lock() -> Self {
+        // SAFETY: The shim locks a mutex that `shims.c` defines statically,
+        // in process context like the cache creation it guards; only this
+        // guard's `drop` unlocks it.
+        unsafe { kalloc_slab_names_lock() };
+        NamesGuard(())
+    }
+}
+
+impl Drop for NamesGuard {
+    fn drop(&mut self) {
+        // SAFETY: This guard holds the lock (taken in `NamesGuard::lock`).
+        unsafe { kalloc_slab_names_unlock() };
+    }
+}
+
+/// Whether a live cache that can never be merged is called `name`: such a
+/// cache has a directory of that name in `/sys/kernel/slab`.
+fn unmergeable_cache_named(name: &CStr) -> bool {
+    // SAFETY: `name` is a NUL-terminated string; the shim only reads it.
+    unsafe { kalloc_slab_name_in_use(name.as_char_ptr()) }
+}
+
+/// The value of the C macro `SLAB_<name>`, or `ENOENT`.
+fn slab_flag_c_value(name: &CStr) -> Result<bindings::slab_flags_t> {
+    let mut out = 0;
+    // SAFETY: `name` is a NUL-terminated string and `out` a writable
+    // `slab_flags_t`; the shim only reads the one and writes the other.
+    let ret = unsafe { kalloc_slab_flag_by_name(name.as_char_ptr(), &mut out) };
+    if ret != 0 {
+        return Err(ENOENT);
+    }
+    Ok(out)
+}
+
+#[kunit_tests(kalloc_slab)]
+mod tests {
+    use super::*;
+    use crate::gfp::{
+        __GFP_HIGHMEM,
+        __GFP_ZERO, //
+        GFP_ATOMIC,
+        GFP_DMA,
+        GFP_DMA32,
+        GFP_KERNEL,
+    };
+    use kernel::{
+        alloc::flags as kernel_gfp,
+        sync::{
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
+            new_spinlock,
+            SpinLock, //
+        },
+    };
+    use pin_init::stack_pin_init;
+
+    /// A plain object for the suite: an id, and a check word derived from it.
+    struct Item {
+        id: usize,
+        check: usize,
+    }
+
+    impl Item {
+        fn new(id: usize) -> Self {
+            Item { id, check: !id }
+        }
+
+        fn is(&self, id: usize) -> bool {
+            self.id == id && self.check == !id
+        }
+    }
+
+    /// An object that needs a pinned initialiser: a lock.
+    #[pin_data]
+    struct Locked {
+        #[pin]
+        value: SpinLock<u64>,
+    }
+
+    /// An object whose type asks for more alignment than SLUB's minimum.
+    #[repr(align(128))]
+    struct Aligned128 {
+        id: usize,
+    }
+
+    const SESSION_MAGIC: u64 = 0x5e55_1014_c0de_5eed;
+
+    /// How often `Session::construct` ran.
+    static CONSTRUCTED: Atomic<usize> = Atomic::new(0);
+
+    /// An object of a constructed cache: a lock and a magic value, set up
+    /// once per slot.
+    #[pin_data]
+    struct Session {
+        #[pin]
+        uses: SpinLock<u64>,
+        magic: u64,
+    }
+
+    impl Construct for Session {
+        fn construct() -> impl PinInit<Self> {
+            CONSTRUCTED.fetch_add(1, Relaxed);
+            pin_init!(Session {
+                uses <- new_spinlock!(0),
+                magic: SESSION_MAGIC,
+            })
+        }
+    }
+
+    /// The objects SLUB counts after draining its per-CPU caches.
+    fn live_objects<T, K: CacheKind>(cache: &SlabCache<T, K>) -> Result<usize> {
+        cache.shrink();
+        Ok(cache.stats()?.objects)
+    }
+
+    /// Every Rust SLAB_* constant has the value of the C macro.
+    #[test]
+    fn slab_flags_match_c_macros() -> Result {
+        assert_eq!(
+            SLAB_HWCACHE_ALIGN,
+            slab_flag_c_value(c"SLAB_HWCACHE_ALIGN")?
+        );
+        assert_eq!(SLAB_ACCOUNT, slab_flag_c_value(c"SLAB_ACCOUNT")?);
+        assert_eq!(
+            SLAB_RECLAIM_ACCOUNT,
+            slab_flag_c_value(c"SLAB_RECLAIM_ACCOUNT")?
+        );
+        assert_eq!(SLAB_NO_MERGE, slab_flag_c_value(c"SLAB_NO_MERGE")?);
+        assert_eq!(
+            SlabOptions::new()
+                .hwcache_align()
+                .reclaim_account()
+                .no_merge()
+                .flags,
+            SLAB_HWCACHE_ALIGN | SLAB_RECLAIM_ACCOUNT | SLAB_NO_MERGE
+        );
+        Ok(())
+    }
+
+    /// Sizes and alignments SLUB cannot serve are `EINVAL`, before C sees them.
+    #[test]
+    fn bad_size_or_alignment_is_einval() {
+        let none = SlabOptions::new();
+        assert!(SlabCache::<()>::new(c"kalloc_slab_zst", none).err() == Some(EINVAL));
+        assert!(
+            SlabCache::<[u8; MAX_OBJECT_SIZE + 1]>::new(c"kalloc_slab_huge", none).err()
+                == Some(EINVAL)
+        );
+        for align in [0, 3, 24, 48, 2 * MAX_ALIGN] {
+            let options = none.align(align);
+            assert!(SlabCache::<Item>::new(c"kalloc_slab_align", options).err() == Some(EINVAL));
+        }
+    }
+
+    /// Names that are empty, too long or would confuse sysfs and
+    /// /proc/slabinfo are `EINVAL`; the longest valid name works.
+    #[test]
+    fn bad_names_are_einval() -> Result {
+        let none = SlabOptions::new().no_merge();
+        for name in [
+            c"",
+            c"kalloc slab",
+            c"kalloc/slab",
+            c":0000016",
+            c"kalloc_slab_\xc3\xa9",
+        ] {
+            assert!(SlabCache::<Item>::new(name, none).err() == Some(EINVAL));
+        }
+        let mut name = [b'x'; MAX_NAME_LEN + 2];
+        name[MAX_NAME_LEN + 1] = 0;
+        let too_long = CStr::from_bytes_with_nul(&name).map_err(|_| EINVAL)?;
+        assert!(SlabCache::<Item>::new(too_long, none).err() == Some(EINVAL));
+
+        name[MAX_NAME_LEN] = 0;
+        let longest = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
+        assert_eq!(longest.to_bytes().len(), MAX_NAME_LEN);
+        let cache = SlabCache::<Item>::new(longest, none)?;
+        assert_eq!(cache.name(), longest);
+        assert!(cache.alloc(Item::new(1), GFP_KERNEL)?.is(1));
+        Ok(())
+    }
+
+    /// A live unmergeable cache's name is `EEXIST`, for either kind of
+    /// cache; once the cache is destroyed, its name is free again.
+    #[test]
+    fn taken_name_is_eexist_until_destroyed() -> Result {
+        let name = c"kalloc_slab_unique";
+        let options = SlabOptions::new().no_merge();
+        let cache = SlabCache::<Item>::new(name, options)?;
+        assert!(unmergeable_cache_named(name));
+        assert!(SlabCache::<Item>::new(name, options).err() == Some(EEXIST));
+        assert!(SlabCache::<Session, _>::with_constructor(name, options).err() == Some(EEXIST));
+        drop(cache);
+        assert!(!unmergeable_cache_named(name));
+        let again = SlabCache::<Item>::new(name, options)?;
+        assert!(again.alloc(Item::new(2), GFP_KERNEL)?.is(2));
+        Ok(())
+    }
+
+    /// Flags the cache cannot honour are `EINVAL`.
+    #[test]
+    fn bad_gfp_flags_are_einval() -> Result {
+        let items = SlabCache::<Item>::new(c"kalloc_slab_gfp", SlabOptions::new())?;
+        for flags in [
+            GFP_KERNEL | __GFP_HIGHMEM,
+            GFP_KERNEL | GFP_DMA32,
+            GFP_KERNEL | GFP_DMA,
+        ] {
+            assert!(items.alloc(Item::new(0), flags).err() == Some(EINVAL));
+        }
+        let sessions =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_gfp_ctor", SlabOptions::new())?;
+        assert!(sessions.alloc(GFP_KERNEL | __GFP_ZERO).err() == Some(EINVAL));
+        assert!(sessions.alloc(GFP_KERNEL | GFP_DMA).err() == Some(EINVAL));
+        Ok(())
+    }
+
+    /// The cache is SLUB's own (not an alias of another cache), sized for
+    /// `T`, and the objects SLUB counts in it are the ones allocated here.
+    #[test]
+    fn objects_come_from_this_cache() -> Result {
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_own", SlabOptions::new().no_merge())?;
+        let stats = cache.stats()?;
+        assert_eq!(stats.aliases, 0);
+        assert_eq!(stats.object_size, size_of::<Item>());
+        assert_eq!(cache.object_size(), size_of::<Item>());
+        assert_eq!(stats.total_objects, 0);
+        assert_eq!(live_objects(&cache)?, 0);
+
+        let item = cache.alloc(Item::new(7), GFP_KERNEL)?;
+        assert_eq!(live_objects(&cache)?, 1);
+        let stats = cache.stats()?;
+        assert_eq!(stats.slabs, 1);
+        assert!(stats.slab_size >= size_of::<Item>());
+        assert!(item.is(7));
+        drop(item);
+        assert_eq!(live_objects(&cache)?, 0);
+        Ok(())
+    }
+
+    /// SLUB's object count rises with each allocation and falls with each
+    /// drop; at the end the cache holds no slab, so it is destroyed empty.
+    #[test]
+    fn object_count_rises_and_falls() -> Result {
+        const N: usize = 300;
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_count", SlabOptions::new().no_merge())?;
+        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for id in 0..N {
+            items.push(
+                cache.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+            if id % 100 == 0 {
+                assert_eq!(live_objects(&cache)?, id + 1);
+            }
+        }
+        assert_eq!(live_objects(&cache)?, N);
+        assert!(!cache.shrink());
+
+        items.truncate(N / 3);
+        assert_eq!(live_objects(&cache)?, N / 3);
+        while items.pop().is_some() {}
+        assert_eq!(live_objects(&cache)?, 0);
+
+        assert!(cache.shrink());
+        let stats = cache.stats()?;
+        assert_eq!((stats.objects, stats.slabs, stats.total_objects), (0, 0, 0));
+        Ok(())
+    }
+
+    /// Many objects at once: each is a separate object holding its own value.
+    #[test]
+    fn many_objects_are_distinct() -> Result {
+        const N: usize = 2000;
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_many", SlabOptions::new())?;
+        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for id in 0..N {
+            items.push(
+                cache.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        let mut addresses = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for (id, item) in items.iter().enumerate() {
+            assert!(item.is(id));
+            addresses.push(ptr::from_ref::<Item>(item).addr(), kernel_gfp::GFP_KERNEL)?;
+        }
+        addresses.sort_unstable();
+        for pair in addresses.windows(2) {
+            assert!(pair[1] - pair[0] >= size_of::<Item>());
+        }
+        Ok(())
+    }
+
+    /// A pinned initialiser runs in the object; one that fails returns its
+    /// error and gives the object back.
+    #[test]
+    fn pin_init_in_place() -> Result {
+        let cache = SlabCache::<Locked>::new(c"kalloc_slab_pinned", SlabOptions::new().no_merge())?;
+        let locked =
+            cache.pin_init(pin_init!(Locked { value <- new_spinlock!(41) }), GFP_KERNEL)?;
+        *locked.value.lock() += 1;
+        assert_eq!(*locked.value.lock(), 42);
+
+        let failing =
+            try_pin_init!(Locked { value <- new_spinlock!(0) }).pin_chain(|_| Err(EBADMSG));
+        assert!(cache.pin_init(failing, GFP_KERNEL).err() == Some(EBADMSG));
+        assert_eq!(live_objects(&cache)?, 1);
+        drop(locked);
+        assert_eq!(live_objects(&cache)?, 0);
+        Ok(())
+    }
+
+    /// Objects are aligned as `T`, an explicit alignment and
+    /// `SLAB_HWCACHE_ALIGN` ask, and as SLUB reports.
+    #[test]
+    fn alignment_is_honoured() -> Result {
+        fn all_aligned<T>(objects: &[SlabBox<'_, T>], align: usize) -> bool {
+            objects
+                .iter()
+                .all(|object| ptr::from_ref::<T>(object).addr() % align == 0)
+        }
+
+        let by_type =
+            SlabCache::<Aligned128>::new(c"kalloc_slab_align_type", SlabOptions::new().no_merge())?;
+        let mut objects = KVec::new();
+        for id in 0..64 {
+            objects.push(
+                by_type.alloc(Aligned128 { id }, GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        assert!(objects
+            .iter()
+            .enumerate()
+            .all(|(id, object)| object.id == id));
+        assert!(all_aligned(&objects, 128));
+        assert!(by_type.stats()?.align >= 128);
+
+        let options = SlabOptions::new().no_merge().align(256);
+        let explicit = SlabCache::<Item>::new(c"kalloc_slab_align_256", options)?;
+        let mut items = KVec::new();
+        for id in 0..64 {
+            items.push(
+                explicit.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        assert!(all_aligned(&items, 256));
+        assert_eq!(explicit.stats()?.align, 256);
+
+        // An object of 96 bytes: at least a cache line with SLAB_HWCACHE_ALIGN.
+        type Line = [u64; 12];
+        let plain =
+            SlabCache::<Line>::new(c"kalloc_slab_unaligned", SlabOptions::new().no_merge())?;
+        let options = SlabOptions::new().no_merge().hwcache_align();
+        let hw = SlabCache::<Line>::new(c"kalloc_slab_hwcache", options)?;
+        let hw_align = hw.stats()?.align;
+        assert!(hw_align > plain.stats()?.align);
+        let mut lines = KVec::new();
+        for i in 0..64 {
+            lines.push(hw.alloc([i; 12], GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(all_aligned(&lines, hw_align));
+        Ok(())
+    }
+
+    /// `GFP_ATOMIC` allocations and frees work in atomic context (a spinlock
+    /// held), from a cache created with every option.
+    #[test]
+    fn gfp_atomic_under_spinlock() -> Result {
+        let options = SlabOptions::new()
+            .hwcache_align()
+            .account()
+            .reclaim_account();
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_atomic", options)?;
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let _guard = lock.lock();
+        let mut items = [const { None }; 16];
+        for (id, slot) in items.iter_mut().enumerate() {
+            *slot = Some(cache.alloc(Item::new(id), GFP_ATOMIC)?);
+        }
+        for (id, item) in items.iter().enumerate() {
+            assert!(item.as_ref().is_some_and(|item| item.is(id)));
+        }
+        drop(items);
+        Ok(())
+    }
+
+    /// The constructor runs on every slot when SLUB populates a slab, not
+    /// at each allocation: its count equals SLUB's slot count, and every
+    /// object comes out constructed.
+    #[test]
+    fn constructor_runs_once_per_slot() -> Result {
+        CONSTRUCTED.store(0, Relaxed);
+        let cache =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_ctor", SlabOptions::new())?;
+        assert_eq!(cache.stats()?.aliases, 0);
+        assert_eq!(CONSTRUCTED.load(Relaxed), 0);
+
+        let first = cache.alloc(GFP_KERNEL)?;
+        let stats = cache.stats()?;
+        assert!(stats.total_objects >= stats.objs_per_slab);
+        assert!(stats.objs_per_slab > 1);
+        assert_eq!(CONSTRUCTED.load(Relaxed), stats.total_objects);
+        assert_eq!(first.magic, SESSION_MAGIC);
+        assert_eq!(*first.uses.lock(), 0);
+
+        // Allocate until SLUB had to populate more slabs: still exactly one
+        // construction per slot, and no more than that.
+        let mut sessions = KVec::new();
+        while sessions.len() < 2 * stats.total_objects {
+            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(sessions
+            .iter()
+            .all(|s| s.magic == SESSION_MAGIC && *s.uses.lock() == 0));
+        let more = cache.stats()?;
+        assert!(more.total_objects > stats.total_objects);
+        assert_eq!(CONSTRUCTED.load(Relaxed), more.total_objects);
+        Ok(())
+    }
+
+    /// A freed object keeps its value: the next allocation of that slot
+    /// hands it out as its last user left it, without constructing it again.
+    #[test]
+    fn constructed_objects_keep_their_state() -> Result {
+        const N: usize = 512;
+        let cache =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_reuse", SlabOptions::new())?;
+        let mut sessions = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for _ in 0..N {
+            let session = cache.alloc(GFP_KERNEL)?;
+            *session.uses.lock() += 1;
+            sessions.push(session, kernel_gfp::GFP_KERNEL)?;
+        }
+        // Free every other object, then let SLUB take them back into their
+        // slabs, which stay (each still holds live objects).
+        let mut kept = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        for (i, session) in sessions.drain_all().enumerate() {
+            if i % 2 == 0 {
+                kept.push(session, kernel_gfp::GFP_KERNEL)?;
+            }
+        }
+        cache.shrink();
+        let constructed = CONSTRUCTED.load(Relaxed);
+        let slots = cache.stats()?.total_objects;
+
+        let mut reused = 0;
+        let mut again = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        for _ in 0..N / 2 {
+            let session = cache.alloc(GFP_KERNEL)?;
+            assert_eq!(session.magic, SESSION_MAGIC);
+            let uses = *session.uses.lock();
+            assert!(uses <= 1);
+            if uses == 1 {
+                reused += 1;
+            }
+            again.push(session, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(reused > 0);
+        // Constructed since: only the slots of the slabs SLUB added.
+        let added = cache.stats()?.total_objects - slots;
+        assert_eq!(CONSTRUCTED.load(Relaxed) - constructed, added);
+        Ok(())
+    }
+
+    /// Once every object is dropped, the cache holds no slab and no object,
+    /// and dropping it destroys it: its name leaves /sys/kernel/slab. (A
+    /// busy cache would make the kernel warn, which fails the run.)
+    #[test]
+    fn cache_is_destroyed_empty() -> Result {
+        let name = c"kalloc_slab_destroy";
+        let cache = SlabCache::<Session, _>::with_constructor(name, SlabOptions::new())?;
+        let mut sessions = KVec::new();
+        for _ in 0..100 {
+            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert_eq!(live_objects(&cache)?, 100);
+        drop(sessions);
+        assert!(cache.shrink());
+        assert_eq!(cache.stats()?.objects, 0);
+        assert_eq!(cache.stats()?.slabs, 0);
+        assert!(unmergeable_cache_named(name));
+        drop(cache);
+        assert!(!unmergeable_cache_named(name));
+        Ok(())
+    }
+}
