@@ -47,6 +47,14 @@
 //! that needs its destructor, such as an [`IoMap`], is a [`DevmOwned`]: the
 //! device drops it when it is unbound, [`DevmOwned::release`] at once.
 //!
+//! # Looking at a device
+//!
+//! [`devres_count`] counts the entries of a device's list, [`with_bound`]
+//! gives a `&Device<Bound>` outside the driver's callbacks (under the
+//! device lock), and [`find_pci_device`], [`release_driver`] and
+//! [`attach_driver`] find, unbind and bind a device as sysfs does: the
+//! self-tests use them to watch what binding and unbinding do.
+//!
 //! # Bad requests
 //!
 //! Requests are checked before C sees them, so that a bad one is an error

@@ -132,7 +132,7 @@ impl pci::Driver for EduDriver {
     fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, edu: Pin<&Self::Data<'bound>>) {
         REMOVES.fetch_add(1, Relaxed);
         // Nothing to free: the device releases its resources after this.
-        dev_info!(pdev, "remove: {}, ID {:#x}\n", &*edu.label, edu.regs.read32(ID));
+        dev_info!(pdev, "remove: {}, ID {:#010x}\n", &*edu.label, edu.regs.read32(ID));
     }
 }
 
