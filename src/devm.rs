@@ -734,9 +734,10 @@ mod tests {
     const EDU_ID: u32 = 0x0100_00ed;
 
     /// A new faux device: bound as soon as it exists, unbound when the
-    /// registration is dropped.
-    fn faux_device() -> Result<faux::Registration> {
-        faux::Registration::new(c"kalloc_devm", None)
+    /// registration is dropped. Each case names its own, so that a failed
+    /// case (which leaks its device) does not fail the others.
+    fn faux_device(name: &CStr) -> Result<faux::Registration> {
+        faux::Registration::new(name, None)
     }
 
     /// The device of a faux registration, bound while the registration lives.
@@ -809,7 +810,7 @@ mod tests {
     /// zero, strings hold what was formatted.
     #[test]
     fn each_allocation_is_one_entry_on_the_device_list() -> Result {
-        let reg = faux_device()?;
+        let reg = faux_device(c"kalloc_devm_entries")?;
         let dev = bound(&reg);
         let base = devres_count(dev);
 
@@ -858,7 +859,7 @@ mod tests {
     fn destroying_a_device_releases_everything() -> Result {
         for round in 0..ROUNDS {
             let tally = Tally::new()?;
-            let reg = faux_device()?;
+            let reg = faux_device(c"kalloc_devm_destroy")?;
             let dev = bound(&reg);
             // A reference that outlives the registration, to look at the
             // device once it is gone from the bus.
@@ -891,7 +892,7 @@ mod tests {
     #[test]
     fn early_release_frees_once() -> Result {
         let tally = Tally::new()?;
-        let reg = faux_device()?;
+        let reg = faux_device(c"kalloc_devm_early")?;
         let dev = bound(&reg);
         let kept: ARef<Device> = dev.into();
         let base = devres_count(dev);
@@ -945,7 +946,7 @@ mod tests {
     /// warning), and add nothing to the device's list.
     #[test]
     fn bad_requests_are_errors() -> Result {
-        let reg = faux_device()?;
+        let reg = faux_device(c"kalloc_devm_bad")?;
         let dev = bound(&reg);
         let base = devres_count(dev);
         let k = GFP_KERNEL | __GFP_NOWARN;
@@ -991,7 +992,7 @@ mod tests {
     /// family, `GFP_DMA` for both.
     #[test]
     fn largest_requests_and_other_flags_succeed() -> Result {
-        let reg = faux_device()?;
+        let reg = faux_device(c"kalloc_devm_largest")?;
         let dev = bound(&reg);
         let base = devres_count(dev);
 
@@ -1019,7 +1020,7 @@ mod tests {
     /// longer than a page, in full.
     #[test]
     fn kasprintf_formats_rust_arguments() -> Result {
-        let reg = faux_device()?;
+        let reg = faux_device(c"kalloc_devm_kasprintf")?;
         let dev = bound(&reg);
 
         let s = DevmStr::format(dev, GFP_KERNEL, fmt!("{:>6}|{:<4}|{:.3}", "ab", 7, "abcdef"))?;
