@@ -43,9 +43,13 @@ list=$out/initramfs.list
 "$gen_cpio" "$list" >"$out/initramfs.cpio" || die "could not build the initramfs"
 
 rm -f "$log"
+# oops=panic panic=-1: a crash ends the VM at once. slub_debug=P poisons
+# freed slab objects, so that a stale copy of a leaked pointer in freed
+# memory cannot hide the leak from kmemleak, and so that memory from kmalloc
+# is not zero by chance (kzalloc's zeroing is then observable).
 qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 init_on_free=1"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P"
 	-device edu
 	-display none -monitor none -no-reboot
 	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)

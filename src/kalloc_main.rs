@@ -11,6 +11,7 @@ pub mod devm;
 mod edu;
 pub mod gfp;
 pub mod iomem;
+pub mod kmalloc;
 pub mod pages;
 mod shim;
 pub mod slab;
