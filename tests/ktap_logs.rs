@@ -216,3 +216,17 @@ fn suites_run_at_insmod_count_even_if_not_declared() {
     assert_eq!(first_kind(&v), "failing case");
     assert!(v.suites.iter().any(|s| s.name == "kalloc_demo"));
 }
+
+#[test]
+fn a_failed_vm_step_fails_the_run() {
+    let log = PASS.replace(
+        "kalloc-vm: insmod ok",
+        "kalloc-vm: insmod ok\r\nkalloc-vm: step edu-rebind\r\nkalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0",
+    );
+    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    assert_eq!(first_kind(&v), "failed step");
+    assert_eq!(
+        v.problems,
+        vec![Problem::StepFailed("kalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0".into())]
+    );
+}

@@ -3,7 +3,8 @@
 //! A run passes only if all of these hold:
 //! - the VM finished by itself (the `/init` script's `kalloc-vm: done`
 //!   marker is in the log) rather than hanging or crashing;
-//! - `insmod` and `rmmod` of kalloc both succeeded;
+//! - `insmod` and `rmmod` of kalloc both succeeded, and no extra step of
+//!   `/init` (`scripts/vm/steps.d/`) reported a failure;
 //! - every expected suite is present, announced at least one case, ran all
 //!   the cases it announced, and every case is `ok` (a skip is a failure:
 //!   a skipped case proves nothing);
@@ -12,7 +13,9 @@
 
 use crate::ktap::{self, Status, Suite};
 
-/// Printed by `scripts/vm/init`.
+/// Printed by `scripts/vm/init` and its steps: every line of theirs starts
+/// with this, and a step that fails says `FAILED`.
+const MARK_PREFIX: &str = "kalloc-vm: ";
 const MARK_INSMOD: &str = "kalloc-vm: insmod";
 const MARK_INSMOD_OK: &str = "kalloc-vm: insmod ok";
 const MARK_RMMOD_OK: &str = "kalloc-vm: rmmod ok";
@@ -70,6 +73,9 @@ pub enum Problem {
     EmptySuite(String),
     /// `rmmod kalloc` failed.
     RmmodFailed,
+    /// An extra step of the VM's `/init` (`scripts/vm/steps.d/`) reported a
+    /// failure (its `kalloc-vm: ... FAILED ...` line).
+    StepFailed(String),
     /// kmemleak reported an unreferenced object (its first line).
     Leak(String),
     /// The kmemleak report is missing from the log.
@@ -89,7 +95,7 @@ impl Problem {
             Problem::CaseSkipped { .. } => 6,
             Problem::PlanMismatch { .. } | Problem::SuiteFailed(_) => 7,
             Problem::MissingSuite(_) | Problem::EmptySuite(_) => 8,
-            Problem::RmmodFailed => 9,
+            Problem::RmmodFailed | Problem::StepFailed(_) => 9,
             Problem::Leak(_) | Problem::NoLeakReport => 10,
         }
     }
@@ -106,6 +112,7 @@ impl Problem {
             Problem::PlanMismatch { .. } => "wrong case count",
             Problem::MissingSuite(_) | Problem::EmptySuite(_) => "missing suite",
             Problem::RmmodFailed => "rmmod failed",
+            Problem::StepFailed(_) => "failed step",
             Problem::Leak(_) | Problem::NoLeakReport => "memory leak",
         }
     }
@@ -137,6 +144,7 @@ impl std::fmt::Display for Problem {
             Problem::MissingSuite(s) => write!(f, "suite {s} is missing from the log"),
             Problem::EmptySuite(s) => write!(f, "suite {s} has no cases"),
             Problem::RmmodFailed => write!(f, "rmmod kalloc failed"),
+            Problem::StepFailed(l) => write!(f, "{l}"),
             Problem::Leak(l) => write!(f, "kmemleak: {l}"),
             Problem::NoLeakReport => write!(f, "no kmemleak report in the log"),
         }
@@ -245,6 +253,12 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
     let done = lines.iter().any(|l| l.trim() == MARK_DONE);
     if !done && exit != Exit::TimedOut {
         problems.push(Problem::Unfinished);
+    }
+    for l in &lines {
+        let l = l.trim();
+        if l.starts_with(MARK_PREFIX) && l.contains("FAILED") {
+            problems.push(Problem::StepFailed(l.to_string()));
+        }
     }
     let insmod_ok = lines.iter().any(|l| l.trim() == MARK_INSMOD_OK);
     if !insmod_ok && done {
