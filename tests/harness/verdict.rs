@@ -58,13 +58,24 @@ pub enum Problem {
     /// `insmod kalloc.ko` failed.
     InsmodFailed,
     /// A suite started but never printed its result.
-    SuiteUnfinished { suite: String, last_case: Option<String> },
+    SuiteUnfinished {
+        suite: String,
+        last_case: Option<String>,
+    },
     /// A case reported `not ok`.
     CaseFailed { suite: String, case: String },
     /// A case was skipped.
-    CaseSkipped { suite: String, case: String, reason: String },
+    CaseSkipped {
+        suite: String,
+        case: String,
+        reason: String,
+    },
     /// The suite ran a different number of cases than it announced.
-    PlanMismatch { suite: String, planned: Option<u32>, ran: usize },
+    PlanMismatch {
+        suite: String,
+        planned: Option<u32>,
+        ran: usize,
+    },
     /// The suite reported `not ok` although no case failed.
     SuiteFailed(String),
     /// An expected suite is not in the log.
@@ -130,13 +141,25 @@ impl std::fmt::Display for Problem {
                 None => write!(f, "suite {suite} stopped before its first case"),
             },
             Problem::CaseFailed { suite, case } => write!(f, "{suite}.{case} failed"),
-            Problem::CaseSkipped { suite, case, reason } if reason.is_empty() => {
+            Problem::CaseSkipped {
+                suite,
+                case,
+                reason,
+            } if reason.is_empty() => {
                 write!(f, "{suite}.{case} was skipped")
             }
-            Problem::CaseSkipped { suite, case, reason } => {
+            Problem::CaseSkipped {
+                suite,
+                case,
+                reason,
+            } => {
                 write!(f, "{suite}.{case} was skipped ({reason})")
             }
-            Problem::PlanMismatch { suite, planned, ran } => match planned {
+            Problem::PlanMismatch {
+                suite,
+                planned,
+                ran,
+            } => match planned {
                 Some(p) => write!(f, "suite {suite} announced {p} cases but ran {ran}"),
                 None => write!(f, "suite {suite} announced no plan"),
             },
@@ -195,10 +218,17 @@ impl Verdict {
         match self.problems.first() {
             None => {
                 let cases: usize = self.suites.iter().map(|s| s.passed).sum();
+                let distinct = self
+                    .suites
+                    .iter()
+                    .filter(|s| !s.name.contains(" (run "))
+                    .count();
+                let reruns = match self.suites.len() - distinct {
+                    0 => String::new(),
+                    n => format!(" (+{n} run again)"),
+                };
                 format!(
-                    "kalloc: PASS: {} suites, {} cases ok (log: {log_path})",
-                    self.suites.len(),
-                    cases
+                    "kalloc: PASS: {distinct} suites{reruns}, {cases} cases ok (log: {log_path})"
                 )
             }
             Some(p) => {
@@ -231,8 +261,16 @@ pub fn declared_suites(source: &str) -> Vec<String> {
 
 fn kmemleak_report(lines: &[&str]) -> Option<Vec<String>> {
     let begin = lines.iter().position(|l| l.contains(MARK_LEAKS_BEGIN))?;
-    let end = lines[begin..].iter().position(|l| l.contains(MARK_LEAKS_END))? + begin;
-    Some(lines[begin + 1..end].iter().map(|l| l.to_string()).collect())
+    let end = lines[begin..]
+        .iter()
+        .position(|l| l.contains(MARK_LEAKS_END))?
+        + begin;
+    Some(
+        lines[begin + 1..end]
+            .iter()
+            .map(|l| l.to_string())
+            .collect(),
+    )
 }
 
 /// Judges a run: `log` is the serial log, `expected` the suites that must
@@ -283,11 +321,21 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
         .chain(ktap::parse(&log[after_insmod..]))
         .collect();
 
-    let mut suites = Vec::new();
+    let mut suites: Vec<SuiteSummary> = Vec::new();
     for s in &parsed {
         let count = |f: fn(&Status) -> bool| s.cases.iter().filter(|c| f(&c.status)).count();
+        // A suite can run again later (a VM step may re-run it through
+        // KUnit's debugfs): each run is judged, and named apart.
+        let runs = parsed
+            .iter()
+            .take_while(|p| !std::ptr::eq(*p, s))
+            .filter(|p| p.name == s.name)
+            .count();
         let summary = SuiteSummary {
-            name: s.name.clone(),
+            name: match runs {
+                0 => s.name.clone(),
+                n => format!("{} (run {})", s.name, n + 1),
+            },
             passed: count(|st| *st == Status::Pass),
             failed: count(|st| *st == Status::Fail),
             skipped: count(|st| matches!(st, Status::Skip(_))),
