@@ -36,6 +36,8 @@ test: module
 
 rust-analyzer: kernel
 	@scripts/build-module.sh rust-analyzer
+	@cp target/kbuild/rust-project.json rust-project.json
+	@echo "kalloc: wrote rust-project.json"
 
 clean:
 	rm -rf target rust-project.json

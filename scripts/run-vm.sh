@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
 
-module=${1:-$KALLOC_TOP/target/kbuild/kalloc.ko}
+module=${1:-$KALLOC_TOP/target/kbuild/src/kalloc.ko}
 out=$KALLOC_TOP/target/vm
 log=${VM_LOG:-$out/serial.log}
 timeout_s=${VM_TIMEOUT:-600}

@@ -366,6 +366,22 @@ pub unsafe fn read_nofault_u32(addr: usize) -> Result<u32> {
     Ok(val)
 }
 
+/// Test support: [`read_nofault_u32`] of `addr`, which is 0 or the address
+/// of the identification register of QEMU's edu device in an [`IoMap`]
+/// (including one that a device-scoped mapping owns) that is alive or has
+/// been dropped since. For the `kalloc_iomem` and `kalloc_devm` suites.
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) fn read_edu_nofault(addr: usize) -> Result<u32> {
+    // SAFETY: Address 0 is a user-space address, refused without a read.
+    // While the mapping lives, `addr` is edu's identification register,
+    // whose reads have no side effects. Once the mapping is gone, `addr` is
+    // unmapped, or a newer mapping in the vmalloc area took it: in the test
+    // VM that is memory (vmalloc, vmap, stacks) or edu's registers, the only
+    // device memory it maps, and reading either has no side effects (edu's
+    // registers change nothing when read).
+    unsafe { read_nofault_u32(addr) }
+}
+
 #[kunit_tests(kalloc_iomem)]
 mod tests {
     use super::*;
@@ -409,38 +425,29 @@ mod tests {
         if (dev.vendor_id(), dev.device_id()) != (EDU_VENDOR, EDU_DEVICE) {
             return Err(ENODEV);
         }
-        // SAFETY: `dev` is QEMU's edu device (checked above), which the test
-        // VM has for these tests and which no driver of the VM's kernel
-        // drives. Its BAR 0 holds registers only (other BARs do not exist:
-        // mapping them fails before `ioremap()`), and the tests' accesses
-        // have no effect beyond the device: they read the identification,
-        // status and unused registers, and write the liveness register (a
-        // scratch register), the factorial register (computed inside the
-        // device) and the DMA address register (inert: a transfer starts
-        // only when a command is written to 0x98, which no test does). No
-        // test writes the status register or the interrupt registers (0x60
-        // and up), so the device raises no interrupt. The BAR stays where it
-        // is: the VM has no PCI hotplug and nothing writes the PCI `remove`
-        // or `rescan` files.
+        // SAFETY: `dev` is QEMU's edu device (checked above), which the test VM
+        // has for kalloc's tests. Its driver is kalloc's own (`edu.rs`), and
+        // these tests act for it: the driver uses the identification register,
+        // and the liveness register only while it probes, which is never during
+        // this suite (it probes when kalloc is loaded, before the suites run,
+        // and when the `kalloc_devm` suite, another suite, or the VM's
+        // `edu-rebind` step binds it again; KUnit runs one suite at a time).
+        // Its BAR 0 holds registers only (other BARs do not exist: mapping them
+        // fails before `ioremap()`), and the tests' accesses have no effect
+        // beyond the device: they read the identification, status and unused
+        // registers, and write the liveness register (a scratch register), the
+        // factorial register (computed inside the device) and the DMA address
+        // register (inert: a transfer starts only when a command is written to
+        // 0x98, which no test does). No test writes the status register or the
+        // interrupt registers (0x60 and up), so the device raises no interrupt.
+        // The BAR stays where it is: the VM has no PCI hotplug and nothing
+        // writes the PCI `remove` or `rescan` files.
         unsafe {
             match range {
                 None => dev.map_bar(bar),
                 Some((offset, len)) => dev.map_bar_range(bar, offset, len),
             }
         }
-    }
-
-    /// [`read_nofault_u32`] of `addr`: 0, or an address in a mapping of
-    /// edu's registers that is alive or has been dropped.
-    fn read_edu_nofault(addr: usize) -> Result<u32> {
-        // SAFETY: Address 0 is a user-space address, refused without a read.
-        // A live mapping of edu's BAR is read at the identification register
-        // only, which has no side effects. Once the mapping is dropped, the
-        // address is unmapped, or was reused by a newer mapping in the
-        // vmalloc area: in the test VM, while the suite runs, that is
-        // memory (vmalloc, vmap, stacks), as no other device memory is
-        // mapped, and a read of memory is harmless.
-        unsafe { read_nofault_u32(addr) }
     }
 
     /// Waits until the device is not computing a factorial.

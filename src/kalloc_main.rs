@@ -7,6 +7,8 @@
 
 use kernel::prelude::*;
 
+pub mod devm;
+mod edu;
 pub mod gfp;
 pub mod iomem;
 pub mod kmalloc;
@@ -23,12 +25,17 @@ module! {
     license: "GPL",
 }
 
-struct Kalloc;
+struct Kalloc {
+    /// The PCI driver for QEMU's edu device (src/edu.rs): registered while
+    /// kalloc is loaded, so the edu device is bound before the suites run.
+    _edu: Pin<KBox<edu::Registration>>,
+}
 
 impl kernel::Module for Kalloc {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         pr_info!("loaded (C shims ABI {:#x})\n", shim::abi());
-        Ok(Kalloc)
+        let edu = edu::register(module)?;
+        Ok(Kalloc { _edu: edu })
     }
 }
 

@@ -399,6 +399,56 @@ void kalloc_test_read_unalias(void *dst, void *alias, size_t len)
 	vunmap((void *)((unsigned long)alias & PAGE_MASK));
 }
 
+/* --- device-scoped (devm) allocations --- */
+
+#include <linux/device.h>
+#include <linux/device/devres.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+
+void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
+void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
+size_t kalloc_devres_count(struct device *dev);
+void kalloc_device_lock(struct device *dev);
+void kalloc_device_unlock(struct device *dev);
+
+void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp)
+{
+	return devm_kzalloc(dev, size, gfp);
+}
+
+void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp)
+{
+	return devm_kcalloc(dev, n, size, gfp);
+}
+
+/*
+ * The number of resources on @dev's devres list (allocations, actions and
+ * group markers alike), for the self-tests: it grows by one per
+ * device-scoped allocation, shrinks by one per early release, and is empty
+ * once the device is unbound.
+ */
+size_t kalloc_devres_count(struct device *dev)
+{
+	struct list_head *pos;
+	size_t n = 0;
+
+	guard(spinlock_irqsave)(&dev->devres_lock);
+	list_for_each(pos, &dev->devres_head)
+		n++;
+	return n;
+}
+
+void kalloc_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+void kalloc_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
 /* --- vmalloc (src/vmalloc.rs) --- */
 
 #include <linux/vmalloc.h>

@@ -34,7 +34,9 @@ fn all_pass() {
     assert_eq!(v.suites[0].name, "kalloc_gfp");
     assert_eq!(v.suites[0].passed, 10);
     assert_eq!(v.suites[1].passed, 2);
-    assert!(v.headline("serial.log").starts_with("kalloc: PASS: 2 suites, 12 cases ok"));
+    assert!(v
+        .headline("serial.log")
+        .starts_with("kalloc: PASS: 2 suites, 12 cases ok"));
 }
 
 #[test]
@@ -61,7 +63,11 @@ fn one_failing_case() {
     }));
     // The assertion message is attached to the failing case.
     let demo = v.parsed.iter().find(|s| s.name == "kalloc_demo").unwrap();
-    let failed = demo.cases.iter().find(|c| c.status == Status::Fail).unwrap();
+    let failed = demo
+        .cases
+        .iter()
+        .find(|c| c.status == Status::Fail)
+        .unwrap();
     assert!(failed
         .diagnostics
         .iter()
@@ -105,7 +111,9 @@ fn hang_is_named_as_such() {
 #[test]
 fn truncated_log() {
     // The same passing run, cut short in the middle of the first suite.
-    let cut = PASS.find("ok 5 invalid_zone_combinations_are_einval").unwrap();
+    let cut = PASS
+        .find("ok 5 invalid_zone_combinations_are_einval")
+        .unwrap();
     let truncated = &PASS[..cut];
     let v = judge(truncated, Exit::Exited, &base(), "kalloc");
     assert!(!v.passed());
@@ -114,7 +122,9 @@ fn truncated_log() {
         suite: "kalloc_gfp".into(),
         last_case: Some("zone_matches_c_gfp_zone".into())
     }));
-    assert!(v.problems.contains(&Problem::MissingSuite("kalloc_module".into())));
+    assert!(v
+        .problems
+        .contains(&Problem::MissingSuite("kalloc_module".into())));
 }
 
 #[test]
@@ -128,8 +138,13 @@ fn kmemleak_report_fails_the_run() {
 #[test]
 fn missing_suite() {
     let v = judge(PASS, Exit::Exited, &with_demo(), "kalloc");
-    assert_eq!(v.problems, vec![Problem::MissingSuite("kalloc_demo".into())]);
-    assert!(v.headline("target/vm/serial.log").ends_with("(log: target/vm/serial.log)"));
+    assert_eq!(
+        v.problems,
+        vec![Problem::MissingSuite("kalloc_demo".into())]
+    );
+    assert!(v
+        .headline("target/vm/serial.log")
+        .ends_with("(log: target/vm/serial.log)"));
 }
 
 #[test]
@@ -142,7 +157,10 @@ fn suite_with_no_cases() {
         &PASS[end..]
     );
     let v = judge(&empty, Exit::Exited, &base(), "kalloc");
-    assert_eq!(v.problems, vec![Problem::EmptySuite("kalloc_module".into())]);
+    assert_eq!(
+        v.problems,
+        vec![Problem::EmptySuite("kalloc_module".into())]
+    );
 }
 
 #[test]
@@ -203,7 +221,8 @@ fn ktap_for_kunit_py_is_standalone_and_renumbered() {
     for (a, b) in again.iter().zip(&v.parsed) {
         assert_eq!(a.name, b.name);
         assert_eq!(a.status, b.status);
-        let statuses = |s: &ktap::Suite| s.cases.iter().map(|c| c.status.clone()).collect::<Vec<_>>();
+        let statuses =
+            |s: &ktap::Suite| s.cases.iter().map(|c| c.status.clone()).collect::<Vec<_>>();
         assert_eq!(statuses(a), statuses(b));
     }
 }
@@ -215,4 +234,20 @@ fn suites_run_at_insmod_count_even_if_not_declared() {
     let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &base(), "kalloc");
     assert_eq!(first_kind(&v), "failing case");
     assert!(v.suites.iter().any(|s| s.name == "kalloc_demo"));
+}
+
+#[test]
+fn a_failed_vm_step_fails_the_run() {
+    let log = PASS.replace(
+        "kalloc-vm: insmod ok",
+        "kalloc-vm: insmod ok\r\nkalloc-vm: step edu-rebind\r\nkalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0",
+    );
+    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    assert_eq!(first_kind(&v), "failed step");
+    assert_eq!(
+        v.problems,
+        vec![Problem::StepFailed(
+            "kalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0".into()
+        )]
+    );
 }

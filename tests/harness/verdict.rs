@@ -3,7 +3,8 @@
 //! A run passes only if all of these hold:
 //! - the VM finished by itself (the `/init` script's `kalloc-vm: done`
 //!   marker is in the log) rather than hanging or crashing;
-//! - `insmod` and `rmmod` of kalloc both succeeded;
+//! - `insmod` and `rmmod` of kalloc both succeeded, and no extra step of
+//!   `/init` (`scripts/vm/steps.d/`) reported a failure;
 //! - every expected suite is present, announced at least one case, ran all
 //!   the cases it announced, and every case is `ok` (a skip is a failure:
 //!   a skipped case proves nothing);
@@ -12,7 +13,9 @@
 
 use crate::ktap::{self, Status, Suite};
 
-/// Printed by `scripts/vm/init`.
+/// Printed by `scripts/vm/init` and its steps: every line of theirs starts
+/// with this, and a step that fails says `FAILED`.
+const MARK_PREFIX: &str = "kalloc-vm: ";
 const MARK_INSMOD: &str = "kalloc-vm: insmod";
 const MARK_INSMOD_OK: &str = "kalloc-vm: insmod ok";
 const MARK_RMMOD_OK: &str = "kalloc-vm: rmmod ok";
@@ -55,13 +58,24 @@ pub enum Problem {
     /// `insmod kalloc.ko` failed.
     InsmodFailed,
     /// A suite started but never printed its result.
-    SuiteUnfinished { suite: String, last_case: Option<String> },
+    SuiteUnfinished {
+        suite: String,
+        last_case: Option<String>,
+    },
     /// A case reported `not ok`.
     CaseFailed { suite: String, case: String },
     /// A case was skipped.
-    CaseSkipped { suite: String, case: String, reason: String },
+    CaseSkipped {
+        suite: String,
+        case: String,
+        reason: String,
+    },
     /// The suite ran a different number of cases than it announced.
-    PlanMismatch { suite: String, planned: Option<u32>, ran: usize },
+    PlanMismatch {
+        suite: String,
+        planned: Option<u32>,
+        ran: usize,
+    },
     /// The suite reported `not ok` although no case failed.
     SuiteFailed(String),
     /// An expected suite is not in the log.
@@ -70,6 +84,9 @@ pub enum Problem {
     EmptySuite(String),
     /// `rmmod kalloc` failed.
     RmmodFailed,
+    /// An extra step of the VM's `/init` (`scripts/vm/steps.d/`) reported a
+    /// failure (its `kalloc-vm: ... FAILED ...` line).
+    StepFailed(String),
     /// kmemleak reported an unreferenced object (its first line).
     Leak(String),
     /// The kmemleak report is missing from the log.
@@ -89,7 +106,7 @@ impl Problem {
             Problem::CaseSkipped { .. } => 6,
             Problem::PlanMismatch { .. } | Problem::SuiteFailed(_) => 7,
             Problem::MissingSuite(_) | Problem::EmptySuite(_) => 8,
-            Problem::RmmodFailed => 9,
+            Problem::RmmodFailed | Problem::StepFailed(_) => 9,
             Problem::Leak(_) | Problem::NoLeakReport => 10,
         }
     }
@@ -106,6 +123,7 @@ impl Problem {
             Problem::PlanMismatch { .. } => "wrong case count",
             Problem::MissingSuite(_) | Problem::EmptySuite(_) => "missing suite",
             Problem::RmmodFailed => "rmmod failed",
+            Problem::StepFailed(_) => "failed step",
             Problem::Leak(_) | Problem::NoLeakReport => "memory leak",
         }
     }
@@ -123,13 +141,25 @@ impl std::fmt::Display for Problem {
                 None => write!(f, "suite {suite} stopped before its first case"),
             },
             Problem::CaseFailed { suite, case } => write!(f, "{suite}.{case} failed"),
-            Problem::CaseSkipped { suite, case, reason } if reason.is_empty() => {
+            Problem::CaseSkipped {
+                suite,
+                case,
+                reason,
+            } if reason.is_empty() => {
                 write!(f, "{suite}.{case} was skipped")
             }
-            Problem::CaseSkipped { suite, case, reason } => {
+            Problem::CaseSkipped {
+                suite,
+                case,
+                reason,
+            } => {
                 write!(f, "{suite}.{case} was skipped ({reason})")
             }
-            Problem::PlanMismatch { suite, planned, ran } => match planned {
+            Problem::PlanMismatch {
+                suite,
+                planned,
+                ran,
+            } => match planned {
                 Some(p) => write!(f, "suite {suite} announced {p} cases but ran {ran}"),
                 None => write!(f, "suite {suite} announced no plan"),
             },
@@ -137,6 +167,7 @@ impl std::fmt::Display for Problem {
             Problem::MissingSuite(s) => write!(f, "suite {s} is missing from the log"),
             Problem::EmptySuite(s) => write!(f, "suite {s} has no cases"),
             Problem::RmmodFailed => write!(f, "rmmod kalloc failed"),
+            Problem::StepFailed(l) => write!(f, "{l}"),
             Problem::Leak(l) => write!(f, "kmemleak: {l}"),
             Problem::NoLeakReport => write!(f, "no kmemleak report in the log"),
         }
@@ -187,10 +218,17 @@ impl Verdict {
         match self.problems.first() {
             None => {
                 let cases: usize = self.suites.iter().map(|s| s.passed).sum();
+                let distinct = self
+                    .suites
+                    .iter()
+                    .filter(|s| !s.name.contains(" (run "))
+                    .count();
+                let reruns = match self.suites.len() - distinct {
+                    0 => String::new(),
+                    n => format!(" (+{n} run again)"),
+                };
                 format!(
-                    "kalloc: PASS: {} suites, {} cases ok (log: {log_path})",
-                    self.suites.len(),
-                    cases
+                    "kalloc: PASS: {distinct} suites{reruns}, {cases} cases ok (log: {log_path})"
                 )
             }
             Some(p) => {
@@ -223,8 +261,16 @@ pub fn declared_suites(source: &str) -> Vec<String> {
 
 fn kmemleak_report(lines: &[&str]) -> Option<Vec<String>> {
     let begin = lines.iter().position(|l| l.contains(MARK_LEAKS_BEGIN))?;
-    let end = lines[begin..].iter().position(|l| l.contains(MARK_LEAKS_END))? + begin;
-    Some(lines[begin + 1..end].iter().map(|l| l.to_string()).collect())
+    let end = lines[begin..]
+        .iter()
+        .position(|l| l.contains(MARK_LEAKS_END))?
+        + begin;
+    Some(
+        lines[begin + 1..end]
+            .iter()
+            .map(|l| l.to_string())
+            .collect(),
+    )
 }
 
 /// Judges a run: `log` is the serial log, `expected` the suites that must
@@ -245,6 +291,12 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
     let done = lines.iter().any(|l| l.trim() == MARK_DONE);
     if !done && exit != Exit::TimedOut {
         problems.push(Problem::Unfinished);
+    }
+    for l in &lines {
+        let l = l.trim();
+        if l.starts_with(MARK_PREFIX) && l.contains("FAILED") {
+            problems.push(Problem::StepFailed(l.to_string()));
+        }
     }
     let insmod_ok = lines.iter().any(|l| l.trim() == MARK_INSMOD_OK);
     if !insmod_ok && done {
@@ -269,11 +321,21 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
         .chain(ktap::parse(&log[after_insmod..]))
         .collect();
 
-    let mut suites = Vec::new();
+    let mut suites: Vec<SuiteSummary> = Vec::new();
     for s in &parsed {
         let count = |f: fn(&Status) -> bool| s.cases.iter().filter(|c| f(&c.status)).count();
+        // A suite can run again later (a VM step may re-run it through
+        // KUnit's debugfs): each run is judged, and named apart.
+        let runs = parsed
+            .iter()
+            .take_while(|p| !std::ptr::eq(*p, s))
+            .filter(|p| p.name == s.name)
+            .count();
         let summary = SuiteSummary {
-            name: s.name.clone(),
+            name: match runs {
+                0 => s.name.clone(),
+                n => format!("{} (run {})", s.name, n + 1),
+            },
             passed: count(|st| *st == Status::Pass),
             failed: count(|st| *st == Status::Fail),
             skipped: count(|st| matches!(st, Status::Skip(_))),

@@ -58,12 +58,14 @@ pub fn run(top: &Path) -> Result<Run, String> {
         Some(TIMEOUT_STATUS) => Exit::TimedOut,
         // QEMU's own failure, or a set-up error the script already named.
         _ if !log_path.exists() => {
-            return Err(format!("the VM did not start ({status}); see the messages above"))
+            return Err(format!(
+                "the VM did not start ({status}); see the messages above"
+            ))
         }
         _ => Exit::Exited,
     };
-    let log = std::fs::read(&log_path)
-        .map_err(|e| format!("cannot read {}: {e}", log_path.display()))?;
+    let log =
+        std::fs::read(&log_path).map_err(|e| format!("cannot read {}: {e}", log_path.display()))?;
     let log = String::from_utf8_lossy(&log);
     let verdict = verdict::judge(&log, exit, &expected, "kalloc");
     std::fs::write(
@@ -78,15 +80,26 @@ pub fn run(top: &Path) -> Result<Run, String> {
 pub fn summary(v: &Verdict) -> String {
     let mut out = String::new();
     for s in &v.suites {
-        let total = s.planned.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+        let total = s
+            .planned
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "?".into());
         let state = if s.ok() { "PASS" } else { "FAIL" };
         out += &format!(
             "  {state}  {:<20} {:>3}/{:<3} ok{}{}{}\n",
             s.name,
             s.passed,
             total,
-            if s.failed > 0 { format!(", {} failed", s.failed) } else { String::new() },
-            if s.skipped > 0 { format!(", {} skipped", s.skipped) } else { String::new() },
+            if s.failed > 0 {
+                format!(", {} failed", s.failed)
+            } else {
+                String::new()
+            },
+            if s.skipped > 0 {
+                format!(", {} skipped", s.skipped)
+            } else {
+                String::new()
+            },
             if s.finished { "" } else { ", did not finish" },
         );
     }

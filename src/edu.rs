@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `kalloc_edu`: a PCI driver for QEMU's `edu` device that takes everything
+//! it holds with device-scoped (devm) APIs.
+//!
+//! `probe()` enables the device, maps its BAR, checks that the registers
+//! answer and allocates its buffers and state; every one of these is on
+//! the device's resource list. There is no free anywhere: when the device
+//! is unbound (sysfs `unbind`, kalloc unloaded, device removed), the driver
+//! core drops the driver data, a handle, and then releases the resources
+//! in reverse order. The handles borrow the bound device for `'bound`, so
+//! nothing can use a resource after that.
+//!
+//! QEMU's edu device (`-device edu`, docs/specs/edu.rst in QEMU): BAR 0 is
+//! 1 MiB of registers; 0x00 identifies it (0xRRrr00ed, version RR.rr), 0x04
+//! reads back the bitwise inverse of what was written to it, and it can
+//! DMA to and from a 4 KiB buffer.
+
+use crate::devm::{self, DevmBox, DevmIoMap, DevmPages, DevmStr};
+use crate::gfp::GFP_KERNEL;
+use kernel::{
+    device::Core,
+    driver,
+    io::Io,
+    pci,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+    ThisModule,
+};
+
+/// The vendor ID of QEMU's own test devices.
+pub(crate) const VENDOR_ID: u16 = 0x1234;
+/// The device ID of edu.
+pub(crate) const DEVICE_ID: u16 = 0x11e8;
+
+/// The part of BAR 0 the driver uses, for the accessors that are checked
+/// at compile time.
+const REGS: usize = 0x100;
+/// Identification register: 0xRRrr00ed.
+const ID: usize = 0x00;
+/// Liveness check register: reads back the inverse of what was written.
+const LIVENESS: usize = 0x04;
+/// The values probe writes to the liveness register.
+const PATTERNS: [u32; 4] = [0, u32::MAX, 0x1234_5678, 0xa5a5_5a5a];
+
+/// How many device resources probe takes: the enable, the BAR mapping, the
+/// check results, the label, the staging page and the state.
+pub(crate) const DEVICE_RESOURCES: usize = 6;
+
+/// QEMU's vendor as upstream's type for PCI vendor IDs.
+const VENDOR: pci::Vendor = {
+    // SAFETY: `pci::Vendor` is a transparent wrapper of a 16-bit vendor ID,
+    // and any value is one. (Upstream only names the vendors of
+    // `pci_ids.h`, and makes others only inside the kernel crate.)
+    unsafe { core::mem::transmute::<u16, pci::Vendor>(VENDOR_ID) }
+};
+
+kernel::pci_device_table!(
+    EDU_TABLE,
+    <EduDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(VENDOR, DEVICE_ID as u32), ())]
+);
+
+/// What the driver keeps for a bound device, in device memory. Every field
+/// is a handle to a device resource, so the state needs no destructor.
+pub(crate) struct Edu<'bound> {
+    /// BAR 0, mapped (`ioremap()`); unmapped on unbind.
+    regs: DevmIoMap<'bound, REGS>,
+    /// The values the liveness check wrote (`devm_kcalloc()`).
+    checks: DevmBox<'bound, [u32]>,
+    /// A name for log lines (`devm_kasprintf()`).
+    label: DevmStr<'bound>,
+    /// A buffer the size of edu's DMA window (`devm_get_free_pages()`).
+    staging: DevmPages<'bound>,
+}
+
+/// The driver.
+pub(crate) struct EduDriver;
+
+impl pci::Driver for EduDriver {
+    type IdInfo = ();
+    /// The driver data is the handle to the state (`devm_kmalloc()`).
+    type Data<'bound> = DevmBox<'bound, Edu<'bound>>;
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &EDU_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        // Every `?` below returns with some resources taken: the driver
+        // core releases them when probe fails, as on unbind.
+        let dev = pdev.as_ref();
+        devm::pcim_enable_device(pdev)?;
+        let regs = DevmIoMap::<REGS>::map_bar(pdev, 0)?;
+        let id = regs.read32(ID);
+        if id & 0xffff != 0x00ed {
+            return Err(ENODEV);
+        }
+
+        let mut checks = DevmBox::<[u32]>::new_slice_zeroed(dev, PATTERNS.len(), GFP_KERNEL)?;
+        for (check, pattern) in checks.iter_mut().zip(PATTERNS) {
+            regs.write32(pattern, LIVENESS);
+            if regs.read32(LIVENESS) != !pattern {
+                return Err(EIO);
+            }
+            *check = pattern;
+        }
+
+        let (major, minor) = (id >> 24, (id >> 16) & 0xff);
+        let label = DevmStr::format(dev, GFP_KERNEL, fmt!("edu v{major}.{minor}"))?;
+        let staging = DevmPages::alloc(dev, GFP_KERNEL, 0)?;
+        let edu = Edu {
+            regs,
+            checks,
+            label,
+            staging,
+        };
+        let edu = DevmBox::new(dev, edu, GFP_KERNEL)?;
+
+        PROBES.fetch_add(1, Relaxed);
+        dev_info!(
+            pdev,
+            "probe: {}, BAR 0 mapped, {} liveness checks, {} bytes staging, {} device resources\n",
+            &*edu.label,
+            edu.checks.len(),
+            edu.staging.len(),
+            devm::devres_count(dev)
+        );
+        Ok(edu)
+    }
+
+    fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, edu: Pin<&Self::Data<'bound>>) {
+        REMOVES.fetch_add(1, Relaxed);
+        // Nothing to free: the device releases its resources after this.
+        dev_info!(pdev, "remove: {}, ID {:#010x}\n", &*edu.label, edu.regs.read32(ID));
+    }
+}
+
+/// The driver's registration with the PCI core: while it exists, the
+/// driver binds to edu devices; dropping it unbinds them.
+pub(crate) type Registration = driver::Registration<pci::Adapter<EduDriver>>;
+
+/// Registers the driver (C's `pci_register_driver()`); it probes the edu
+/// devices there are before this returns.
+pub(crate) fn register(module: &'static ThisModule) -> Result<Pin<KBox<Registration>>> {
+    KBox::pin_init(Registration::new(c"kalloc_edu", module), kernel::alloc::flags::GFP_KERNEL)
+}
+
+// For kalloc's self-tests: how often the driver was bound and unbound.
+static PROBES: Atomic<usize> = Atomic::new(0);
+static REMOVES: Atomic<usize> = Atomic::new(0);
+
+/// How many times `probe()` succeeded.
+pub(crate) fn probes() -> usize {
+    PROBES.load(Relaxed)
+}
+
+/// How many times a bound device was unbound.
+pub(crate) fn removes() -> usize {
+    REMOVES.load(Relaxed)
+}
