@@ -317,11 +317,10 @@ impl PciDev {
         if end > res.len {
             return Err(ERANGE);
         }
-        // SAFETY: The range lies inside a memory BAR of a PCI device as the
-        // PCI core assigned it, so it is device memory; the caller may access
-        // it, and the BAR stays there while the mapping exists (guaranteed
-        // by the caller). `res.start + offset` does not overflow: the whole
-        // BAR is in the physical address space.
+        // The range lies inside a memory BAR as the PCI core assigned it, so
+        // it is device memory, and `res.start + offset` does not overflow.
+        // SAFETY: The range is device memory that the caller may access and
+        // that stays the device's while mapped (guaranteed by the caller).
         unsafe { IoMap::ioremap(res.start + offset, len) }
     }
 }
@@ -372,13 +371,13 @@ pub unsafe fn read_nofault_u32(addr: usize) -> Result<u32> {
 /// been dropped since. For the `kalloc_iomem` and `kalloc_devm` suites.
 #[cfg(CONFIG_KUNIT = "y")]
 pub(crate) fn read_edu_nofault(addr: usize) -> Result<u32> {
-    // SAFETY: Address 0 is a user-space address, refused without a read.
-    // While the mapping lives, `addr` is edu's identification register,
-    // whose reads have no side effects. Once the mapping is gone, `addr` is
-    // unmapped, or a newer mapping in the vmalloc area took it: in the test
-    // VM that is memory (vmalloc, vmap, stacks) or edu's registers, the only
-    // device memory it maps, and reading either has no side effects (edu's
-    // registers change nothing when read).
+    // Address 0 is a user-space address, refused without a read. While the
+    // mapping lives, `addr` is edu's identification register. Once it is
+    // gone, `addr` is unmapped, or a newer mapping in the vmalloc area took
+    // it: in the test VM, memory (vmalloc, vmap, stacks) or edu's registers,
+    // the only device memory the VM maps.
+    // SAFETY: So a read at `addr` reads memory or edu's registers, if
+    // anything: harmless, as reading edu's registers changes nothing.
     unsafe { read_nofault_u32(addr) }
 }
 
@@ -425,10 +424,10 @@ mod tests {
         if (dev.vendor_id(), dev.device_id()) != (EDU_VENDOR, EDU_DEVICE) {
             return Err(ENODEV);
         }
-        // SAFETY: `dev` is QEMU's edu device (checked above), which the test VM
-        // has for kalloc's tests. Its driver is kalloc's own (`edu.rs`), and
-        // these tests act for it: the driver uses the identification register,
-        // and the liveness register only while it probes, which is never during
+        // `dev` is QEMU's edu device (checked above), which the test VM has for
+        // kalloc's tests. Its driver is kalloc's own (`edu.rs`), and these
+        // tests act for it: the driver uses the identification register, and
+        // the liveness register only while it probes, which is never during
         // this suite (it probes when kalloc is loaded, before the suites run,
         // and when the `kalloc_devm` suite, another suite, or the VM's
         // `edu-rebind` step binds it again; KUnit runs one suite at a time).
@@ -442,6 +441,8 @@ mod tests {
         // interrupt registers (0x60 and up), so the device raises no interrupt.
         // The BAR stays where it is: the VM has no PCI hotplug and nothing
         // writes the PCI `remove` or `rescan` files.
+        // SAFETY: As argued above, the tests may access these registers of
+        // edu, and its BAR stays where it is.
         unsafe {
             match range {
                 None => dev.map_bar(bar),

@@ -222,12 +222,12 @@ impl LowmemPages {
     /// The whole block as bytes (stale ones if it was not allocated zeroed,
     /// see [`LowmemPages`]).
     pub fn as_slice(&self) -> &[u8] {
+        // The bytes are initialised: memory from the C allocator counts as
+        // initialised (without `__GFP_ZERO` its contents are stale, but any
+        // byte is a valid `u8`).
         // SAFETY: By the type invariants the block is `self.size()` mapped
         // bytes that only `self` accesses; the borrow of `self` keeps them
-        // allocated and unwritten for the slice's lifetime. They are
-        // initialised: memory from the C allocator counts as initialised
-        // (without `__GFP_ZERO` its contents are stale, but any byte is a
-        // valid `u8`).
+        // allocated and unwritten for the slice's lifetime.
         unsafe { core::slice::from_raw_parts(self.addr.as_ptr(), self.size()) }
     }
 
@@ -580,12 +580,12 @@ impl LocalMapping<'_> {
     /// overflows.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
         let src = self.range(offset, dst.len())?;
+        // The bytes are initialised, so `dst` receives valid `u8`s: memory
+        // from the C allocator counts as initialised (it may be stale).
         // SAFETY: `src` is valid for `dst.len()` bytes (checked by `range`,
         // mapping valid while `self` lives) and nothing writes to it
-        // meanwhile (type invariants). The bytes are initialised: memory
-        // from the C allocator counts as initialised (its contents may be
-        // stale), so `dst` receives valid `u8`s. `dst` cannot overlap: no
-        // reference into the mapped page exists.
+        // meanwhile (type invariants). `dst` cannot overlap: no reference
+        // into the mapped page exists.
         unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
         Ok(())
     }

@@ -380,11 +380,11 @@ impl RawCache {
 impl Drop for RawCache {
     /// Destroys the cache (`kmem_cache_destroy`), which may sleep.
     fn drop(&mut self) {
+        // Every object of a `SlabCache` borrows it, so none is alive any
+        // more, unless one was leaked: then SLUB WARNs that the cache still
+        // has objects and keeps the cache, so the leaked objects stay valid.
         // SAFETY: `self.0` is a live cache (type invariant) and this is its
-        // only destruction. Every object of a `SlabCache` borrows it, so
-        // none is alive any more, unless one was leaked: then SLUB WARNs
-        // that the cache still has objects and keeps the cache, so the
-        // leaked objects stay valid memory.
+        // only destruction.
         unsafe { bindings::kmem_cache_destroy(self.0.as_ptr()) };
     }
 }
@@ -471,12 +471,12 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         if cache_name_taken(name) {
             return Err(EEXIST);
         }
+        // Any failure makes SLUB print a warning with a stack dump. The checks
+        // above leave only a lack of memory: the size and alignment are in
+        // the ranges SLUB accepts (see `MAX_OBJECT_SIZE`), the name is free.
         // SAFETY: `name` is a NUL-terminated string, which SLUB copies;
         // `args` is valid for the call; the flags are SLAB_* flags SLUB
-        // permits. (Any failure makes SLUB print a warning with a stack
-        // dump, which is not a safety matter: the checks above leave only a
-        // lack of memory, as the size and alignment are in the ranges SLUB
-        // accepts, see `MAX_OBJECT_SIZE`, and the name is not taken.)
+        // permits.
         let cache = unsafe {
             bindings::__kmem_cache_create_args(
                 name.as_char_ptr(),
