@@ -980,8 +980,8 @@ mod tests {
         }
     }
 
-    /// The largest object SLUB gets, with the largest alignment, with or
-    /// without a constructor (which adds metadata), gives a cache SLUB
+    /// The largest object kalloc accepts, with the largest alignment, with
+    /// or without a constructor (which adds metadata), gives a cache SLUB
     /// creates: one object with its metadata fits in the largest slab. (A
     /// failure would make SLUB print a stack dump, which fails the run.) An
     /// object the size of the largest slab, which the previous limit
