@@ -129,7 +129,7 @@ fn check_lowmem_request(flags: Gfp, order: u32) -> Result<Gfp> {
 /// previous owner left there: stale, meaningless contents, but initialised
 /// bytes as far as Rust is concerned, since memory that C hands over counts
 /// as initialised (every byte holds some value, and any value is a valid
-/// `u8`). KMSAN, which tracks initialisation in C, would report them.
+/// `u8`). (KMSAN, which tracks initialisation in C, reports uses of them.)
 ///
 /// # Invariants
 ///
