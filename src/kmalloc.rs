@@ -24,7 +24,7 @@
 //! is an error and never a warning splat:
 //! - flags kmalloc cannot honour (highmem, DMA32, movable, or an invalid
 //!   combination; see [`Gfp::check_slab`]): `EINVAL`;
-//! - `__GFP_NOFAIL` for more than [`KMALLOC_MAX_CACHE_SIZE`] bytes (the page
+//! - `__GFP_NOFAIL` for more than [`NOFAIL_MAX_SIZE`] bytes (the page
 //!   allocator does not support it above order 1): `EINVAL`;
 //! - more than [`KMALLOC_MAX_SIZE`] bytes: `ENOMEM`, without the warning C
 //!   would print;
@@ -96,6 +96,16 @@ extern "C" {
 /// The signature of `kalloc_kmalloc` and `kalloc_kzalloc`.
 type AllocFn = unsafe extern "C" fn(usize, bindings::gfp_t) -> *mut c_void;
 
+/// The largest request kmalloc serves with `__GFP_NOFAIL`: one page.
+///
+/// The page allocator does not support `__GFP_NOFAIL` above order 1
+/// (`include/linux/gfp_types.h`). A slab that cannot get its preferred order
+/// falls back to the smallest order that holds one object, with the caller's
+/// flags: up to one page, that is order 1 at most, even with KASAN's redzone;
+/// the `kmalloc-8k` cache's smallest slab is order 2 under KASAN, and larger
+/// requests go to the page allocator directly at order 2 or more.
+pub const NOFAIL_MAX_SIZE: usize = kernel::page::PAGE_SIZE;
+
 /// Returns `flags` if kmalloc can serve `size` bytes with them (see the
 /// module documentation).
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
@@ -103,9 +113,7 @@ fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
     if size > KMALLOC_MAX_SIZE {
         return Err(ENOMEM);
     }
-    // Above the slab caches, kmalloc asks the page allocator for order 2 or
-    // more, which does not support `__GFP_NOFAIL`.
-    if flags.contains(__GFP_NOFAIL) && size > KMALLOC_MAX_CACHE_SIZE {
+    if flags.contains(__GFP_NOFAIL) && size > NOFAIL_MAX_SIZE {
         return Err(EINVAL);
     }
     Ok(flags)
@@ -992,14 +1000,15 @@ mod tests {
         Ok(())
     }
 
-    /// `__GFP_NOFAIL` is for requests kmalloc's slab caches serve, in a
-    /// context that may sleep.
+    /// `__GFP_NOFAIL` is for requests of at most a page, in a context that
+    /// may sleep.
     #[test]
     fn nofail_only_for_slab_sizes() -> Result {
         let nofail = GFP_KERNEL | __GFP_NOFAIL;
-        let buf = KmallocBuf::zeroed(KMALLOC_MAX_CACHE_SIZE, nofail)?;
-        assert_eq!(buf.len(), KMALLOC_MAX_CACHE_SIZE);
-        assert!(KmallocBuf::zeroed(KMALLOC_MAX_CACHE_SIZE + 1, nofail).err() == Some(EINVAL));
+        let buf = KmallocBuf::zeroed(NOFAIL_MAX_SIZE, nofail)?;
+        assert_eq!(buf.len(), NOFAIL_MAX_SIZE);
+        assert!(KmallocBuf::zeroed(NOFAIL_MAX_SIZE + 1, nofail).err() == Some(EINVAL));
+        assert!(KmallocBuf::zeroed(KMALLOC_MAX_CACHE_SIZE, nofail).err() == Some(EINVAL));
         assert!(KmallocBuf::zeroed(64, GFP_ATOMIC | __GFP_NOFAIL).err() == Some(EINVAL));
         Ok(())
     }
