@@ -605,25 +605,11 @@ impl<'a, const SIZE: usize> DevmIoMap<'a, SIZE> {
 
 /// Where memory BAR `bar` of `pdev` is: its physical address and length.
 fn mem_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<(PhysAddr, usize)> {
-    if bar >= bindings::PCI_STD_NUM_BARS {
-        return Err(EINVAL);
-    }
-    let start = pdev.resource_start(bar)?;
-    let len = pdev.resource_len(bar)?;
     // CAST: As in `pcim_enable_device`.
     let raw = ptr::from_ref(pdev).cast::<bindings::pci_dev>();
-    // SAFETY: `raw` is a valid `struct pci_dev`, and `bar` is a BAR number;
-    // the BARs are the first entries of `resource` (C's
-    // `pci_resource_flags()`).
-    let flags = unsafe { (*raw).resource[bar as usize].flags };
-    let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
-    if len == 0 || flags & unassigned != 0 {
-        return Err(ENODEV);
-    }
-    if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
-        return Err(EINVAL);
-    }
-    Ok((start, usize::try_from(len)?))
+    // SAFETY: `raw` is the valid `struct pci_dev` behind `pdev`.
+    let bar = unsafe { crate::iomem::mem_bar_of(raw, bar) }?;
+    Ok((bar.start, usize::try_from(bar.len)?))
 }
 
 /// Enables a PCI device for the time it is bound (C's

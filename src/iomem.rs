@@ -241,31 +241,8 @@ impl PciDev {
     /// is an I/O port range; `ENODEV` if the device does not implement the
     /// BAR or the PCI core did not assign it.
     pub fn mem_bar(&self, bar: u32) -> Result<MemBar> {
-        if bar >= bindings::PCI_STD_NUM_BARS {
-            return Err(EINVAL);
-        }
-        let pdev = self.0.as_ptr();
-        // CAST: `bar` is less than 6.
-        let index = bar as c_int;
-        // SAFETY: By the type invariant, `pdev` is a valid `struct pci_dev`,
-        // and `bar` is a BAR number.
-        let (start, len) = unsafe {
-            (
-                bindings::pci_resource_start(pdev, index),
-                bindings::pci_resource_len(pdev, index),
-            )
-        };
-        // SAFETY: As above; the BARs are the first entries of `resource`
-        // (C's `pci_resource_flags()`).
-        let flags = unsafe { (*pdev).resource[bar as usize].flags };
-        let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
-        if len == 0 || flags & unassigned != 0 {
-            return Err(ENODEV);
-        }
-        if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
-            return Err(EINVAL);
-        }
-        Ok(MemBar { start, len })
+        // SAFETY: By the type invariant, `self.0` is a valid `struct pci_dev`.
+        unsafe { mem_bar_of(self.0.as_ptr(), bar) }
     }
 
     /// Maps all of memory BAR `bar` (C's `ioremap()` of
@@ -323,6 +300,39 @@ impl PciDev {
         // that stays the device's while mapped (guaranteed by the caller).
         unsafe { IoMap::ioremap(res.start + offset, len) }
     }
+}
+
+/// Where memory BAR `bar` of the PCI device `pdev` is (see
+/// [`PciDev::mem_bar`] for the errors).
+///
+/// # Safety
+///
+/// `pdev` must point to a valid `struct pci_dev` for the whole call.
+pub(crate) unsafe fn mem_bar_of(pdev: *const bindings::pci_dev, bar: u32) -> Result<MemBar> {
+    if bar >= bindings::PCI_STD_NUM_BARS {
+        return Err(EINVAL);
+    }
+    // CAST: `bar` is less than 6.
+    let index = bar as c_int;
+    // SAFETY: `pdev` is a valid `struct pci_dev` (the caller's promise), and
+    // `bar` is a BAR number.
+    let (start, len) = unsafe {
+        (
+            bindings::pci_resource_start(pdev.cast_mut(), index),
+            bindings::pci_resource_len(pdev.cast_mut(), index),
+        )
+    };
+    // SAFETY: As above; the BARs are the first entries of `resource` (C's
+    // `pci_resource_flags()`).
+    let flags = unsafe { (*pdev).resource[bar as usize].flags };
+    let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
+    if len == 0 || flags & unassigned != 0 {
+        return Err(ENODEV);
+    }
+    if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
+        return Err(EINVAL);
+    }
+    Ok(MemBar { start, len })
 }
 
 impl Drop for PciDev {
