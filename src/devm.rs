@@ -20,7 +20,7 @@
 //! | `devm_free_pages(dev, addr)`              | [`DevmPages::free`]                   |
 //! | `devm_add_action_or_reset(dev, drop, v)`  | [`DevmOwned::new`]                    |
 //! | `devm_release_action(dev, drop, v)`       | [`DevmOwned::release`]                |
-//! | `ioremap()` of a PCI BAR, on the list     | [`DevmIoMap::map_bar`]                |
+//! | `pci_request_region()` + `ioremap()`      | [`DevmIoMap::map_bar`]                |
 //! | `pcim_enable_device(pdev)`                | [`pcim_enable_device`]                |
 //!
 //! # Lifetimes: no access after unbind
@@ -47,13 +47,18 @@
 //! that needs its destructor, such as an [`IoMap`], is a [`DevmOwned`]: the
 //! device drops it when it is unbound, [`DevmOwned::release`] at once.
 //!
-//! # Looking at a device
+//! # Which devices
 //!
-//! [`devres_count`] counts the entries of a device's list, [`with_bound`]
-//! gives a `&Device<Bound>` outside the driver's callbacks (under the
-//! device lock), and [`find_pci_device`], [`release_driver`] and
-//! [`attach_driver`] find, unbind and bind a device as sysfs does: the
-//! self-tests use them to watch what binding and unbinding do.
+//! A `&Device<Bound>` proves that the device is bound to *some* driver, not
+//! to the caller's: a driver uses these functions only on the devices it
+//! drives, as it gets them in its callbacks. That is also why
+//! [`DevmIoMap::map_bar`] claims the BAR it maps: a BAR that another driver
+//! has claimed is `EBUSY`.
+//!
+//! The self-tests watch what binding and unbinding do with test aids
+//! (`testing`, in KUnit builds only, not exported), which they use only on
+//! devices kalloc itself drives: faux devices they create, and the edu
+//! device bound to kalloc's driver (`kalloc_edu`).
 //!
 //! # Bad requests
 //!
@@ -123,10 +128,9 @@ pub const DEVM_ALIGN: usize = align_of::<u64>();
 /// The largest order [`DevmPages::alloc`] accepts (C's `MAX_PAGE_ORDER`).
 pub const MAX_PAGE_ORDER: u32 = bindings::MAX_PAGE_ORDER;
 
-// The shims in `shims.c` for C's inline functions and the device lock.
-// `struct device` holds, deep inside, an empty struct that the lint calls
-// not FFI-safe (as the `bindings` crate does, allow it): only pointers to it
-// cross the boundary.
+// The shims in `shims.c` for C's inline functions. `struct device` holds,
+// deep inside, an empty struct that the lint calls not FFI-safe (as the
+// `bindings` crate does, allow it): only pointers to it cross the boundary.
 #[allow(improper_ctypes)]
 extern "C" {
     fn kalloc_devm_kzalloc(dev: *mut bindings::device, size: usize, gfp: bindings::gfp_t)
@@ -137,9 +141,6 @@ extern "C" {
         size: usize,
         gfp: bindings::gfp_t,
     ) -> *mut c_void;
-    fn kalloc_devres_count(dev: *mut bindings::device) -> usize;
-    fn kalloc_device_lock(dev: *mut bindings::device);
-    fn kalloc_device_unlock(dev: *mut bindings::device);
 }
 
 /// The C `struct device` of `dev`.
@@ -148,6 +149,13 @@ fn raw<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut bindings::device {
     // itself a transparent wrapper of the C struct. (Upstream's `as_raw()` is
     // private to the kernel crate.)
     ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+}
+
+/// The C `struct pci_dev` of `pdev`.
+fn raw_pci<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindings::pci_dev {
+    // CAST: `pci::Device<Ctx>` is a transparent wrapper of the C `struct
+    // pci_dev` (upstream's `as_raw()` is private to the kernel crate).
+    ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut()
 }
 
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
@@ -568,12 +576,70 @@ impl<T: Send + 'static> Deref for DevmOwned<'_, T> {
     }
 }
 
-/// A mapping of a PCI device's memory BAR ([`IoMap`], the `ioremap()`
-/// mapping of the iomem module) that belongs to the bound device: unmapped
-/// when the device is unbound, or at once with [`DevmOwned::release`].
+/// A memory BAR of a PCI device, claimed (C's `pci_request_region()`) and
+/// mapped ([`IoMap`]); dropping it unmaps the BAR, then releases the claim
+/// (`pci_release_region()`). It dereferences to the mapping.
 ///
-/// The BAR is mapped, not claimed: `pcim_request_region()` is a driver's
-/// business (kalloc's iomem suite maps edu's BAR without its driver).
+/// It lives in a [`DevmIoMap`], which drops it when the device is unbound.
+///
+/// # Invariants
+///
+/// `map` maps all of the BAR that `_claim` claims.
+pub struct BarMap<const SIZE: usize> {
+    // Dropped in this order: unmapped first, then released.
+    map: IoMap<SIZE>,
+    _claim: BarClaim,
+}
+
+impl<const SIZE: usize> Deref for BarMap<SIZE> {
+    type Target = IoMap<SIZE>;
+
+    fn deref(&self) -> &IoMap<SIZE> {
+        &self.map
+    }
+}
+
+/// A claim on a BAR of a PCI device: while it exists, the BAR's range is
+/// reserved (`/proc/iomem` names its owner), so that no other driver that
+/// claims its BARs (as drivers do) can map it. Released when dropped.
+///
+/// # Invariants
+///
+/// `pci_request_region(pdev, bar)` succeeded for this claim, and the region
+/// is released only when it is dropped.
+struct BarClaim {
+    pdev: ARef<pci::Device>,
+    bar: c_int,
+}
+
+impl BarClaim {
+    /// Claims BAR `bar` (0 to 5, implemented) of `pdev` for `name` (C's
+    /// `pci_request_region()`), or `EBUSY` if someone holds it already.
+    fn request(pdev: &pci::Device<Bound>, bar: u32, name: &'static CStr) -> Result<Self> {
+        let bar = c_int::try_from(bar)?;
+        // SAFETY: `pdev` is a valid PCI device. `name` is NUL-terminated and
+        // lives for as long as the region can (`'static`).
+        to_result(unsafe { bindings::pci_request_region(raw_pci(pdev), bar, name.as_char_ptr()) })?;
+        // INVARIANT: The region is reserved, and released on drop.
+        Ok(Self {
+            pdev: pdev.into(),
+            bar,
+        })
+    }
+}
+
+impl Drop for BarClaim {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, `pci_request_region()` reserved the
+        // region for this claim, and this is the only release.
+        unsafe { bindings::pci_release_region(raw_pci(&self.pdev), self.bar) };
+    }
+}
+
+/// A claimed and mapped memory BAR of a PCI device ([`BarMap`]) that
+/// belongs to the bound device: unmapped and released when the device is
+/// unbound, or at once with [`DevmOwned::release`] (upstream's
+/// `pci::Device::iomap_region_sized`, on kalloc's device-scoped types).
 ///
 /// # Examples
 ///
@@ -581,34 +647,37 @@ impl<T: Send + 'static> Deref for DevmOwned<'_, T> {
 /// use kernel::io::Io;
 ///
 /// // In probe(): BAR 0, with the compile-time checked accessors below 0x100.
-/// let regs = DevmIoMap::<0x100>::map_bar(pdev, 0)?;
+/// let regs = DevmIoMap::<0x100>::map_bar(pdev, 0, c"my_driver")?;
 /// let id = regs.read32(0x00);
 /// ```
-pub type DevmIoMap<'a, const SIZE: usize = 0> = DevmOwned<'a, IoMap<SIZE>>;
+pub type DevmIoMap<'a, const SIZE: usize = 0> = DevmOwned<'a, BarMap<SIZE>>;
 
 impl<'a, const SIZE: usize> DevmIoMap<'a, SIZE> {
-    /// Maps all of memory BAR `bar` of `pdev` until the device is unbound.
+    /// Claims memory BAR `bar` of `pdev` for the driver `name` and maps all
+    /// of it, until the device is unbound. A driver calls it for the devices
+    /// it drives (see the module documentation).
     ///
     /// Errors: `EINVAL` if `bar` is not a BAR number (0 to 5) or is an I/O
     /// port range; `ENODEV` if the device does not implement the BAR or it
-    /// is not assigned; as for [`IoMap::ioremap`] (which may sleep) and
-    /// [`DevmOwned::new`].
-    pub fn map_bar(pdev: &'a pci::Device<Bound>, bar: u32) -> Result<Self> {
+    /// is not assigned; `EBUSY` if the BAR is claimed already (by another
+    /// driver, or by an earlier mapping of this one); as for
+    /// [`IoMap::ioremap`] (which may sleep) and [`DevmOwned::new`].
+    pub fn map_bar(pdev: &'a pci::Device<Bound>, bar: u32, name: &'static CStr) -> Result<Self> {
         let (start, len) = mem_bar(pdev, bar)?;
-        // SAFETY: The range is a memory BAR of `pdev`, a device bound to the
-        // caller's driver, and it is unmapped when the device is unbound at
-        // the latest, while the BAR is still the device's.
+        let claim = BarClaim::request(pdev, bar, name)?;
+        // SAFETY: `claim` reserves memory BAR `bar` of `pdev` for the caller:
+        // no other driver that claims its BARs maps it. The mapping goes before
+        // the claim (`BarMap`'s field order), at unbind at the latest.
         let map = unsafe { IoMap::ioremap(start, len) }?;
-        Self::new(pdev.as_ref(), map)
+        // INVARIANT: `map` maps all of the BAR `claim` claims.
+        Self::new(pdev.as_ref(), BarMap { map, _claim: claim })
     }
 }
 
 /// Where memory BAR `bar` of `pdev` is: its physical address and length.
 fn mem_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<(PhysAddr, usize)> {
-    // CAST: As in `pcim_enable_device`.
-    let raw = ptr::from_ref(pdev).cast::<bindings::pci_dev>();
-    // SAFETY: `raw` is the valid `struct pci_dev` behind `pdev`.
-    let bar = unsafe { crate::iomem::mem_bar_of(raw, bar) }?;
+    // SAFETY: `raw_pci(pdev)` is the valid `struct pci_dev` behind `pdev`.
+    let bar = unsafe { crate::iomem::mem_bar_of(raw_pci(pdev), bar) }?;
     Ok((bar.start, usize::try_from(bar.len)?))
 }
 
@@ -617,95 +686,130 @@ fn mem_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<(PhysAddr, usize)> {
 ///
 /// Called from a bus callback (`probe()`), hence the [`Core`] context.
 pub fn pcim_enable_device(pdev: &pci::Device<Core<'_>>) -> Result {
-    // CAST: `pci::Device<Ctx>` is a transparent wrapper of the C `struct
-    // pci_dev` (upstream's `as_raw()` is private to the kernel crate).
-    let raw = ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut();
-    // SAFETY: `raw` is a valid `struct pci_dev` in a bus callback, where
-    // its device lock is held; the enable is undone by a devres action.
-    to_result(unsafe { bindings::pcim_enable_device(raw) })
+    // SAFETY: `raw_pci(pdev)` is a valid `struct pci_dev` in a bus callback,
+    // where its device lock is held; the enable is undone by a devres action.
+    to_result(unsafe { bindings::pcim_enable_device(raw_pci(pdev)) })
 }
 
-/// The number of resources on `dev`'s resource list: device-scoped
-/// allocations, release actions and group markers alike. It is empty when
-/// the device is not bound.
+/// Test aids for kalloc's self-tests, which watch what binding and unbinding
+/// do (KUnit builds only).
 ///
-/// A diagnostic: it shows that a device-scoped allocation adds one entry,
-/// an early release removes it, and unbinding removes them all.
-pub fn devres_count(dev: &Device) -> usize {
-    // SAFETY: `dev` is a valid device; the shim walks its list under the
-    // list's lock.
-    unsafe { kalloc_devres_count(raw(dev)) }
-}
+/// Their callers use them only on devices kalloc itself drives: faux devices
+/// they created, and the edu device bound to kalloc's driver, `kalloc_edu`
+/// (unbinding and binding it again). Unbinding another driver's device, or
+/// putting kalloc's resources on it, is not kalloc's business.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) mod testing {
+    use super::*;
 
-/// Runs `f` with proof that `dev` is bound to a driver, or returns
-/// `ENODEV` if it is not.
-///
-/// Holds the device lock while `f` runs, so the device cannot be unbound
-/// meanwhile: `f` must not bind or unbind the device itself (that would
-/// deadlock). Resources `f` allocates for the device stay with it after `f`
-/// returns, until it is unbound.
-pub fn with_bound<R>(dev: &Device, f: impl FnOnce(&Device<Bound>) -> R) -> Result<R> {
-    // SAFETY: `dev` is a valid device.
-    unsafe { kalloc_device_lock(raw(dev)) };
-    // SAFETY: `dev` is a valid device, and its lock is held.
-    let bound = unsafe { bindings::device_is_bound(raw(dev)) };
-    let ret = if bound {
-        // SAFETY: The device is bound, and stays bound while the device
-        // lock is held, that is, until after `f` returns; the reference
-        // passed to `f` cannot escape it.
-        Ok(f(unsafe { dev.as_bound() }))
-    } else {
-        Err(ENODEV)
-    };
-    // SAFETY: The device lock was taken above.
-    unsafe { kalloc_device_unlock(raw(dev)) };
-    ret
-}
+    // The shims in `shims.c` (see the `extern` block above for the lint).
+    #[allow(improper_ctypes)]
+    extern "C" {
+        fn kalloc_devres_count(dev: *mut bindings::device) -> usize;
+        fn kalloc_device_lock(dev: *mut bindings::device);
+        fn kalloc_device_unlock(dev: *mut bindings::device);
+        fn kalloc_device_bound_to_kalloc(dev: *mut bindings::device) -> bool;
+    }
 
-/// The first PCI device with this vendor and device ID (C's
-/// `pci_get_device(vendor, device, NULL)`), or `ENODEV`.
-///
-/// For code that is not the device's driver, such as self-tests that bind
-/// and unbind it ([`release_driver`], [`attach_driver`]).
-pub fn find_pci_device(vendor: u16, device: u16) -> Result<ARef<pci::Device>> {
-    // SAFETY: With `from == NULL`, `pci_get_device()` searches from the
-    // first device, and returns a match with a reference taken, or NULL.
-    let pdev = unsafe { bindings::pci_get_device(vendor.into(), device.into(), ptr::null_mut()) };
-    let pdev = NonNull::new(pdev).ok_or(ENODEV)?;
-    // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`,
-    // and the reference `pci_get_device()` took goes to the `ARef`.
-    Ok(unsafe { ARef::from_raw(pdev.cast()) })
-}
+    /// The number of resources on `dev`'s resource list: device-scoped
+    /// allocations, release actions and group markers alike. It is empty
+    /// when the device is not bound.
+    ///
+    /// It shows that a device-scoped allocation adds one entry, an early
+    /// release removes it, and unbinding removes them all.
+    pub(crate) fn devres_count(dev: &Device) -> usize {
+        // SAFETY: `dev` is a valid device; the shim walks its list under the
+        // list's lock.
+        unsafe { kalloc_devres_count(raw(dev)) }
+    }
 
-/// Unbinds `dev` from its driver, if it is bound (C's
-/// `device_release_driver()`, what writing to a driver's `unbind` file in
-/// sysfs does): the driver's remove callback runs, then the device's
-/// resources are released.
-pub fn release_driver(dev: &Device) {
-    // SAFETY: `dev` is a valid device; the caller holds a reference to it.
-    unsafe { bindings::device_release_driver(raw(dev)) };
-}
+    /// Runs `f` under `dev`'s device lock, so that it is not bound or
+    /// unbound meanwhile.
+    fn locked<R>(dev: &Device, f: impl FnOnce() -> R) -> R {
+        // SAFETY: `dev` is a valid device.
+        unsafe { kalloc_device_lock(raw(dev)) };
+        let ret = f();
+        // SAFETY: The device lock was taken above.
+        unsafe { kalloc_device_unlock(raw(dev)) };
+        ret
+    }
 
-/// Binds `dev` to a matching driver, if it has none (C's
-/// `device_attach()`). Returns whether the device is bound afterwards.
-pub fn attach_driver(dev: &Device) -> Result<bool> {
-    // SAFETY: `dev` is a valid device; the caller holds a reference to it.
-    let ret = unsafe { bindings::device_attach(raw(dev)) };
-    to_result(ret)?;
-    Ok(ret > 0)
+    /// Whether `dev` is bound to a driver.
+    pub(crate) fn is_bound(dev: &Device) -> bool {
+        locked(dev, || {
+            // SAFETY: `dev` is a valid device, and its lock is held.
+            unsafe { bindings::device_is_bound(raw(dev)) }
+        })
+    }
+
+    /// Runs `f` with proof that `dev` is bound, if it is bound to a driver
+    /// of kalloc (`kalloc_edu`); `ENODEV` otherwise. Code in `f` acts for
+    /// kalloc's driver.
+    ///
+    /// Holds the device lock while `f` runs, so the device cannot be unbound
+    /// meanwhile: `f` must not bind or unbind the device itself (that would
+    /// deadlock). Resources `f` allocates for the device stay with it after
+    /// `f` returns, until it is unbound.
+    pub(crate) fn with_bound_to_kalloc<R>(
+        dev: &Device,
+        f: impl FnOnce(&Device<Bound>) -> R,
+    ) -> Result<R> {
+        locked(dev, || {
+            // SAFETY: `dev` is a valid device, and its lock is held.
+            if unsafe { kalloc_device_bound_to_kalloc(raw(dev)) } {
+                // SAFETY: The device is bound, and stays bound while the
+                // device lock is held, that is, until after `f` returns; the
+                // reference passed to `f` cannot escape it.
+                Ok(f(unsafe { dev.as_bound() }))
+            } else {
+                Err(ENODEV)
+            }
+        })
+    }
+
+    /// The first PCI device with this vendor and device ID (C's
+    /// `pci_get_device(vendor, device, NULL)`), or `ENODEV`.
+    pub(crate) fn find_pci_device(vendor: u16, device: u16) -> Result<ARef<pci::Device>> {
+        // SAFETY: With `from == NULL`, `pci_get_device()` searches from the
+        // first device, and returns a match with a reference taken, or NULL.
+        let pdev =
+            unsafe { bindings::pci_get_device(vendor.into(), device.into(), ptr::null_mut()) };
+        let pdev = NonNull::new(pdev).ok_or(ENODEV)?;
+        // SAFETY: `pci::Device` is a transparent wrapper of `struct pci_dev`,
+        // and the reference `pci_get_device()` took goes to the `ARef`.
+        Ok(unsafe { ARef::from_raw(pdev.cast()) })
+    }
+
+    /// Unbinds `dev` from its driver, if it is bound (C's
+    /// `device_release_driver()`, what writing to a driver's `unbind` file
+    /// in sysfs does): the driver's remove callback runs, then the device's
+    /// resources are released.
+    pub(crate) fn release_driver(dev: &Device) {
+        // SAFETY: `dev` is a valid device; the caller holds a reference to it.
+        unsafe { bindings::device_release_driver(raw(dev)) };
+    }
+
+    /// Binds `dev` to a matching driver, if it has none (C's
+    /// `device_attach()`). Returns whether the device is bound afterwards.
+    pub(crate) fn attach_driver(dev: &Device) -> Result<bool> {
+        // SAFETY: `dev` is a valid device; the caller holds a reference to it.
+        let ret = unsafe { bindings::device_attach(raw(dev)) };
+        to_result(ret)?;
+        Ok(ret > 0)
+    }
 }
 
 #[kunit_tests(kalloc_devm)]
 mod tests {
+    use super::testing::*;
     use super::*;
-    use crate::edu;
+    use crate::edu::{self, testing as edu_testing};
     use crate::gfp::{
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_KERNEL, __GFP_HIGHMEM, __GFP_NOWARN,
     };
     use crate::iomem::read_edu_nofault;
     use kernel::{
         devres, faux,
-        io::Io,
         sync::{
             atomic::{Atomic, Relaxed},
             Arc,
@@ -860,13 +964,14 @@ mod tests {
                 Release::register(dev, &tally, i)?;
             }
             assert_eq!(devres_count(dev), base + 6 * N);
+            assert!(is_bound(&kept));
 
             // `faux_device_destroy()`: unbinds the device, then removes it.
             drop(reg);
             assert_eq!(tally.released.load(Relaxed), N);
             assert_eq!(tally.out_of_order.load(Relaxed), 0);
             assert_eq!(devres_count(&kept), 0);
-            assert_eq!(with_bound(&kept, |_| ()).err(), Some(ENODEV));
+            assert!(!is_bound(&kept));
         }
         Ok(())
     }
@@ -1027,97 +1132,114 @@ mod tests {
         find_pci_device(edu::VENDOR_ID, edu::DEVICE_ID)
     }
 
-    /// Maps BAR 0 of the bound edu device `n` times, device-scoped, and
-    /// returns where each mapping is and what its identification register
-    /// read. (No assertions while the device lock is held: a failed one
-    /// ends the test without unlocking.)
-    fn map_edu(dev: &Device, n: usize) -> Result<KVec<(usize, u32)>> {
-        with_bound(dev, |dev| {
-            let pdev: &pci::Device<Bound> = dev.try_into()?;
-            let mut maps = KVec::with_capacity(n, kflags::GFP_KERNEL)?;
-            for _ in 0..n {
-                let regs = DevmIoMap::<4>::map_bar(pdev, 0)?;
-                maps.push((regs.addr(), regs.read32(0)), kflags::GFP_KERNEL)?;
-            }
-            Ok(maps)
-        })?
+    /// Where kalloc's edu driver mapped BAR 0 when it was last probed.
+    fn edu_regs() -> usize {
+        edu_testing::REGS_AT.load(Relaxed)
     }
 
     /// kalloc's edu driver is bound (it has been probed once more than
-    /// removed) and holds exactly the device resources its probe takes.
+    /// removed), holds exactly the device resources its probe takes, and
+    /// its mapping of BAR 0 reads edu's identification register.
     #[test]
     fn edu_driver_holds_its_device_resources() -> Result {
         let pdev = edu_device()?;
         let dev: &Device = pdev.as_ref();
         assert_eq!(edu::probes(), edu::removes() + 1);
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
-        assert!(with_bound(dev, |_| ()).is_ok());
+        assert!(with_bound_to_kalloc(dev, |_| ()).is_ok());
+        assert_eq!(read_edu_nofault(edu_regs())?, EDU_ID);
         Ok(())
     }
 
-    /// `N` more device-scoped mappings of edu's BAR, then the device is
-    /// unbound (as by sysfs `unbind`): the driver's remove ran, the
-    /// device's list is empty, and every mapping is gone (a load from it
-    /// faults). Bound again (sysfs `bind`), the driver takes the same
-    /// resources as before, and no more.
+    /// `N` more device-scoped allocations and `N` counting release actions
+    /// for the edu device, then it is unbound (as by sysfs `unbind`): the
+    /// driver's remove ran, every action ran, in reverse order, the
+    /// device's list is empty, and the driver's mapping of BAR 0 is gone (a
+    /// load from it faults). Bound again (sysfs `bind`), the driver takes
+    /// the same resources as before, and no more: its probe claims BAR 0
+    /// again, which it could not (`EBUSY`) had unbinding not released it.
     #[test]
     fn edu_unbind_releases_everything_and_rebind_restores_it() -> Result {
         let pdev = edu_device()?;
         let dev: &Device = pdev.as_ref();
         let (probes, removes) = (edu::probes(), edu::removes());
+        let tally = Tally::new()?;
 
-        let maps = map_edu(dev, N)?;
-        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES + N);
-        for &(addr, id) in &maps {
-            assert_eq!(id, EDU_ID);
-            assert_eq!(read_edu_nofault(addr)?, EDU_ID);
-        }
+        // No assertions while the device lock is held: a failed one ends the
+        // test without unlocking.
+        with_bound_to_kalloc(dev, |dev| -> Result {
+            for i in 0..N {
+                DevmBox::new(dev, i, GFP_KERNEL)?;
+                Release::register(dev, &tally, i)?;
+            }
+            Ok(())
+        })??;
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES + 2 * N);
+        let regs = edu_regs();
+        assert_eq!(read_edu_nofault(regs)?, EDU_ID);
 
         release_driver(dev);
         assert_eq!(edu::removes(), removes + 1);
+        assert_eq!(tally.released.load(Relaxed), N);
+        assert_eq!(tally.out_of_order.load(Relaxed), 0);
         assert_eq!(devres_count(dev), 0);
-        for &(addr, _) in &maps {
-            assert_eq!(read_edu_nofault(addr).err(), Some(EFAULT));
-        }
-        assert_eq!(with_bound(dev, |_| ()).err(), Some(ENODEV));
+        assert_eq!(read_edu_nofault(regs).err(), Some(EFAULT));
+        assert!(!is_bound(dev));
+        assert_eq!(with_bound_to_kalloc(dev, |_| ()).err(), Some(ENODEV));
 
         assert!(attach_driver(dev)?);
         assert_eq!(edu::probes(), probes + 1);
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
+        assert_eq!(read_edu_nofault(edu_regs())?, EDU_ID);
         Ok(())
     }
 
-    /// Releasing a device-scoped mapping early unmaps it and takes it off
-    /// the list, once: the device, unbound later, does not unmap it again.
+    /// Releasing a device-scoped mapping early unmaps it, takes it off the
+    /// list and gives back its claim on the BAR, once. The edu driver's
+    /// probe, asked to, maps BAR 0 and releases that mapping before it maps
+    /// BAR 0 for itself (which it can only do if the claim was given back);
+    /// the device, unbound later, does not unmap it again (vunmap would
+    /// warn).
     #[test]
     fn iomap_early_release_unmaps_once() -> Result {
         let pdev = edu_device()?;
         let dev: &Device = pdev.as_ref();
-        let (addr, id, during) = with_bound(dev, |dev| -> Result<_> {
-            let pdev: &pci::Device<Bound> = dev.try_into()?;
-            let regs = DevmIoMap::<4>::map_bar(pdev, 0)?;
-            let (addr, id, during) = (regs.addr(), regs.read32(0), devres_count(dev));
-            regs.release();
-            Ok((addr, id, during))
-        })??;
-        assert_eq!(id, EDU_ID);
-        assert_eq!(during, edu::DEVICE_RESOURCES + 1);
+        let probes = edu::probes();
+        edu_testing::EARLY_ID.store(0, Relaxed);
+        edu_testing::EARLY_OFF_LIST.store(0, Relaxed);
+        edu_testing::EARLY_UNMAPPED.store(false, Relaxed);
+
+        edu_testing::EARLY_RELEASE.store(true, Relaxed);
+        release_driver(dev);
+        let bound = attach_driver(dev);
+        edu_testing::EARLY_RELEASE.store(false, Relaxed);
+        assert!(bound?);
+        assert_eq!(edu::probes(), probes + 1);
+        assert_eq!(edu_testing::EARLY_ID.load(Relaxed), EDU_ID);
+        assert_eq!(edu_testing::EARLY_OFF_LIST.load(Relaxed), 1);
+        assert!(edu_testing::EARLY_UNMAPPED.load(Relaxed));
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
-        assert_eq!(read_edu_nofault(addr).err(), Some(EFAULT));
+
+        release_driver(dev);
+        assert_eq!(devres_count(dev), 0);
+        assert!(attach_driver(dev)?);
+        assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
         Ok(())
     }
 
-    /// Mapping a BAR that is not there, or not memory, is an error.
+    /// Mapping a BAR that is not there, or not memory, is an error; so is
+    /// mapping a BAR that is claimed already (edu's driver holds BAR 0).
     #[test]
     fn iomap_bad_bars_are_errors() -> Result {
         let pdev = edu_device()?;
         let dev: &Device = pdev.as_ref();
-        let errs = with_bound(dev, |dev| -> Result<_> {
+        let errs = with_bound_to_kalloc(dev, |dev| -> Result<_> {
             let pdev: &pci::Device<Bound> = dev.try_into()?;
-            let err = |bar| DevmIoMap::<0>::map_bar(pdev, bar).err();
-            Ok([err(1), err(5), err(6), err(u32::MAX)])
+            let err = |bar| DevmIoMap::<0>::map_bar(pdev, bar, c"kalloc_devm_test").err();
+            Ok([err(0), err(1), err(5), err(6), err(u32::MAX)])
         })??;
-        assert_eq!(errs, [Some(ENODEV), Some(ENODEV), Some(EINVAL), Some(EINVAL)]);
+        let expected = [Some(EBUSY), Some(ENODEV), Some(ENODEV), Some(EINVAL), Some(EINVAL)];
+        assert_eq!(errs, expected);
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
         Ok(())
     }

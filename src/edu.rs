@@ -28,6 +28,9 @@ use kernel::{
     ThisModule,
 };
 
+/// The driver's name.
+const NAME: &CStr = c"kalloc_edu";
+
 /// The vendor ID of QEMU's own test devices.
 pub(crate) const VENDOR_ID: u16 = 0x1234;
 /// The device ID of edu.
@@ -91,7 +94,11 @@ impl pci::Driver for EduDriver {
         // core releases them when probe fails, as on unbind.
         let dev = pdev.as_ref();
         devm::pcim_enable_device(pdev)?;
-        let regs = DevmIoMap::<REGS>::map_bar(pdev, 0)?;
+        #[cfg(CONFIG_KUNIT)]
+        testing::early_release(pdev)?;
+        let regs = DevmIoMap::<REGS>::map_bar(pdev, 0, NAME)?;
+        #[cfg(CONFIG_KUNIT)]
+        testing::REGS_AT.store(regs.addr(), Relaxed);
         let id = regs.read32(ID);
         if id & 0xffff != 0x00ed {
             return Err(ENODEV);
@@ -120,11 +127,10 @@ impl pci::Driver for EduDriver {
         PROBES.fetch_add(1, Relaxed);
         dev_info!(
             pdev,
-            "probe: {}, BAR 0 mapped, {} liveness checks, {} bytes staging, {} device resources\n",
+            "probe: {}, BAR 0 claimed and mapped, {} liveness checks, {} bytes staging\n",
             &*edu.label,
             edu.checks.len(),
-            edu.staging.len(),
-            devm::devres_count(dev)
+            edu.staging.len()
         );
         Ok(edu)
     }
@@ -143,7 +149,7 @@ pub(crate) type Registration = driver::Registration<pci::Adapter<EduDriver>>;
 /// Registers the driver (C's `pci_register_driver()`); it probes the edu
 /// devices there are before this returns.
 pub(crate) fn register(module: &'static ThisModule) -> Result<Pin<KBox<Registration>>> {
-    KBox::pin_init(Registration::new(c"kalloc_edu", module), kernel::alloc::flags::GFP_KERNEL)
+    KBox::pin_init(Registration::new(NAME, module), kernel::alloc::flags::GFP_KERNEL)
 }
 
 // For kalloc's self-tests: how often the driver was bound and unbound.
@@ -158,4 +164,44 @@ pub(crate) fn probes() -> usize {
 /// How many times a bound device was unbound.
 pub(crate) fn removes() -> usize {
     REMOVES.load(Relaxed)
+}
+
+/// Test aids for the `kalloc_devm` suite (KUnit builds only): where probe
+/// mapped BAR 0, and an early release probe makes when asked.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::devm::testing::devres_count;
+    use crate::iomem::read_edu_nofault;
+    use kernel::device::Bound;
+
+    /// Where the last probe mapped BAR 0.
+    pub(crate) static REGS_AT: Atomic<usize> = Atomic::new(0);
+
+    /// Set by the suite to have probe call [`early_release`] for real.
+    pub(crate) static EARLY_RELEASE: Atomic<bool> = Atomic::new(false);
+    /// What the early mapping read from the identification register.
+    pub(crate) static EARLY_ID: Atomic<u32> = Atomic::new(0);
+    /// How many entries the early release took off the device's list.
+    pub(crate) static EARLY_OFF_LIST: Atomic<usize> = Atomic::new(0);
+    /// Whether a read from the early mapping faulted just after the release.
+    pub(crate) static EARLY_UNMAPPED: Atomic<bool> = Atomic::new(false);
+
+    /// If [`EARLY_RELEASE`] is set: claims and maps BAR 0, reads from it,
+    /// and releases the mapping at once, before probe maps BAR 0 for itself
+    /// (which it can then only do if the release gave back the claim).
+    /// Records what it saw in the `EARLY_*` statics.
+    pub(super) fn early_release(pdev: &pci::Device<Bound>) -> Result {
+        if !EARLY_RELEASE.load(Relaxed) {
+            return Ok(());
+        }
+        let dev = pdev.as_ref();
+        let early = DevmIoMap::<4>::map_bar(pdev, 0, NAME)?;
+        let (addr, listed) = (early.addr(), devres_count(dev));
+        EARLY_ID.store(early.read32(ID), Relaxed);
+        early.release();
+        EARLY_OFF_LIST.store(listed.saturating_sub(devres_count(dev)), Relaxed);
+        EARLY_UNMAPPED.store(read_edu_nofault(addr) == Err(EFAULT), Relaxed);
+        Ok(())
+    }
 }

@@ -404,6 +404,7 @@ void kalloc_test_read_unalias(void *dst, void *alias, size_t len)
 #include <linux/device.h>
 #include <linux/device/devres.h>
 #include <linux/list.h>
+#include <linux/module.h>
 #include <linux/spinlock.h>
 
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
@@ -411,6 +412,7 @@ void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
 size_t kalloc_devres_count(struct device *dev);
 void kalloc_device_lock(struct device *dev);
 void kalloc_device_unlock(struct device *dev);
+bool kalloc_device_bound_to_kalloc(struct device *dev);
 
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp)
 {
@@ -447,6 +449,17 @@ void kalloc_device_lock(struct device *dev)
 void kalloc_device_unlock(struct device *dev)
 {
 	device_unlock(dev);
+}
+
+/*
+ * Whether @dev is bound to a driver of this module (kalloc's edu driver), for
+ * the self-tests. Call with the device lock held, so that the answer holds
+ * until it is dropped.
+ */
+bool kalloc_device_bound_to_kalloc(struct device *dev)
+{
+	return device_is_bound(dev) && dev->driver &&
+	       dev->driver->owner == THIS_MODULE;
 }
 
 /* --- vmalloc (src/vmalloc.rs) --- */
