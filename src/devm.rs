@@ -68,6 +68,7 @@
 //!   device's list): `EINVAL`;
 //! - more than [`DEVM_KMALLOC_MAX_SIZE`] bytes: `ENOMEM`;
 //! - an element count whose size in bytes overflows: `EOVERFLOW`;
+//! - a string with a NUL byte (C would cut it there): `EINVAL`;
 //! - flags the allocator cannot honour ([`Gfp::check_slab`] for the kmalloc
 //!   family, [`Gfp::check`] and a kernel address for pages): `EINVAL`;
 //! - `__GFP_NOFAIL`: `EINVAL`. Probe may fail, and `devm_get_free_pages()`
@@ -94,6 +95,7 @@
 
 use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
 use crate::iomem::IoMap;
+use crate::kmalloc::KmallocBuf;
 use core::{
     fmt,
     ops::{Deref, DerefMut},
@@ -158,11 +160,21 @@ fn raw_pci<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindings::pci_de
     ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut()
 }
 
+/// Returns the flags if the kmalloc family can serve a device with them
+/// (see the module documentation).
+fn check_flags(flags: Gfp) -> Result<Gfp> {
+    let flags = flags.check_slab()?;
+    if flags.contains(__GFP_NOFAIL) {
+        return Err(EINVAL);
+    }
+    Ok(flags)
+}
+
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
 /// for a device (see the module documentation).
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
-    let flags = flags.check_slab()?;
-    if flags.contains(__GFP_NOFAIL) || size == 0 {
+    let flags = check_flags(flags)?;
+    if size == 0 {
         return Err(EINVAL);
     }
     if size > DEVM_KMALLOC_MAX_SIZE {
@@ -304,14 +316,83 @@ impl<T: ?Sized> DerefMut for DevmBox<'_, T> {
     }
 }
 
-/// A `fmt::Write` that only counts the bytes written.
-struct Counter(usize);
+/// A `fmt::Write` for the text of a C string: it refuses NUL bytes (C would
+/// end the string there) and stops after `limit` bytes. It copies the text
+/// into `out`, if there is one, which then is `limit` bytes long.
+struct CText<'b> {
+    out: Option<&'b mut [u8]>,
+    len: usize,
+    limit: usize,
+    /// Why writing stopped, if it stopped.
+    stop: Option<Error>,
+    /// The error for text beyond `limit`.
+    too_long: Error,
+}
 
-impl fmt::Write for Counter {
+impl fmt::Write for CText<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0 = self.0.saturating_add(s.len());
+        if s.bytes().any(|b| b == 0) {
+            self.stop = Some(EINVAL);
+            return Err(fmt::Error);
+        }
+        let Some(end) = self.len.checked_add(s.len()).filter(|&end| end <= self.limit) else {
+            self.stop = Some(self.too_long);
+            return Err(fmt::Error);
+        };
+        if let Some(out) = self.out.as_deref_mut() {
+            // `end <= limit`, the length of `out`: the range is in bounds.
+            out[self.len..end].copy_from_slice(s.as_bytes());
+        }
+        self.len = end;
         Ok(())
     }
+}
+
+impl CText<'_> {
+    /// Formats `args` into `self`: the length of the text, or why it stopped
+    /// (`EINVAL` if a formatting trait implementation failed).
+    fn write(mut self, args: fmt::Arguments<'_>) -> Result<usize> {
+        match fmt::write(&mut self, args) {
+            Ok(()) => Ok(self.len),
+            Err(fmt::Error) => Err(self.stop.unwrap_or(EINVAL)),
+        }
+    }
+}
+
+/// Formats `args` once and for all into a new kmalloc buffer, allocated with
+/// `flags`: the text of a C string of at most `max_len` bytes, without its
+/// NUL. C can then format that text as often as it likes (`kasprintf()`
+/// does twice: to size its buffer, then to fill it) and get the same bytes.
+///
+/// The arguments are formatted twice here: to measure the text, stopping at
+/// the first NUL byte or at `max_len` bytes (a huge `Display` is not
+/// formatted in full), then into a buffer of exactly that size.
+///
+/// Errors: `EINVAL` for text with a NUL byte, if formatting fails, or if
+/// the text differs between the two passes; `ENOMEM` for text longer than
+/// `max_len` or if the allocation fails; as for [`KmallocBuf::zeroed`].
+pub(crate) fn format_once(args: fmt::Arguments<'_>, max_len: usize, flags: Gfp) -> Result<KmallocBuf> {
+    let measure = CText {
+        out: None,
+        len: 0,
+        limit: max_len,
+        stop: None,
+        too_long: ENOMEM,
+    };
+    let len = measure.write(args)?;
+    let mut buf = KmallocBuf::zeroed(len, flags)?;
+    let fill = CText {
+        out: Some(&mut buf),
+        len: 0,
+        limit: len,
+        stop: None,
+        // Longer the second time: the text changed.
+        too_long: EINVAL,
+    };
+    if fill.write(args)? != len {
+        return Err(EINVAL);
+    }
+    Ok(buf)
 }
 
 /// A NUL-terminated string formatted into memory of a bound device (C's
@@ -340,17 +421,28 @@ unsafe impl Sync for DevmStr<'_> {}
 impl<'a> DevmStr<'a> {
     /// Formats `args` (built with `fmt!`) into a new string of `dev`: C's
     /// `devm_kasprintf(dev, flags, "%pA", &args)`, where `%pA` runs Rust's
-    /// formatting machinery from C.
+    /// formatting machinery from C. Any flags kmalloc honours will do.
     ///
-    /// Errors: `EINVAL` for flags kmalloc cannot honour or a formatting
-    /// error, `ENOMEM` for a string longer than [`DEVM_KMALLOC_MAX_SIZE`]
-    /// (with its NUL) or if the allocation fails.
+    /// C formats twice (to size its allocation, then to fill it), so the
+    /// text is formatted once beforehand, checked and kept in a temporary
+    /// buffer (see [`format_once`]): C formats that text, the same each time.
+    ///
+    /// Errors: `EINVAL` for flags kmalloc cannot honour, for text with a NUL
+    /// byte (C would cut the string there) or if formatting fails; `ENOMEM`
+    /// for a string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or
+    /// if an allocation fails.
     pub fn format(dev: &'a Device<Bound>, flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
-        // C formats twice (to measure, then to write) and would warn if the
-        // string is too large for kmalloc: measure first, here.
-        let mut len = Counter(0);
-        fmt::write(&mut len, args).map_err(|_| EINVAL)?;
-        let flags = check_request(len.0.saturating_add(1), flags)?;
+        let flags = check_flags(flags)?;
+        let text = format_once(args, DEVM_KMALLOC_MAX_SIZE - 1, flags)?;
+        // The bytes of `&str`s, as written by `format_once`.
+        let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        Self::kasprintf(dev, flags, fmt!("{text}"))
+    }
+
+    /// C's `devm_kasprintf(dev, flags, "%pA", &args)`, for `args` that give
+    /// text C may format twice: at most [`DEVM_KMALLOC_MAX_SIZE`] bytes with
+    /// its NUL, the same each time, and without NUL bytes.
+    fn kasprintf(dev: &'a Device<Bound>, flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
         // SAFETY: `dev` is bound. `%pA` takes a pointer to a
         // `fmt::Arguments`, and `args` outlives the call.
         let ptr = unsafe {
@@ -808,6 +900,7 @@ mod tests {
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_KERNEL, __GFP_HIGHMEM, __GFP_NOWARN,
     };
     use crate::iomem::read_edu_nofault;
+    use core::cell::Cell;
     use kernel::{
         devres, faux,
         sync::{
@@ -879,8 +972,21 @@ mod tests {
         }
     }
 
-    /// `n` times 4 KiB of `'x'`, for long strings.
-    struct Repeat(usize);
+    /// `n` times 4 KiB of `'x'`, for long strings; counts the chunks it
+    /// wrote.
+    struct Repeat {
+        n: usize,
+        written: Cell<usize>,
+    }
+
+    impl Repeat {
+        fn new(n: usize) -> Self {
+            Repeat {
+                n,
+                written: Cell::new(0),
+            }
+        }
+    }
 
     impl kernel::fmt::Display for Repeat {
         fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
@@ -888,8 +994,27 @@ mod tests {
                 Ok(s) => s,
                 Err(_) => panic!(),
             };
-            for _ in 0..self.0 {
+            for _ in 0..self.n {
                 f.write_str(CHUNK)?;
+                self.written.set(self.written.get() + 1);
+            }
+            Ok(())
+        }
+    }
+
+    /// Text that changes each time it is formatted: `n` times `'x'`, where
+    /// `n` grows, or shrinks, by one per call.
+    struct Changing {
+        n: Cell<usize>,
+        grow: bool,
+    }
+
+    impl kernel::fmt::Display for Changing {
+        fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+            let n = self.n.get();
+            self.n.set(if self.grow { n + 1 } else { n.saturating_sub(1) });
+            for _ in 0..n {
+                f.write_str("x")?;
             }
             Ok(())
         }
@@ -1052,7 +1177,7 @@ mod tests {
         let over = DEVM_KMALLOC_MAX_SIZE + 1;
         assert_eq!(DevmBox::<[u8]>::new_slice_zeroed(dev, over, k).err(), Some(ENOMEM));
         assert_eq!(DevmBox::<[u8]>::new_slice_zeroed(dev, usize::MAX, k).err(), Some(ENOMEM));
-        let long = Repeat(DEVM_KMALLOC_MAX_SIZE / 4096);
+        let long = Repeat::new(DEVM_KMALLOC_MAX_SIZE / 4096);
         assert_eq!(DevmStr::format(dev, k, fmt!("{long}")).err(), Some(ENOMEM));
         // Flags the allocators cannot honour.
         for flags in [
@@ -1120,10 +1245,45 @@ mod tests {
         assert_eq!(s.to_bytes(), "\"q\\\"\" 0xff µs".as_bytes());
         let empty = DevmStr::format(dev, GFP_KERNEL, fmt!(""))?;
         assert_eq!(empty.to_bytes_with_nul(), b"\0");
-        let long = DevmStr::format(dev, GFP_KERNEL, fmt!("<{}>", Repeat(3)))?;
+        let long = DevmStr::format(dev, GFP_KERNEL, fmt!("<{}>", Repeat::new(3)))?;
         let bytes = long.to_bytes();
         assert_eq!(bytes.len(), 3 * 4096 + 2);
         assert_eq!((bytes[0], bytes[1], bytes[3 * 4096], bytes[3 * 4096 + 1]), (b'<', b'x', b'x', b'>'));
+        Ok(())
+    }
+
+    /// `DevmStr::format` checks the text before C formats it, and formats
+    /// it only as far as needed: a NUL byte (which would cut the C string)
+    /// is `EINVAL`; a 1 GiB `Display` is `ENOMEM` after no more than the
+    /// largest string's worth of text; text that is not the same when
+    /// formatted again (which would give C two lengths) is `EINVAL`.
+    /// Nothing goes on the device's list.
+    #[test]
+    fn format_refuses_nul_huge_and_changing_text() -> Result {
+        let reg = faux_device(c"kalloc_devm_format")?;
+        let dev = bound(&reg);
+        let base = devres_count(dev);
+        let k = GFP_KERNEL | __GFP_NOWARN;
+
+        assert_eq!(DevmStr::format(dev, k, fmt!("a{}b", "\0")).err(), Some(EINVAL));
+        assert_eq!(DevmStr::format(dev, k, fmt!("{}", '\0')).err(), Some(EINVAL));
+
+        let huge = Repeat::new(1 << 18);
+        assert_eq!(DevmStr::format(dev, k, fmt!("{huge}")).err(), Some(ENOMEM));
+        assert!(huge.written.get() <= DEVM_KMALLOC_MAX_SIZE / 4096);
+
+        let growing = Changing {
+            n: Cell::new(1),
+            grow: true,
+        };
+        assert_eq!(DevmStr::format(dev, k, fmt!("{growing}")).err(), Some(EINVAL));
+        let shrinking = Changing {
+            n: Cell::new(2),
+            grow: false,
+        };
+        assert_eq!(DevmStr::format(dev, k, fmt!("{shrinking}")).err(), Some(EINVAL));
+
+        assert_eq!(devres_count(dev), base);
         Ok(())
     }
 
