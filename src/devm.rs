@@ -898,6 +898,7 @@ mod tests {
     use crate::edu::{self, testing as edu_testing};
     use crate::gfp::{
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_KERNEL, __GFP_HIGHMEM, __GFP_NOWARN,
+        __GFP_RETRY_MAYFAIL,
     };
     use crate::iomem::read_edu_nofault;
     use core::cell::Cell;
@@ -1211,11 +1212,14 @@ mod tests {
         let reg = faux_device(c"kalloc_devm_largest")?;
         let dev = bound(&reg);
         let base = devres_count(dev);
+        // Order-10 allocations: try hard (the VM's 1 GiB may be fragmented),
+        // and fail with ENOMEM rather than a warning.
+        let large = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 
-        let big = DevmBox::<[u8]>::new_slice_zeroed(dev, DEVM_KMALLOC_MAX_SIZE, GFP_KERNEL)?;
+        let big = DevmBox::<[u8]>::new_slice_zeroed(dev, DEVM_KMALLOC_MAX_SIZE, large)?;
         assert_eq!(big.len(), DEVM_KMALLOC_MAX_SIZE);
         assert_eq!((big[0], big[DEVM_KMALLOC_MAX_SIZE - 1]), (0, 0));
-        let pages = DevmPages::alloc(dev, GFP_KERNEL, MAX_PAGE_ORDER)?;
+        let pages = DevmPages::alloc(dev, large, MAX_PAGE_ORDER)?;
         assert_eq!(pages.len(), bindings::PAGE_SIZE << MAX_PAGE_ORDER);
         let atomic = DevmBox::new(dev, [1u8; 3], GFP_ATOMIC)?;
         assert_eq!(*atomic, [1, 1, 1]);
