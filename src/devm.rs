@@ -93,7 +93,7 @@
 //! }
 //! ```
 
-use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
+use crate::gfp::{context_may_sleep, Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
 use crate::iomem::IoMap;
 use crate::kmalloc::KmallocBuf;
 use core::{
@@ -200,6 +200,7 @@ fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
 ///   [`DevmBox::free`], which consumes it, frees it early, and the device
 ///   frees it when it is unbound, after `'a`;
 /// - no other handle refers to the memory.
+#[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmBox<'a, T: ?Sized> {
     dev: &'a Device<Bound>,
     ptr: NonNull<T>,
@@ -407,6 +408,7 @@ pub(crate) fn format_once(args: fmt::Arguments<'_>, max_len: usize, flags: Gfp) 
 /// `ptr` points to a NUL-terminated string in memory from
 /// `devm_kasprintf()` for `dev`, on `dev`'s resource list, not freed while
 /// this handle exists (as for [`DevmBox`]), and never written to.
+#[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmStr<'a> {
     dev: &'a Device<Bound>,
     ptr: NonNull<c_char>,
@@ -496,6 +498,7 @@ impl Deref for DevmStr<'_> {
 /// `devm_get_free_pages()` for `dev`, on `dev`'s resource list, not freed
 /// while this handle exists (as for [`DevmBox`]), and initialised (they were
 /// allocated zeroed). No other handle refers to them.
+#[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmPages<'a> {
     dev: &'a Device<Bound>,
     addr: NonNull<u8>,
@@ -609,8 +612,12 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
     /// Hands `value` to `dev`, which drops it when it is unbound.
     ///
     /// May sleep: the value and C's bookkeeping are allocated with
-    /// `GFP_KERNEL`. Errors: `ENOMEM`; `value` is dropped then.
+    /// `GFP_KERNEL`. Errors: `EAGAIN` where sleeping is not allowed (under
+    /// a spinlock, with interrupts off), `ENOMEM`; `value` is dropped then.
     pub fn new(dev: &'a Device<Bound>, value: T) -> Result<Self> {
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
         let ptr = KBox::into_raw(KBox::new(value, kflags::GFP_KERNEL)?);
         // SAFETY: `dev` is bound, so it runs the action when it is unbound.
         // The action owns `ptr` (from `KBox::into_raw`); on failure, C runs
@@ -903,7 +910,7 @@ mod tests {
     use crate::iomem::read_edu_nofault;
     use core::cell::Cell;
     use kernel::{
-        devres, faux,
+        devres, faux, new_spinlock,
         sync::{
             atomic::{Atomic, Relaxed},
             Arc,
@@ -1082,11 +1089,11 @@ mod tests {
             let kept: ARef<Device> = dev.into();
             let base = devres_count(dev);
             for i in 0..N {
-                DevmBox::new(dev, i, GFP_KERNEL)?;
-                DevmBox::<[u8; 64]>::new_zeroed(dev, GFP_KERNEL)?;
-                DevmBox::<[u16]>::new_slice_zeroed(dev, i + 1, GFP_KERNEL)?;
-                DevmStr::format(dev, GFP_KERNEL, fmt!("round {round}, item {i}"))?;
-                DevmPages::alloc(dev, GFP_KERNEL, (i % 3) as u32)?;
+                let _ = DevmBox::new(dev, i, GFP_KERNEL)?;
+                let _ = DevmBox::<[u8; 64]>::new_zeroed(dev, GFP_KERNEL)?;
+                let _ = DevmBox::<[u16]>::new_slice_zeroed(dev, i + 1, GFP_KERNEL)?;
+                let _ = DevmStr::format(dev, GFP_KERNEL, fmt!("round {round}, item {i}"))?;
+                let _ = DevmPages::alloc(dev, GFP_KERNEL, (i % 3) as u32)?;
                 Release::register(dev, &tally, i)?;
             }
             assert_eq!(devres_count(dev), base + 6 * N);
@@ -1237,6 +1244,47 @@ mod tests {
         Ok(())
     }
 
+    /// Under a spinlock, handing a value to the device is refused with
+    /// `EAGAIN` (its bookkeeping is allocated with `GFP_KERNEL`), and the
+    /// value is dropped at once; so is device memory with `GFP_KERNEL`,
+    /// while `GFP_ATOMIC` works. Outside, the value goes to the device,
+    /// which drops it when it is destroyed. (No assertions under the lock:
+    /// a failed one would end the test with the lock held.)
+    #[test]
+    fn owned_values_need_a_sleeping_context() -> Result {
+        let tally = Tally::new()?;
+        let reg = faux_device(c"kalloc_devm_atomic")?;
+        let dev = bound(&reg);
+        let kept: ARef<Device> = dev.into();
+        let base = devres_count(dev);
+        let lock = KBox::pin_init(new_spinlock!(()), kflags::GFP_KERNEL)?;
+
+        let release = |index| Release {
+            tally: tally.clone(),
+            index,
+        };
+        let (owned, sleeping, atomic) = {
+            let _guard = lock.lock();
+            let owned = DevmOwned::new(dev, release(1)).err();
+            let sleeping = DevmBox::new(dev, 0u32, GFP_KERNEL).err();
+            let atomic = DevmBox::new(dev, 7u32, GFP_ATOMIC).map(|b| *b);
+            (owned, sleeping, atomic)
+        };
+        assert_eq!(owned, Some(EAGAIN));
+        assert_eq!(tally.released.load(Relaxed), 1);
+        assert_eq!(sleeping, Some(EAGAIN));
+        assert_eq!(atomic, Ok(7));
+        assert_eq!(devres_count(dev), base + 1);
+
+        let owned = DevmOwned::new(dev, release(0))?;
+        assert_eq!(owned.index, 0);
+        assert_eq!(devres_count(dev), base + 2);
+        drop(reg);
+        assert_eq!(tally.released.load(Relaxed), 2);
+        assert_eq!(devres_count(&kept), 0);
+        Ok(())
+    }
+
     /// `devm_kasprintf()` through `%pA` formats Rust arguments: width,
     /// precision, `Debug`, non-ASCII text, the empty string, and strings
     /// longer than a page, in full.
@@ -1335,7 +1383,7 @@ mod tests {
         // test without unlocking.
         with_bound_to_kalloc(dev, |dev| -> Result {
             for i in 0..N {
-                DevmBox::new(dev, i, GFP_KERNEL)?;
+                let _ = DevmBox::new(dev, i, GFP_KERNEL)?;
                 Release::register(dev, &tally, i)?;
             }
             Ok(())
