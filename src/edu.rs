@@ -3,13 +3,14 @@
 //! `kalloc_edu`: a PCI driver for QEMU's `edu` device that takes everything
 //! it holds with device-scoped (devm) APIs.
 //!
-//! `probe()` enables the device, maps its BAR, checks that the registers
-//! answer and allocates its buffers and state; every one of these is on
-//! the device's resource list. There is no free anywhere: when the device
-//! is unbound (sysfs `unbind`, kalloc unloaded, device removed), the driver
-//! core drops the driver data, a handle, and then releases the resources
-//! in reverse order. The handles borrow the bound device for `'bound`, so
-//! nothing can use a resource after that.
+//! `probe()` enables the device, claims and maps its BAR, checks that the
+//! registers answer and allocates its buffers; every one of these is on the
+//! device's resource list, and the driver data ([`Edu`]) holds the handles.
+//! There is no free anywhere: when the device is unbound (sysfs `unbind`,
+//! kalloc unloaded, device removed), the driver core drops the driver data
+//! (handles only) and then releases the resources in reverse order. The
+//! handles borrow the bound device for `'bound`, so nothing can use a
+//! resource after that.
 //!
 //! QEMU's edu device (`-device edu`, docs/specs/edu.rst in QEMU): BAR 0 is
 //! 1 MiB of registers; 0x00 identifies it (0xRRrr00ed, version RR.rr), 0x04
@@ -46,15 +47,19 @@ const LIVENESS: usize = 0x04;
 /// The values probe writes to the liveness register.
 const PATTERNS: [u32; 4] = [0, u32::MAX, 0x1234_5678, 0xa5a5_5a5a];
 
-/// How many device resources probe takes: the enable, the BAR mapping, the
-/// check results, the label, the staging page and the state.
-pub(crate) const DEVICE_RESOURCES: usize = 6;
+/// How many device resources probe takes: the enable, the claimed and
+/// mapped BAR, the check results, the label and the staging page.
+pub(crate) const DEVICE_RESOURCES: usize = 5;
 
 /// QEMU's vendor as upstream's type for PCI vendor IDs.
+///
+/// A workaround, not to copy: upstream names only the vendors of
+/// `pci_ids.h` (0x1234 is not one) and makes no others outside the kernel
+/// crate, so this relies on the private layout of `pci::Vendor`. A driver
+/// for a listed vendor uses its constant (`pci::Vendor::REDHAT`).
 const VENDOR: pci::Vendor = {
-    // SAFETY: `pci::Vendor` is a transparent wrapper of a 16-bit vendor ID,
-    // and any value is one. (Upstream only names the vendors of
-    // `pci_ids.h`, and makes others only inside the kernel crate.)
+    // SAFETY: `pci::Vendor` is a `#[repr(transparent)]` wrapper of a 16-bit
+    // vendor ID, and any value is one.
     unsafe { core::mem::transmute::<u16, pci::Vendor>(VENDOR_ID) }
 };
 
@@ -64,16 +69,22 @@ kernel::pci_device_table!(
     [(pci::DeviceId::from_id(VENDOR, DEVICE_ID as u32), ())]
 );
 
-/// What the driver keeps for a bound device, in device memory. Every field
-/// is a handle to a device resource, so the state needs no destructor.
+/// What the driver keeps for a bound device: its driver data, which the
+/// driver core boxes, and drops on unbind before it releases the device's
+/// resources. Every field is a handle to such a resource, so dropping the
+/// state frees nothing.
 pub(crate) struct Edu<'bound> {
-    /// BAR 0, mapped (`ioremap()`); unmapped on unbind.
+    /// BAR 0, claimed and mapped (`pci_request_region()`, `ioremap()`);
+    /// unmapped and released on unbind.
     regs: DevmIoMap<'bound, REGS>,
     /// The values the liveness check wrote (`devm_kcalloc()`).
     checks: DevmBox<'bound, [u32]>,
     /// A name for log lines (`devm_kasprintf()`).
     label: DevmStr<'bound>,
-    /// A buffer the size of edu's DMA window (`devm_get_free_pages()`).
+    /// A page of scratch memory, as big as edu's DMA buffer
+    /// (`devm_get_free_pages()`). It is NOT a DMA buffer: the device may
+    /// only reach memory mapped for it through the DMA API
+    /// (`kernel::dma::Coherent`), which gives the bus address.
     staging: DevmPages<'bound>,
 }
 
@@ -82,8 +93,7 @@ pub(crate) struct EduDriver;
 
 impl pci::Driver for EduDriver {
     type IdInfo = ();
-    /// The driver data is the handle to the state (`devm_kmalloc()`).
-    type Data<'bound> = DevmBox<'bound, Edu<'bound>>;
+    type Data<'bound> = Edu<'bound>;
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &EDU_TABLE;
 
     fn probe<'bound>(
@@ -94,8 +104,10 @@ impl pci::Driver for EduDriver {
         // core releases them when probe fails, as on unbind.
         let dev = pdev.as_ref();
         devm::pcim_enable_device(pdev)?;
+        // For kalloc's self-tests only: an early release of BAR 0, if asked.
         #[cfg(CONFIG_KUNIT)]
         testing::early_release(pdev)?;
+        // Claims BAR 0 for this driver (`EBUSY` if it is taken), maps it.
         let regs = DevmIoMap::<REGS>::map_bar(pdev, 0, NAME)?;
         #[cfg(CONFIG_KUNIT)]
         testing::REGS_AT.store(regs.addr(), Relaxed);
@@ -122,7 +134,6 @@ impl pci::Driver for EduDriver {
             label,
             staging,
         };
-        let edu = DevmBox::new(dev, edu, GFP_KERNEL)?;
 
         PROBES.fetch_add(1, Relaxed);
         dev_info!(
