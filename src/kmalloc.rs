@@ -577,32 +577,40 @@ pub struct KString {
 }
 
 impl KString {
-    /// Formats `args` with C's `kasprintf(flags, "%pA", &args)`: C calls back
+    /// Formats `args` with C's `kasprintf(flags, "%pA", ...)`: C calls back
     /// into Rust's formatting for `%pA`. Any flags kmalloc honours will do,
     /// `GFP_ATOMIC` included.
     ///
-    /// The arguments are formatted three times: once here, to check the
-    /// length and contents, then twice by `kasprintf()` (to size the buffer,
-    /// then to fill it). Their formatting must give the same text each time;
-    /// C warns otherwise.
+    /// `kasprintf()` formats twice, once to size its buffer and once to fill
+    /// it, and warns if the two texts differ. So the arguments are formatted
+    /// here, once, into a scratch buffer (after measuring them, to check
+    /// the length), and `%pA` then prints that fixed text: both of C's
+    /// passes give exactly the text that was checked. A formatter whose
+    /// text changes between the measuring pass and the filling pass is
+    /// `EINVAL`.
     ///
     /// # Errors
     ///
     /// - `EINVAL` for flags kmalloc cannot honour, for text containing a NUL
-    ///   byte (C would cut the string there), or if formatting fails;
+    ///   byte (C would cut the string there), if formatting fails, or if it
+    ///   gives a different text the second time;
     /// - `ENOMEM` if the string and its NUL would exceed
-    ///   [`KMALLOC_MAX_SIZE`], or if the allocation fails.
+    ///   [`KMALLOC_MAX_SIZE`], or if an allocation fails.
     pub fn from_fmt(flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
         let flags = flags.check_slab()?;
-        let flags = check_request(measure(args)? + 1, flags)?;
+        let len = measure(args)?;
+        let flags = check_request(len + 1, flags)?;
+        let mut scratch = KmallocBuf::zeroed(len, flags)?;
+        let text = fill(&mut scratch, args)?;
+        let fixed = fmt!("{}", text);
         // SAFETY: the format string is NUL-terminated, and its one
         // conversion, `%pA`, takes a pointer to a `fmt::Arguments`, which
-        // `&args` is, valid for the whole call.
+        // `&fixed` is, valid for the whole call.
         let ptr = unsafe {
             bindings::kasprintf(
                 flags.as_raw(),
                 c"%pA".as_char_ptr(),
-                ptr::from_ref(&args).cast::<c_void>(),
+                ptr::from_ref(&fixed).cast::<c_void>(),
             )
         };
         // INVARIANT: a non-NULL pointer from `kasprintf()` is a kmalloc'd,
@@ -689,6 +697,41 @@ fn measure(args: fmt::Arguments<'_>) -> Result<usize> {
     }
 }
 
+/// Formats `args` into `buf`, which [`measure`] sized: the text, or `EINVAL`
+/// if formatting fails or gives a text of another length or with a NUL.
+fn fill<'b>(buf: &'b mut [u8], args: fmt::Arguments<'_>) -> Result<&'b str> {
+    /// Copies into a slice, and fails rather than write past its end.
+    struct Fill<'a> {
+        buf: &'a mut [u8],
+        len: usize,
+    }
+
+    impl fmt::Write for Fill<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self
+                .len
+                .checked_add(s.len())
+                .filter(|&end| end <= self.buf.len())
+                .ok_or(fmt::Error)?;
+            if s.bytes().any(|b| b == 0) {
+                return Err(fmt::Error);
+            }
+            self.buf[self.len..end].copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    let mut f = Fill { buf, len: 0 };
+    fmt::Write::write_fmt(&mut f, args).map_err(|_| EINVAL)?;
+    let (len, buf) = (f.len, f.buf);
+    if len != buf.len() {
+        return Err(EINVAL);
+    }
+    // The bytes are whole `str`s, one after the other: valid UTF-8.
+    core::str::from_utf8(buf).map_err(|_| EINVAL)
+}
+
 /// Test support: C's view of kalloc's buffers, for the suite below.
 #[cfg(CONFIG_KUNIT = "y")]
 mod c_view {
@@ -700,6 +743,20 @@ mod c_view {
         fn kalloc_test_init_on_free() -> bool;
         fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
         fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);
+        fn kalloc_test_fail_nth(nth: c_uint);
+    }
+
+    /// Runs `f` with fault injection set to fail this task's next slab
+    /// allocation that failslab does not filter out (so, one that may not
+    /// reclaim directly: `GFP_NOWAIT`, `GFP_ATOMIC`), then turns it off.
+    #[cfg(CONFIG_FAILSLAB)]
+    pub(super) fn fail_next_slab_allocation<R>(f: impl FnOnce() -> R) -> R {
+        // SAFETY: the shim only sets the current task's `fail_nth`.
+        unsafe { kalloc_test_fail_nth(1) };
+        let result = f();
+        // SAFETY: as above.
+        unsafe { kalloc_test_fail_nth(0) };
+        result
     }
 
     /// Hands `buf` to a C user with `into_raw`, and takes it back with
@@ -1154,6 +1211,15 @@ mod tests {
         assert!(buf.resize(usize::MAX, 0, GFP_KERNEL) == Err(ENOMEM));
         assert_eq!(buf.as_ptr(), before);
         assert_eq!(&buf[..], b"keep me");
+        // A real failure of C's krealloc(), forced by fault injection: the
+        // new, larger object cannot be allocated, and C keeps the old one.
+        #[cfg(CONFIG_FAILSLAB)]
+        {
+            let failed = fail_next_slab_allocation(|| buf.resize(1000, 0, GFP_NOWAIT));
+            assert!(failed == Err(ENOMEM));
+            assert_eq!(buf.as_ptr(), before);
+            assert_eq!(&buf[..], b"keep me");
+        }
         let mut a = KmallocArray::from_slice(&[1u64, 2, 3], GFP_KERNEL)?;
         assert!(a.resize(usize::MAX / 4, 0, GFP_KERNEL) == Err(EOVERFLOW));
         assert_eq!(&a[..], &[1, 2, 3]);
@@ -1248,6 +1314,12 @@ mod tests {
     /// plain `kfree`, leaves the bytes there, unless the kernel zeroes all
     /// freed memory (`init_on_free=1`): then the two cannot be told apart
     /// after the free, and the case checks that the secret is gone.
+    ///
+    /// Reading freed memory relies on generic KASAN (which the test kernel
+    /// always has): its quarantine keeps a freed object, and so its slab
+    /// page, untouched for a while, so the alias still shows the bytes the
+    /// free left. Without it, SLUB's poisoning (`slub_debug=P`) or a reuse
+    /// of the page could change them first.
     #[test]
     fn sensitive_buf_is_zeroed_before_free() -> Result {
         const LEN: usize = 256;
@@ -1292,6 +1364,46 @@ mod tests {
     fn kasprintf_rejects_nul_and_failed_formatting() {
         assert!(crate::kasprintf!(GFP_KERNEL, "a{}b", '\0').err() == Some(EINVAL));
         assert!(crate::kasprintf!(GFP_KERNEL, "x{}", Failing).err() == Some(EINVAL));
+    }
+
+    /// A formatter whose text changes from one call to the next is
+    /// `EINVAL`: it would make C's `kasprintf()` warn (its two passes
+    /// disagree) and size its buffer from a text kalloc never checked. A
+    /// formatter that changes only after the text is fixed is harmless.
+    #[test]
+    fn kasprintf_unstable_formatting_is_einval() -> Result {
+        let growing = Changing::new(&["ab", "abcd"]);
+        assert!(crate::kasprintf!(GFP_KERNEL, "{}", growing).err() == Some(EINVAL));
+        let shrinking = Changing::new(&["abcd", "ab"]);
+        assert!(crate::kasprintf!(GFP_KERNEL, "{}", shrinking).err() == Some(EINVAL));
+        let late = Changing::new(&["ab", "ab", "xyz", "uvwxyz"]);
+        let s = crate::kasprintf!(GFP_KERNEL, "{}", late)?;
+        assert_eq!(s.to_bytes(), b"ab");
+        assert_eq!(late.calls.get(), 2);
+        Ok(())
+    }
+
+    /// Formats as the next of its texts at each call (the last one after).
+    struct Changing<'a> {
+        texts: &'a [&'a str],
+        calls: core::cell::Cell<usize>,
+    }
+
+    impl<'a> Changing<'a> {
+        fn new(texts: &'a [&'a str]) -> Self {
+            Changing {
+                texts,
+                calls: core::cell::Cell::new(0),
+            }
+        }
+    }
+
+    impl fmt::Display for Changing<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let n = self.calls.get();
+            self.calls.set(n + 1);
+            f.write_str(self.texts[n.min(self.texts.len() - 1)])
+        }
     }
 
     /// A string that would not fit in `KMALLOC_MAX_SIZE` with its NUL is

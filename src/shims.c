@@ -313,6 +313,7 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 
 /* --- kmalloc family (src/kmalloc.rs) --- */
 
+#include <linux/sched.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -325,6 +326,7 @@ int kalloc_test_zone(const void *p);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
+void kalloc_test_fail_nth(unsigned int nth);
 
 /* kmalloc(), kzalloc() and kcalloc() are inline: Rust calls them here. */
 void *kalloc_kmalloc(size_t size, gfp_t flags)
@@ -475,4 +477,17 @@ void *kalloc_vmalloc(unsigned long size, gfp_t flags);
 void *kalloc_vmalloc(unsigned long size, gfp_t flags)
 {
 	return __vmalloc(size, flags);
+}
+
+/*
+ * Test support: makes the @nth fault-injection check of the current task
+ * from now on fail (0: none), as writing /proc/self/fail-nth does. With
+ * CONFIG_FAILSLAB that check is the next slab allocation failslab does not
+ * filter out (it ignores requests that may reclaim directly).
+ */
+void kalloc_test_fail_nth(unsigned int nth)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	WRITE_ONCE(current->fail_nth, nth);
+#endif
 }
