@@ -95,7 +95,6 @@
 
 use crate::gfp::{context_may_sleep, Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
 use crate::iomem::IoMap;
-use crate::kmalloc::KmallocBuf;
 use core::{
     fmt,
     ops::{Deref, DerefMut},
@@ -317,85 +316,6 @@ impl<T: ?Sized> DerefMut for DevmBox<'_, T> {
     }
 }
 
-/// A `fmt::Write` for the text of a C string: it refuses NUL bytes (C would
-/// end the string there) and stops after `limit` bytes. It copies the text
-/// into `out`, if there is one, which then is `limit` bytes long.
-struct CText<'b> {
-    out: Option<&'b mut [u8]>,
-    len: usize,
-    limit: usize,
-    /// Why writing stopped, if it stopped.
-    stop: Option<Error>,
-    /// The error for text beyond `limit`.
-    too_long: Error,
-}
-
-impl fmt::Write for CText<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.bytes().any(|b| b == 0) {
-            self.stop = Some(EINVAL);
-            return Err(fmt::Error);
-        }
-        let Some(end) = self.len.checked_add(s.len()).filter(|&end| end <= self.limit) else {
-            self.stop = Some(self.too_long);
-            return Err(fmt::Error);
-        };
-        if let Some(out) = self.out.as_deref_mut() {
-            // `end <= limit`, the length of `out`: the range is in bounds.
-            out[self.len..end].copy_from_slice(s.as_bytes());
-        }
-        self.len = end;
-        Ok(())
-    }
-}
-
-impl CText<'_> {
-    /// Formats `args` into `self`: the length of the text, or why it stopped
-    /// (`EINVAL` if a formatting trait implementation failed).
-    fn write(mut self, args: fmt::Arguments<'_>) -> Result<usize> {
-        match fmt::write(&mut self, args) {
-            Ok(()) => Ok(self.len),
-            Err(fmt::Error) => Err(self.stop.unwrap_or(EINVAL)),
-        }
-    }
-}
-
-/// Formats `args` once and for all into a new kmalloc buffer, allocated with
-/// `flags`: the text of a C string of at most `max_len` bytes, without its
-/// NUL. C can then format that text as often as it likes (`kasprintf()`
-/// does twice: to size its buffer, then to fill it) and get the same bytes.
-///
-/// The arguments are formatted twice here: to measure the text, stopping at
-/// the first NUL byte or at `max_len` bytes (a huge `Display` is not
-/// formatted in full), then into a buffer of exactly that size.
-///
-/// Errors: `EINVAL` for text with a NUL byte, if formatting fails, or if
-/// the text differs between the two passes; `ENOMEM` for text longer than
-/// `max_len` or if the allocation fails; as for [`KmallocBuf::zeroed`].
-pub(crate) fn format_once(args: fmt::Arguments<'_>, max_len: usize, flags: Gfp) -> Result<KmallocBuf> {
-    let measure = CText {
-        out: None,
-        len: 0,
-        limit: max_len,
-        stop: None,
-        too_long: ENOMEM,
-    };
-    let len = measure.write(args)?;
-    let mut buf = KmallocBuf::zeroed(len, flags)?;
-    let fill = CText {
-        out: Some(&mut buf),
-        len: 0,
-        limit: len,
-        stop: None,
-        // Longer the second time: the text changed.
-        too_long: EINVAL,
-    };
-    if fill.write(args)? != len {
-        return Err(EINVAL);
-    }
-    Ok(buf)
-}
-
 /// A NUL-terminated string formatted into memory of a bound device (C's
 /// `devm_kasprintf()`), for names and labels that live as long as the
 /// binding.
@@ -427,7 +347,8 @@ impl<'a> DevmStr<'a> {
     ///
     /// C formats twice (to size its allocation, then to fill it), so the
     /// text is formatted once beforehand, checked and kept in a temporary
-    /// buffer (see [`format_once`]): C formats that text, the same each time.
+    /// buffer (see [`format_once`](crate::kmalloc::format_once)): C formats that
+    /// text, the same each time.
     ///
     /// Errors: `EINVAL` for flags kmalloc cannot honour, for text with a NUL
     /// byte (C would cut the string there) or if formatting fails; `ENOMEM`
@@ -435,7 +356,7 @@ impl<'a> DevmStr<'a> {
     /// if an allocation fails.
     pub fn format(dev: &'a Device<Bound>, flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
         let flags = check_flags(flags)?;
-        let text = format_once(args, DEVM_KMALLOC_MAX_SIZE - 1, flags)?;
+        let text = crate::kmalloc::format_once(args, DEVM_KMALLOC_MAX_SIZE - 1, flags)?;
         // The bytes of `&str`s, as written by `format_once`.
         let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
         Self::kasprintf(dev, flags, fmt!("{text}"))

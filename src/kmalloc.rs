@@ -583,11 +583,9 @@ impl KString {
     ///
     /// `kasprintf()` formats twice, once to size its buffer and once to fill
     /// it, and warns if the two texts differ. So the arguments are formatted
-    /// here, once, into a scratch buffer (after measuring them, to check
-    /// the length), and `%pA` then prints that fixed text: both of C's
-    /// passes give exactly the text that was checked. A formatter whose
-    /// text changes between the measuring pass and the filling pass is
-    /// `EINVAL`.
+    /// once and checked here ([`format_once`]), and `%pA` then prints that
+    /// fixed text: both of C's passes give exactly the text that was
+    /// checked.
     ///
     /// # Errors
     ///
@@ -597,11 +595,10 @@ impl KString {
     /// - `ENOMEM` if the string and its NUL would exceed
     ///   [`KMALLOC_MAX_SIZE`], or if an allocation fails.
     pub fn from_fmt(flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
-        let flags = flags.check_slab()?;
-        let len = measure(args)?;
-        let flags = check_request(len + 1, flags)?;
-        let mut scratch = KmallocBuf::zeroed(len, flags)?;
-        let text = fill(&mut scratch, args)?;
+        let scratch = format_once(args, KMALLOC_MAX_SIZE - 1, flags)?;
+        let flags = check_request(scratch.len() + 1, flags)?;
+        // The bytes of whole `&str`s, as `format_once` wrote them: UTF-8.
+        let text = core::str::from_utf8(&scratch).map_err(|_| EINVAL)?;
         let fixed = fmt!("{}", text);
         // SAFETY: the format string is NUL-terminated, and its one
         // conversion, `%pA`, takes a pointer to a `fmt::Arguments`, which
@@ -662,74 +659,83 @@ unsafe impl Send for KString {}
 // SAFETY: a shared `KString` only gives out `&CStr`, and the bytes never change.
 unsafe impl Sync for KString {}
 
-/// The length of the text `args` formats to, for [`KString::from_fmt`]:
-/// `EINVAL` if it contains a NUL byte or formatting fails, `ENOMEM` if it
-/// does not fit in a kmalloc allocation with its NUL.
-fn measure(args: fmt::Arguments<'_>) -> Result<usize> {
-    /// Counts bytes, and stops at the first NUL or once there are too many.
-    struct Measure {
-        len: usize,
-        stop: Option<Error>,
-    }
+/// A `fmt::Write` for the text of a C string: it refuses NUL bytes (C would
+/// end the string there) and stops after `limit` bytes. It copies the text
+/// into `out`, if there is one, which then is `limit` bytes long.
+struct CText<'b> {
+    out: Option<&'b mut [u8]>,
+    len: usize,
+    limit: usize,
+    /// Why writing stopped, if it stopped.
+    stop: Option<Error>,
+    /// The error for text beyond `limit`.
+    too_long: Error,
+}
 
-    impl fmt::Write for Measure {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            if s.bytes().any(|b| b == 0) {
-                self.stop = Some(EINVAL);
-                return Err(fmt::Error);
-            }
-            // No overflow: `self.len` stays below `KMALLOC_MAX_SIZE`, and a
-            // `str` is at most `isize::MAX` bytes.
-            self.len += s.len();
-            if self.len >= KMALLOC_MAX_SIZE {
-                self.stop = Some(ENOMEM);
-                return Err(fmt::Error);
-            }
-            Ok(())
+impl fmt::Write for CText<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.bytes().any(|b| b == 0) {
+            self.stop = Some(EINVAL);
+            return Err(fmt::Error);
         }
-    }
-
-    let mut m = Measure { len: 0, stop: None };
-    match fmt::Write::write_fmt(&mut m, args) {
-        Ok(()) => Ok(m.len),
-        // A formatting trait implementation failed.
-        Err(fmt::Error) => Err(m.stop.unwrap_or(EINVAL)),
+        let Some(end) = self.len.checked_add(s.len()).filter(|&end| end <= self.limit) else {
+            self.stop = Some(self.too_long);
+            return Err(fmt::Error);
+        };
+        if let Some(out) = self.out.as_deref_mut() {
+            // `end <= limit`, the length of `out`: the range is in bounds.
+            out[self.len..end].copy_from_slice(s.as_bytes());
+        }
+        self.len = end;
+        Ok(())
     }
 }
 
-/// Formats `args` into `buf`, which [`measure`] sized: the text, or `EINVAL`
-/// if formatting fails or gives a text of another length or with a NUL.
-fn fill<'b>(buf: &'b mut [u8], args: fmt::Arguments<'_>) -> Result<&'b str> {
-    /// Copies into a slice, and fails rather than write past its end.
-    struct Fill<'a> {
-        buf: &'a mut [u8],
-        len: usize,
-    }
-
-    impl fmt::Write for Fill<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            let end = self
-                .len
-                .checked_add(s.len())
-                .filter(|&end| end <= self.buf.len())
-                .ok_or(fmt::Error)?;
-            if s.bytes().any(|b| b == 0) {
-                return Err(fmt::Error);
-            }
-            self.buf[self.len..end].copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
+impl CText<'_> {
+    /// Formats `args` into `self`: the length of the text, or why it stopped
+    /// (`EINVAL` if a formatting trait implementation failed).
+    fn write(mut self, args: fmt::Arguments<'_>) -> Result<usize> {
+        match core::fmt::write(&mut self, args) {
+            Ok(()) => Ok(self.len),
+            Err(fmt::Error) => Err(self.stop.unwrap_or(EINVAL)),
         }
     }
+}
 
-    let mut f = Fill { buf, len: 0 };
-    fmt::Write::write_fmt(&mut f, args).map_err(|_| EINVAL)?;
-    let (len, buf) = (f.len, f.buf);
-    if len != buf.len() {
+/// Formats `args` once and for all into a new kmalloc buffer, allocated with
+/// `flags`: the text of a C string of at most `max_len` bytes, without its
+/// NUL. C can then format that text as often as it likes (`kasprintf()`
+/// does twice: to size its buffer, then to fill it) and get the same bytes.
+///
+/// The arguments are formatted twice here: to measure the text, stopping at
+/// the first NUL byte or at `max_len` bytes (a huge `Display` is not
+/// formatted in full), then into a buffer of exactly that size.
+///
+/// Errors: `EINVAL` for text with a NUL byte, if formatting fails, or if
+/// the text differs between the two passes; `ENOMEM` for text longer than
+/// `max_len` or if the allocation fails; as for [`KmallocBuf::zeroed`].
+pub(crate) fn format_once(args: fmt::Arguments<'_>, max_len: usize, flags: Gfp) -> Result<KmallocBuf> {
+    let measure = CText {
+        out: None,
+        len: 0,
+        limit: max_len,
+        stop: None,
+        too_long: ENOMEM,
+    };
+    let len = measure.write(args)?;
+    let mut buf = KmallocBuf::zeroed(len, flags)?;
+    let fill = CText {
+        out: Some(&mut buf),
+        len: 0,
+        limit: len,
+        stop: None,
+        // Longer the second time: the text changed.
+        too_long: EINVAL,
+    };
+    if fill.write(args)? != len {
         return Err(EINVAL);
     }
-    // The bytes are whole `str`s, one after the other: valid UTF-8.
-    core::str::from_utf8(buf).map_err(|_| EINVAL)
+    Ok(buf)
 }
 
 /// Test support: C's view of kalloc's buffers, for the suite below.
