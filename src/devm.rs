@@ -93,7 +93,7 @@
 //! }
 //! ```
 
-use crate::gfp::{context_may_sleep, Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
+use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
 use crate::iomem::IoMap;
 use core::{
     fmt,
@@ -536,9 +536,7 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
     /// `GFP_KERNEL`. Errors: `EAGAIN` where sleeping is not allowed (under
     /// a spinlock, with interrupts off), `ENOMEM`; `value` is dropped then.
     pub fn new(dev: &'a Device<Bound>, value: T) -> Result<Self> {
-        if !context_may_sleep() {
-            return Err(EAGAIN);
-        }
+        crate::gfp::GFP_KERNEL.check()?;
         let ptr = KBox::into_raw(KBox::new(value, kflags::GFP_KERNEL)?);
         // SAFETY: `dev` is bound, so it runs the action when it is unbound.
         // The action owns `ptr` (from `KBox::into_raw`); on failure, C runs

@@ -137,6 +137,8 @@ impl<T> VBuf<T> {
         if size > isize::MAX as usize {
             return Err(EOVERFLOW);
         }
+        // `EAGAIN` in atomic context: the flags must allow sleeping (below),
+        // and `check()` refuses sleeping flags where sleeping is not allowed.
         let flags = flags.check()?;
         if !GFP_VMALLOC_SUPPORTED.contains(flags)
             || !flags.may_sleep()
@@ -144,11 +146,8 @@ impl<T> VBuf<T> {
         {
             return Err(EINVAL);
         }
-        if !context_may_sleep() {
-            return Err(EAGAIN);
-        }
         // SAFETY: `size` is not zero, the flags are supported by vmalloc and
-        // allow sleeping, and the current context may sleep.
+        // allow sleeping, and the current context may sleep (`check()`).
         let ptr = unsafe { kalloc_vmalloc(size, flags.as_raw()) };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
