@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kalloc's test kernel into the cache (reused when present):
-# tinyconfig + scripts/kernel.config, LLVM=-19, checked after olddefconfig.
+# Builds kalloc's kernel of flavour $KERNEL (debug by default, or fast) into
+# the cache, reused when present: tinyconfig + scripts/kernel/base.config +
+# scripts/kernel/$KERNEL.config, LLVM=-19, checked after olddefconfig.
 # Prints the build directory on stdout.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -46,32 +47,14 @@ kmake() {
 	make -C "$KSRC" O="$KDIR" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen "$@"
 }
 
-note "configuring the kernel in $KDIR"
+note "configuring the $KERNEL kernel in $KDIR"
 kmake -s tinyconfig >"$log" 2>&1 || die "make tinyconfig failed (log: $log)"
 "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" \
-	"$KALLOC_TOP/scripts/kernel.config" >>"$log" 2>&1 || die "merging the config fragment failed (log: $log)"
+	"${KERNEL_FRAGMENTS[@]}" >>"$log" 2>&1 || die "merging the config fragments failed (log: $log)"
 kmake -s olddefconfig >>"$log" 2>&1 || die "make olddefconfig failed (log: $log)"
-
-# Every option the fragment asks for must have stuck.
-bad=0
-while IFS= read -r line; do
-	case "$line" in
-	CONFIG_*=*) want=$line ;;
-	"# CONFIG_"*" is not set") want=$line ;;
-	*) continue ;;
-	esac
-	name=${want#\# }
-	name=${name%%[= ]*}
-	if [[ "$want" == \#* ]]; then
-		grep -q "^$name=" "$KDIR/.config" && { echo "kalloc: $name is set but must be off" >&2; bad=1; }
-	else
-		grep -qx "$want" "$KDIR/.config" || {
-			echo "kalloc: $want requested, got: $(grep "^$name=\|# $name is not set" "$KDIR/.config" || echo 'absent')" >&2
-			bad=1
-		}
-	fi
-done <"$KALLOC_TOP/scripts/kernel.config"
-[ $bad = 0 ] || die "kernel config: requested options did not stick (config: $KDIR/.config)"
+# Every option the fragments ask for must have stuck.
+kernel_config_check "$KDIR/.config" "${KERNEL_FRAGMENTS[@]}" \
+	|| die "kernel config: requested options did not stick (config: $KDIR/.config)"
 
 kmake -s rustavailable >>"$log" 2>&1 || die "the Rust toolchain is not usable for this kernel (log: $log)"
 

@@ -1,5 +1,6 @@
-# Sourced: sets KSRC_TARBALL, KDIR_DEFAULT and KDIR for the kernel kalloc
-# builds against. KDIR from the environment (or make) overrides the default.
+# Sourced: sets KSRC_TARBALL, KSRC, KERNEL (the flavour), KERNEL_FRAGMENTS,
+# KDIR_DEFAULT and KDIR for the kernel kalloc builds against. KDIR from the
+# environment (or make) overrides the default.
 # shellcheck shell=bash
 
 KSRC_ROOT=$KALLOC_CACHE/src
@@ -14,20 +15,64 @@ else
 fi
 KSRC=$KALLOC_CACHE/linux-$KSRC_VERSION
 
-# The build is keyed by everything that changes its output: the kernel
-# source version, the config fragment and the toolchain.
+# The flavour: debug (memory debugging on; the gate of `make test`) or fast
+# (production-like). Its config is scripts/kernel/base.config followed by
+# scripts/kernel/$KERNEL.config.
+KERNEL=${KERNEL:-debug}
+case "$KERNEL" in
+debug | fast) ;;
+*) die "KERNEL=$KERNEL: the kernel flavours are debug and fast" ;;
+esac
+KERNEL_FRAGMENTS=("$KALLOC_TOP/scripts/kernel/base.config" "$KALLOC_TOP/scripts/kernel/$KERNEL.config")
+
+# The environment variables that Kbuild reads and that change what it builds.
+kbuild_env() {
+	env | grep -E '^(KCFLAGS|KCPPFLAGS|KAFLAGS|KRUSTFLAGS|KBUILD_[A-Z_]+|ARCH|CROSS_COMPILE|CC|LD|HOSTCC|HOSTRUSTC|RUSTC|BINDGEN|LLVM_IAS)=' | sort || true
+}
+
+# The build is keyed by everything that shapes it: the kernel source version
+# (in the directory name), the flavour's config fragments, the script that
+# builds it, the toolchain and Kbuild's environment.
 kernel_build_key() {
 	{
-		cat "$KALLOC_TOP/scripts/kernel.config"
+		cat "${KERNEL_FRAGMENTS[@]}" "$KALLOC_TOP/scripts/build-kernel.sh"
 		echo "LLVM=$LLVM_SUFFIX"
 		rustc --version
 		bindgen --version 2>/dev/null
 		"clang$LLVM_SUFFIX" --version | head -n1
+		kbuild_env
 	} | sha256sum | cut -c1-12
 }
 
+# Checks the kernel config $1 against the fragments that follow: every
+# option they set must be set the same, every option they turn off must be
+# off. Prints one line per mismatch on stderr; fails if there is any.
+kernel_config_check() {
+	local config=$1 bad=0 line want name
+	shift
+	[ -f "$config" ] || { echo "kalloc: no kernel config at $config" >&2; return 1; }
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) want=$line ;;
+		"# CONFIG_"*" is not set") want=$line ;;
+		*) continue ;;
+		esac
+		name=${want#\# }
+		name=${name%%[= ]*}
+		if [[ "$want" == \#* ]]; then
+			grep -q "^$name=" "$config" && { echo "kalloc: $name is set but must be off" >&2; bad=1; }
+		else
+			grep -qx "$want" "$config" || {
+				echo "kalloc: $want requested, got: $(grep "^$name=\|# $name is not set" "$config" || echo 'absent')" >&2
+				bad=1
+			}
+		fi
+	done < <(cat "$@")
+	return $bad
+}
+
 if [ -n "$KSRC_VERSION" ]; then
-	KDIR_DEFAULT=$KALLOC_CACHE/build/$KSRC_VERSION-$(kernel_build_key)
+	KDIR_DEFAULT=$KALLOC_CACHE/build/$KSRC_VERSION-$KERNEL-$(kernel_build_key)
 else
 	KDIR_DEFAULT=
 fi

@@ -49,6 +49,7 @@
 //! // `vfree()` runs here, when `table` goes out of scope.
 //! ```
 
+use crate::ffi;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
@@ -60,18 +61,9 @@ use kernel::page::{AsPageIter, PAGE_SIZE};
 use kernel::prelude::*;
 
 use crate::gfp::{
-    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL,
-    GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
+    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
+    GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
 };
-
-extern "C" {
-    /// C's `__vmalloc()` macro, in `shims.c`: `vmalloc(size)` is
-    /// `__vmalloc(size, GFP_KERNEL)` and `vzalloc(size)` is
-    /// `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
-    fn kalloc_vmalloc(size: c_ulong, flags: bindings::gfp_t) -> *mut c_void;
-    /// `vfree()`, which the kernel's bindings do not declare.
-    fn vfree(addr: *const c_void);
-}
 
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
 /// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
@@ -148,7 +140,7 @@ impl<T> VBuf<T> {
         }
         // SAFETY: `size` is not zero, the flags are supported by vmalloc and
         // allow sleeping, and the current context may sleep (`check()`).
-        let ptr = unsafe { kalloc_vmalloc(size, flags.as_raw()) };
+        let ptr = unsafe { ffi::kalloc_vmalloc(size, flags.as_raw()) };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
     }
@@ -283,7 +275,7 @@ impl<T> Drop for VBuf<T> {
             // SAFETY: By the type invariant, `addr` is a vmalloc allocation
             // owned by `self` and freed only here; `vfree()` may sleep, and
             // the context allows it.
-            unsafe { vfree(addr) };
+            unsafe { ffi::vfree(addr) };
         } else {
             // SAFETY: As above; `kvfree_atomic()` passes vmalloc memory to
             // `vfree_atomic()`, which defers the work and never sleeps.
@@ -292,253 +284,5 @@ impl<T> Drop for VBuf<T> {
     }
 }
 
-#[kunit_tests(kalloc_vmalloc)]
-mod tests {
-    use super::*;
-    use crate::gfp::{__GFP_HIGHMEM, __GFP_NOWARN, GFP_DMA, GFP_DMA32};
-    use core::cell::Cell;
-    use kernel::interrupt::local_interrupt_disable;
-    use kernel::sync::{new_spinlock, rcu};
-
-    /// The big buffer: 64 MiB, 16 times what kmalloc can hand out.
-    const BIG: usize = 64 << 20;
-
-    /// Number of pages needed for `size` bytes.
-    fn pages(size: usize) -> usize {
-        size.div_ceil(PAGE_SIZE)
-    }
-
-    /// vzalloc: every value is zero, and the buffer is writable and
-    /// keeps what is written.
-    #[test]
-    fn vzalloc_is_zeroed_and_writable() -> Result {
-        let mut buf = VBuf::<u64>::zeroed(3 * PAGE_SIZE, GFP_KERNEL)?;
-        assert_eq!(buf.len(), 3 * PAGE_SIZE);
-        assert!(buf.iter().all(|&x| x == 0));
-        for (i, x) in buf.iter_mut().enumerate() {
-            *x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-        for (i, x) in buf.iter().enumerate() {
-            assert_eq!(*x, (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        }
-        Ok(())
-    }
-
-    /// vmalloc without zeroing: `from_fn` initialises every value; the
-    /// memory is vmalloc memory; `new_uninit` gives the requested length.
-    #[test]
-    fn vmalloc_from_fn_and_uninit() -> Result {
-        let buf = VBuf::from_fn(10_000, GFP_KERNEL, |i| i as u32 * 3)?;
-        assert_eq!(buf.len(), 10_000);
-        assert!(buf.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
-        assert!(is_vmalloc_addr(buf.as_ptr()));
-
-        let raw = VBuf::<u8>::new_uninit(PAGE_SIZE + 1, GFP_KERNEL)?;
-        assert_eq!(raw.len(), PAGE_SIZE + 1);
-        assert!(is_vmalloc_addr(raw.as_ptr()));
-        assert_eq!(raw.pfns().count(), 2);
-        Ok(())
-    }
-
-    /// A typed buffer drops each of its values exactly once, then frees
-    /// the memory (kmemleak checks that part after rmmod).
-    #[test]
-    fn values_are_dropped_exactly_once() -> Result {
-        struct Counted<'a>(&'a Cell<usize>);
-        impl Drop for Counted<'_> {
-            fn drop(&mut self) {
-                self.0.set(self.0.get() + 1);
-            }
-        }
-
-        let drops = Cell::new(0);
-        let buf = VBuf::from_fn(1000, GFP_KERNEL, |_| Counted(&drops))?;
-        assert_eq!(drops.get(), 0);
-        drop(buf);
-        assert_eq!(drops.get(), 1000);
-        Ok(())
-    }
-
-    /// 64 MiB: vmalloc succeeds where kmalloc of the same size fails, the
-    /// buffer is vmalloc memory (the kmalloc'd one is not), and every page
-    /// keeps its own data.
-    #[test]
-    fn large_buffer_where_kmalloc_fails() -> Result {
-        let kmalloc = KVec::<u8>::with_capacity(
-            BIG,
-            kernel::alloc::flags::GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN,
-        );
-        assert!(kmalloc.is_err());
-        let small = KVec::<u8>::with_capacity(PAGE_SIZE, kernel::alloc::flags::GFP_KERNEL)?;
-        assert!(!is_vmalloc_addr(small.as_ptr()));
-
-        let mut buf = VBuf::<u8>::zeroed(BIG, GFP_KERNEL | __GFP_NOWARN)?;
-        assert_eq!(buf.len(), BIG);
-        assert!(is_vmalloc_addr(buf.as_ptr()));
-        assert!(is_vmalloc_addr(&buf[BIG - 1]));
-        for (i, page) in buf.chunks_mut(PAGE_SIZE).enumerate() {
-            page[0] = i as u8;
-            page[PAGE_SIZE - 1] = !(i as u8);
-        }
-        for (i, page) in buf.chunks(PAGE_SIZE).enumerate() {
-            assert_eq!(page[0], i as u8);
-            assert_eq!(page[PAGE_SIZE - 1], !(i as u8));
-        }
-        Ok(())
-    }
-
-    /// The 64 MiB buffer is one virtually contiguous range, backed by
-    /// distinct page frames (walked with `vmalloc_to_pfn`) that need not be
-    /// physically contiguous: the runs of consecutive frames are printed.
-    #[test]
-    fn pfn_walk_of_a_large_buffer() -> Result {
-        let buf = VBuf::<u8>::zeroed(BIG, GFP_KERNEL | __GFP_NOWARN)?;
-        let mut pfns = KVec::with_capacity(pages(BIG), kernel::alloc::flags::GFP_KERNEL)?;
-        for pfn in buf.pfns() {
-            pfns.push(pfn, kernel::alloc::flags::GFP_KERNEL)?;
-        }
-        assert_eq!(pfns.len(), pages(BIG));
-        assert!(pfns.iter().all(|&pfn| pfn != 0));
-
-        // Runs of physically consecutive frames, in virtual order.
-        let runs = 1 + pfns.windows(2).filter(|w| w[1] != w[0] + 1).count();
-        pr_info!(
-            "vmalloc: {} MiB: {} pages in {} physically contiguous run(s)\n",
-            BIG >> 20,
-            pfns.len(),
-            runs
-        );
-        let mut start = 0;
-        for (i, w) in pfns.windows(2).enumerate() {
-            if w[1] != w[0] + 1 {
-                pr_info!(
-                    "vmalloc:   pages {}..={}: pfn {:#x}..\n",
-                    start,
-                    i,
-                    pfns[start]
-                );
-                start = i + 1;
-            }
-        }
-        pr_info!(
-            "vmalloc:   pages {}..={}: pfn {:#x}..\n",
-            start,
-            pfns.len() - 1,
-            pfns[start]
-        );
-
-        // No frame backs two pages.
-        pfns.sort_unstable();
-        assert!(pfns.windows(2).all(|w| w[0] != w[1]));
-        Ok(())
-    }
-
-    /// `vmalloc_to_page` walks one distinct `struct page` per page of the
-    /// buffer.
-    #[test]
-    fn page_walk_yields_one_page_per_page() -> Result {
-        let size = 5 * PAGE_SIZE + 8;
-        let mut buf = VBuf::<u8>::zeroed(size, GFP_KERNEL)?;
-        let mut seen = KVec::new();
-        for page in buf.page_iter() {
-            seen.push(page.as_ptr(), kernel::alloc::flags::GFP_KERNEL)?;
-        }
-        assert_eq!(seen.len(), pages(size));
-        seen.sort_unstable();
-        assert!(seen.windows(2).all(|w| w[0] != w[1]));
-        Ok(())
-    }
-
-    /// Sizes are checked before C sees them: an overflowing `len * size`
-    /// or one beyond `isize::MAX` is `EOVERFLOW`, zero is `EINVAL`, and a
-    /// size larger than memory is `ENOMEM` without a warning.
-    #[test]
-    fn sizes_are_checked() {
-        assert_eq!(
-            VBuf::<u64>::zeroed(usize::MAX / 4, GFP_KERNEL).err(),
-            Some(EOVERFLOW)
-        );
-        assert_eq!(
-            VBuf::<u8>::zeroed(isize::MAX as usize + 1, GFP_KERNEL).err(),
-            Some(EOVERFLOW)
-        );
-        assert_eq!(VBuf::<u32>::zeroed(0, GFP_KERNEL).err(), Some(EINVAL));
-        assert_eq!(VBuf::<()>::new_uninit(10, GFP_KERNEL).err(), Some(EINVAL));
-        assert_eq!(
-            VBuf::<u8>::zeroed(1 << 40, GFP_KERNEL | __GFP_NOWARN).err(),
-            Some(ENOMEM)
-        );
-    }
-
-    /// Flags vmalloc cannot honour are `EINVAL`: zone modifiers (C would
-    /// WARN), flags that do not allow sleeping, and `__GFP_NOFAIL`.
-    #[test]
-    fn unsupported_flags_are_refused() {
-        for flags in [
-            GFP_KERNEL | GFP_DMA,
-            GFP_KERNEL | GFP_DMA32,
-            GFP_KERNEL | __GFP_HIGHMEM,
-            GFP_ATOMIC,
-            GFP_NOWAIT,
-            Gfp::NONE,
-            GFP_KERNEL | __GFP_NOFAIL,
-        ] {
-            assert_eq!(VBuf::<u8>::zeroed(PAGE_SIZE, flags).err(), Some(EINVAL));
-        }
-        // The supported classes work.
-        for flags in [GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_KERNEL_ACCOUNT, GFP_USER] {
-            assert!(VBuf::<u8>::zeroed(PAGE_SIZE, flags | __GFP_NORETRY).is_ok());
-        }
-    }
-
-    /// In atomic context (spinlock held, interrupts disabled, RCU
-    /// read-side section) a request is refused with `EAGAIN` instead of
-    /// sleeping; outside, the same request succeeds.
-    #[test]
-    fn atomic_context_is_refused() -> Result {
-        assert!(context_may_sleep());
-
-        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
-        {
-            let _guard = lock.lock();
-            assert!(!context_may_sleep());
-            assert_eq!(
-                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
-                Some(EAGAIN)
-            );
-        }
-        {
-            let _irqs_off = local_interrupt_disable();
-            assert!(!context_may_sleep());
-            assert_eq!(
-                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
-                Some(EAGAIN)
-            );
-        }
-        {
-            let _rcu = rcu::read_lock();
-            assert!(!context_may_sleep());
-            assert_eq!(
-                VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
-                Some(EAGAIN)
-            );
-        }
-
-        assert!(context_may_sleep());
-        assert!(VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).is_ok());
-        Ok(())
-    }
-
-    /// A buffer dropped while a spinlock is held is freed without sleeping
-    /// (deferred): no "sleeping function called from invalid context" in
-    /// the log, and no leak for kmemleak.
-    #[test]
-    fn drop_in_atomic_context_does_not_sleep() -> Result {
-        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
-        let buf = VBuf::<u8>::zeroed(4 * PAGE_SIZE, GFP_KERNEL)?;
-        let _guard = lock.lock();
-        assert!(!context_may_sleep());
-        drop(buf);
-        Ok(())
-    }
-}
+#[cfg(kalloc_selftest)]
+mod tests;

@@ -73,7 +73,7 @@ kernel::pci_device_table!(
 /// driver core boxes, and drops on unbind before it releases the device's
 /// resources. Every field is a handle to such a resource, so dropping the
 /// state frees nothing.
-pub(crate) struct Edu<'bound> {
+pub struct Edu<'bound> {
     /// BAR 0, claimed and mapped (`pci_request_region()`, `ioremap()`);
     /// unmapped and released on unbind.
     regs: DevmIoMap<'bound, REGS>,
@@ -89,7 +89,7 @@ pub(crate) struct Edu<'bound> {
 }
 
 /// The driver.
-pub(crate) struct EduDriver;
+pub struct EduDriver;
 
 impl pci::Driver for EduDriver {
     type IdInfo = ();
@@ -149,18 +149,26 @@ impl pci::Driver for EduDriver {
     fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, edu: Pin<&Self::Data<'bound>>) {
         REMOVES.fetch_add(1, Relaxed);
         // Nothing to free: the device releases its resources after this.
-        dev_info!(pdev, "remove: {}, ID {:#010x}\n", &*edu.label, edu.regs.read32(ID));
+        dev_info!(
+            pdev,
+            "remove: {}, ID {:#010x}\n",
+            &*edu.label,
+            edu.regs.read32(ID)
+        );
     }
 }
 
 /// The driver's registration with the PCI core: while it exists, the
 /// driver binds to edu devices; dropping it unbinds them.
-pub(crate) type Registration = driver::Registration<pci::Adapter<EduDriver>>;
+pub type Registration = driver::Registration<pci::Adapter<EduDriver>>;
 
 /// Registers the driver (C's `pci_register_driver()`); it probes the edu
 /// devices there are before this returns.
-pub(crate) fn register(module: &'static ThisModule) -> Result<Pin<KBox<Registration>>> {
-    KBox::pin_init(Registration::new(NAME, module), kernel::alloc::flags::GFP_KERNEL)
+pub fn register(module: &'static ThisModule) -> Result<Pin<KBox<Registration>>> {
+    KBox::pin_init(
+        Registration::new(NAME, module),
+        kernel::alloc::flags::GFP_KERNEL,
+    )
 }
 
 // For kalloc's self-tests: how often the driver was bound and unbound.
@@ -182,8 +190,7 @@ pub(crate) fn removes() -> usize {
 #[cfg(CONFIG_KUNIT)]
 pub(crate) mod testing {
     use super::*;
-    use crate::devm::testing::devres_count;
-    use crate::iomem::read_edu_nofault;
+    use crate::selftest::devres::devres_count;
     use kernel::device::Bound;
 
     /// Where the last probe mapped BAR 0.
@@ -215,4 +222,19 @@ pub(crate) mod testing {
         EARLY_UNMAPPED.store(read_edu_nofault(addr) == Err(EFAULT), Relaxed);
         Ok(())
     }
+}
+
+/// Test support: [`read_nofault_u32`] of `addr`, which is 0 or the address
+/// of the identification register of QEMU's edu device in an [`IoMap`]
+/// (including one that a device-scoped mapping owns) that is alive or has
+/// been dropped since. For the `kalloc_iomem` and `kalloc_devm` suites.
+pub(crate) fn read_edu_nofault(addr: usize) -> Result<u32> {
+    // Address 0 is a user-space address, refused without a read. While the
+    // mapping lives, `addr` is edu's identification register. Once it is
+    // gone, `addr` is unmapped, or a newer mapping in the vmalloc area took
+    // it: in the test VM, memory (vmalloc, vmap, stacks) or edu's registers,
+    // the only device memory the VM maps.
+    // SAFETY: So a read at `addr` reads memory or edu's registers, if
+    // anything: harmless, as reading edu's registers changes nothing.
+    unsafe { crate::iomem::read_nofault_u32(addr) }
 }

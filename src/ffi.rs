@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C functions kalloc calls that the kernel's `bindings` crate does not
+//! declare: the shims in `shims.c` (C's macros and inline functions made
+//! callable) and a few exported functions that bindgen leaves out.
+//!
+//! Declarations only; each caller states why its call is sound. The safe
+//! wrappers at the end are for the shims that have no safety requirement.
+
+use crate::gfp::Gfp;
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::prelude::*;
+
+// `struct device` and `struct page` hold, deep inside, zero-sized members
+// that bindgen renders as empty structs, which the lint calls not FFI-safe
+// (the `bindings` crate allows it too): only pointers to them cross.
+#[expect(improper_ctypes)]
+extern "C" {
+    // gfp
+    fn kalloc_may_sleep() -> bool;
+    fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
+    fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
+
+    // kmalloc
+    pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
+    pub(crate) fn kalloc_kzalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
+    pub(crate) fn kalloc_kcalloc(n: usize, size: usize, flags: bindings::gfp_t) -> *mut c_void;
+
+    // pages
+    pub(crate) fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
+    pub(crate) fn kalloc_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong;
+    pub(crate) fn kalloc_page_address(page: *const bindings::page) -> *mut c_void;
+    pub(crate) fn kalloc_virt_to_page(addr: *const c_void) -> *mut bindings::page;
+    pub(crate) fn kalloc_page_to_pfn(page: *const bindings::page) -> c_ulong;
+    pub(crate) fn kalloc_page_zonenum(page: *const bindings::page) -> bindings::zone_type;
+    pub(crate) fn kalloc_page_is_highmem(page: *const bindings::page) -> bool;
+
+    // vmalloc
+    /// C's `__vmalloc()` macro: `vmalloc(size)` is `__vmalloc(size,
+    /// GFP_KERNEL)` and `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL |
+    /// __GFP_ZERO)`.
+    pub(crate) fn kalloc_vmalloc(size: c_ulong, flags: bindings::gfp_t) -> *mut c_void;
+    /// `vfree()`, which the kernel's bindings do not declare.
+    pub(crate) fn vfree(addr: *const c_void);
+
+    // slab
+    pub(crate) fn kalloc_kmem_cache_alloc(
+        cache: *mut bindings::kmem_cache,
+        flags: bindings::gfp_t,
+    ) -> *mut c_void;
+    pub(crate) fn kalloc_slab_names_lock();
+    pub(crate) fn kalloc_slab_names_unlock();
+    pub(crate) fn kalloc_slab_name_taken(name: *const c_char) -> bool;
+    pub(crate) fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
+
+    // devm
+    pub(crate) fn kalloc_devm_kzalloc(
+        dev: *mut bindings::device,
+        size: usize,
+        gfp: bindings::gfp_t,
+    ) -> *mut c_void;
+    pub(crate) fn kalloc_devm_kcalloc(
+        dev: *mut bindings::device,
+        n: usize,
+        size: usize,
+        gfp: bindings::gfp_t,
+    ) -> *mut c_void;
+}
+
+/// Whether the current context may sleep (see `kalloc_may_sleep` in
+/// `shims.c`).
+pub(crate) fn may_sleep() -> bool {
+    // SAFETY: The shim only reads the current task's and CPU's state.
+    unsafe { kalloc_may_sleep() }
+}
+
+/// C's `gfp_zone()` for flags whose zone combination is valid, else `EINVAL`.
+pub(crate) fn gfp_c_zone(flags: Gfp) -> Result<bindings::zone_type> {
+    // `gfp_zone()` hits VM_BUG_ON on an invalid combination: never pass one.
+    flags.zone()?;
+    // SAFETY: the zone bits are a valid combination (checked above), so
+    // `gfp_zone` only computes a table lookup.
+    let zone = unsafe { kalloc_gfp_zone(flags.as_raw()) };
+    Ok(zone as bindings::zone_type)
+}
+
+/// C's `gfpflags_allow_blocking()`.
+pub(crate) fn gfp_c_allow_blocking(flags: Gfp) -> bool {
+    // SAFETY: a pure function of its argument.
+    unsafe { kalloc_gfp_allow_blocking(flags.as_raw()) }
+}

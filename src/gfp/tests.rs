@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `kalloc_gfp` KUnit suite.
+
+use kernel::prelude::*;
+
+#[kunit_tests(kalloc_gfp)]
+mod kalloc_gfp {
+    use super::super::*;
+    use crate::ffi;
+    use crate::selftest::ffi::c_macro;
+    use kernel::new_spinlock;
+
+    /// A few flags outside every composite, to combine with the constants.
+    const ZONE_MODIFIERS: [Gfp; 4] = [Gfp::NONE, GFP_DMA, GFP_DMA32, __GFP_HIGHMEM];
+
+    /// Every Rust constant has the value of the C macro of the same name.
+    #[test]
+    fn constants_match_c_macros() -> Result {
+        for (name, flags) in ALL {
+            let c = c_macro(name)? as RawGfp;
+            if c != flags.as_raw() {
+                pr_err!("{:?}: Rust {:#x}, C {:#x}\n", name, flags.as_raw(), c);
+            }
+            assert_eq!(c, flags.as_raw());
+        }
+        Ok(())
+    }
+
+    /// Direct plus kswapd reclaim is C's `__GFP_RECLAIM` (the old `__GFP_WAIT`).
+    #[test]
+    fn reclaim_bits_are_gfp_reclaim() -> Result {
+        let both = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM;
+        assert_eq!(both.as_raw(), c_macro(c"__GFP_RECLAIM")? as RawGfp);
+        assert!(GFP_KERNEL.contains(both));
+        assert!(!GFP_ATOMIC.contains(__GFP_DIRECT_RECLAIM));
+        Ok(())
+    }
+
+    /// `may_sleep()` agrees with C's `gfpflags_allow_blocking()`.
+    #[test]
+    fn may_sleep_matches_c() {
+        for (_, flags) in ALL {
+            assert_eq!(flags.may_sleep(), ffi::gfp_c_allow_blocking(*flags));
+        }
+        assert!(GFP_KERNEL.may_sleep());
+        assert!(GFP_NOIO.may_sleep());
+        assert!(GFP_NOFS.may_sleep());
+        assert!(!GFP_ATOMIC.may_sleep());
+        assert!(!GFP_NOWAIT.may_sleep());
+    }
+
+    /// For every valid combination of a constant and a zone modifier, the
+    /// zone Rust computes is the one C's `gfp_zone()` picks.
+    #[test]
+    fn zone_matches_c_gfp_zone() -> Result {
+        let mut checked = 0;
+        for (_, base) in ALL {
+            for m in ZONE_MODIFIERS {
+                let flags = *base | m;
+                if let Ok(zone) = flags.zone() {
+                    assert_eq!(zone.zone_type(), ffi::gfp_c_zone(flags)?);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > ALL.len());
+        assert!(GFP_KERNEL.zone() == Ok(Zone::Normal));
+        assert!((GFP_KERNEL | GFP_DMA).zone() == Ok(Zone::Dma));
+        assert!((GFP_KERNEL | GFP_DMA32).zone() == Ok(Zone::Dma32));
+        assert!(GFP_HIGHUSER.zone() == Ok(Zone::HighMem));
+        assert!(GFP_HIGHUSER_MOVABLE.zone() == Ok(Zone::Movable));
+        Ok(())
+    }
+
+    /// Two zone modifiers at once (C's `GFP_ZONE_BAD`) are `EINVAL`.
+    #[test]
+    fn invalid_zone_combinations_are_einval() {
+        let bad = [
+            GFP_DMA | GFP_DMA32,
+            GFP_DMA | __GFP_HIGHMEM,
+            GFP_DMA32 | __GFP_HIGHMEM,
+            GFP_KERNEL | GFP_DMA | GFP_DMA32 | __GFP_HIGHMEM,
+            GFP_HIGHUSER_MOVABLE | GFP_DMA,
+            GFP_HIGHUSER_MOVABLE | GFP_DMA32,
+        ];
+        for flags in bad {
+            assert!(flags.zone() == Err(EINVAL));
+            assert!(flags.check() == Err(EINVAL));
+        }
+    }
+
+    /// No combination of constants with `|` or `without` sets both
+    /// migratetype bits (Rust-for-Linux issue 1253), and raw flags that
+    /// do are refused.
+    #[test]
+    fn migratetype_bits_never_both_set() {
+        for (_, a) in ALL {
+            for (_, b) in ALL {
+                for flags in [*a | *b, a.without(*b)] {
+                    assert!(flags.as_raw() & (MOVABLE | RECLAIMABLE) != MOVABLE | RECLAIMABLE);
+                }
+            }
+        }
+        // The upstream bug: the complement of GFP_ATOMIC. Here, removing
+        // GFP_ATOMIC from itself leaves nothing, not every other bit.
+        assert!(GFP_ATOMIC.without(GFP_ATOMIC) == Gfp::NONE);
+        assert!(Gfp::from_raw(MOVABLE | RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw(GFP_KERNEL.as_raw() | RECLAIMABLE | MOVABLE) == Err(EINVAL));
+    }
+
+    /// Raw flags from C: known and valid ones are taken, others refused.
+    #[test]
+    fn from_raw_validates() {
+        assert!(Gfp::from_raw(GFP_KERNEL.as_raw()) == Ok(GFP_KERNEL));
+        assert!(Gfp::from_raw((GFP_ATOMIC | __GFP_ZERO).as_raw()) == Ok(GFP_ATOMIC | __GFP_ZERO));
+        // A bit no constant uses.
+        assert!(Gfp::from_raw(RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw(1 << 31) == Err(EINVAL));
+    }
+
+    /// `|`, `|=`, `without` and `contains` add and remove exactly the
+    /// flags named.
+    #[test]
+    fn combine_and_remove() {
+        let mut flags = GFP_KERNEL;
+        flags |= __GFP_ZERO;
+        assert!(flags == GFP_KERNEL | __GFP_ZERO);
+        assert!(flags.zeroes());
+        assert!(flags.contains(GFP_KERNEL));
+        assert!(flags.without(__GFP_ZERO) == GFP_KERNEL);
+        assert!(!flags.without(__GFP_ZERO).zeroes());
+        assert!(GFP_KERNEL_ACCOUNT.without(__GFP_ACCOUNT) == GFP_KERNEL);
+        assert!(GFP_USER.contains(GFP_KERNEL));
+        assert!(!GFP_KERNEL.without(__GFP_DIRECT_RECLAIM).may_sleep());
+    }
+
+    /// `__GFP_NOFAIL` needs a request that may sleep.
+    #[test]
+    fn nofail_needs_a_sleeping_request() {
+        assert!((GFP_KERNEL | __GFP_NOFAIL).check().is_ok());
+        assert!((GFP_ATOMIC | __GFP_NOFAIL).check() == Err(EINVAL));
+        assert!((GFP_NOWAIT | __GFP_NOFAIL).check() == Err(EINVAL));
+    }
+
+    /// Of the constants, only `GFP_HIGHUSER_MOVABLE` asks for movable
+    /// memory, and it keeps doing so combined with others.
+    #[test]
+    fn movable_only_with_gfp_highuser_movable() {
+        for (_, flags) in ALL {
+            assert!(flags.movable() == (*flags == GFP_HIGHUSER_MOVABLE));
+            assert!((*flags | GFP_HIGHUSER_MOVABLE).movable());
+        }
+        // What `GFP_HIGHUSER_MOVABLE` adds to `GFP_HIGHUSER`: the movable bit.
+        let movable = GFP_HIGHUSER_MOVABLE.without(GFP_HIGHUSER);
+        assert!(movable.movable());
+        assert!((GFP_KERNEL | movable).movable());
+        assert!(!GFP_HIGHUSER_MOVABLE.without(movable).movable());
+    }
+
+    /// Slab allocations refuse what kmalloc cannot honour.
+    #[test]
+    fn slab_refuses_highmem_dma32_movable() {
+        assert!(GFP_KERNEL.check_slab().is_ok());
+        assert!((GFP_ATOMIC | GFP_DMA).check_slab().is_ok());
+        assert!((GFP_KERNEL | __GFP_HIGHMEM).check_slab() == Err(EINVAL));
+        assert!((GFP_KERNEL | GFP_DMA32).check_slab() == Err(EINVAL));
+        assert!(GFP_HIGHUSER.check_slab() == Err(EINVAL));
+        assert!(GFP_HIGHUSER_MOVABLE.check_slab() == Err(EINVAL));
+    }
+
+    /// Flags that may sleep are refused with `EAGAIN` where sleeping is not
+    /// allowed, before any allocator sees them; flags that never sleep pass.
+    #[test]
+    fn sleeping_flags_are_refused_in_atomic_context() -> Result {
+        assert!(context_may_sleep());
+        assert!(GFP_KERNEL.check().is_ok());
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            assert!(!context_may_sleep());
+            assert!(GFP_KERNEL.check() == Err(EAGAIN));
+            assert!(GFP_NOIO.check_slab() == Err(EAGAIN));
+            assert!(GFP_ATOMIC.check().is_ok());
+            assert!(GFP_NOWAIT.check_slab().is_ok());
+            // A bad combination is still `EINVAL`, whatever the context.
+            assert!((GFP_ATOMIC | GFP_DMA | GFP_DMA32).check() == Err(EINVAL));
+        }
+        assert!(GFP_KERNEL.check().is_ok());
+        Ok(())
+    }
+}

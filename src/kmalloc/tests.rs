@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `kalloc_kmalloc` KUnit suite.
+
+use kernel::prelude::*;
+
+#[kunit_tests(kalloc_kmalloc)]
+mod kalloc_kmalloc {
+    use super::super::*;
+    use crate::selftest::kmalloc::*;
+    // Named, not globbed: the prelude also has (upstream's) `GFP_*` flags.
+    use crate::gfp::{
+        Zone, __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
+        GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
+    };
+    use core::cell::Cell;
+    use kernel::new_spinlock;
+    use pin_init::stack_pin_init;
+
+    /// Counts its drops in a shared cell.
+    struct Probe<'a> {
+        drops: &'a Cell<usize>,
+        value: u32,
+    }
+
+    impl<'a> Probe<'a> {
+        fn new(drops: &'a Cell<usize>, value: u32) -> Self {
+            Probe { drops, value }
+        }
+    }
+
+    impl Drop for Probe<'_> {
+        fn drop(&mut self) {
+            self.drops.set(self.drops.get() + 1);
+        }
+    }
+
+    #[derive(Clone, Copy, Zeroable)]
+    #[repr(C, align(64))]
+    struct Line([u8; 64]);
+
+    /// Size 192, alignment 64: not a power of two, but a multiple of 64.
+    #[derive(Clone, Copy)]
+    #[repr(C, align(64))]
+    struct ThreeLines([u8; 192]);
+
+    #[derive(Zeroable)]
+    #[repr(C, align(4096))]
+    struct PageAligned([u8; 4096]);
+
+    #[repr(align(64))]
+    struct AlignedZst;
+
+    /// Writes `.1` bytes of value `.0` (ASCII), a chunk at a time.
+    struct Repeat(u8, usize);
+
+    impl fmt::Display for Repeat {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let chunk = [self.0; 256];
+            let chunk = core::str::from_utf8(&chunk).map_err(|_| fmt::Error)?;
+            let mut left = self.1;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                f.write_str(&chunk[..n])?;
+                left -= n;
+            }
+            Ok(())
+        }
+    }
+
+    /// Fails to format.
+    struct Failing;
+
+    impl fmt::Display for Failing {
+        fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            Err(fmt::Error)
+        }
+    }
+
+    /// Flags kmalloc cannot honour.
+    const BAD_FLAGS: [Gfp; 6] = [
+        GFP_KERNEL.union(__GFP_HIGHMEM),
+        GFP_KERNEL.union(GFP_DMA32),
+        GFP_HIGHUSER,
+        GFP_HIGHUSER_MOVABLE,
+        GFP_KERNEL.union(GFP_DMA).union(GFP_DMA32),
+        GFP_ATOMIC.union(__GFP_NOFAIL),
+    ];
+
+    /// `kmalloc` moves the value in; `kfree` after exactly one drop.
+    #[test]
+    fn box_new_holds_value_and_drops_it_once() -> Result {
+        let drops = Cell::new(0);
+        let mut b = KmallocBox::new(Probe::new(&drops, 7), GFP_KERNEL)?;
+        assert_eq!(b.value, 7);
+        b.value += 1;
+        assert_eq!(b.value, 8);
+        assert_eq!(drops.get(), 0);
+        drop(b);
+        assert_eq!(drops.get(), 1);
+        Ok(())
+    }
+
+    /// `kzalloc` memory reads as zero, and is ours to write.
+    #[test]
+    fn box_new_zeroed_is_zero() -> Result {
+        for _ in 0..16 {
+            let mut b = KmallocBox::<[u64; 128]>::new_zeroed(GFP_KERNEL)?;
+            assert!(b.iter().all(|&x| x == 0));
+            b[127] = u64::MAX;
+            assert_eq!(b[127], u64::MAX);
+        }
+        Ok(())
+    }
+
+    /// A typed box is aligned for its type, beyond `ARCH_KMALLOC_MINALIGN`.
+    #[test]
+    fn box_respects_alignment() -> Result {
+        let byte = KmallocBox::new(1u8, GFP_KERNEL)?;
+        assert!((ptr::from_ref::<u8>(&byte) as usize) % ARCH_KMALLOC_MINALIGN == 0);
+        let line = KmallocBox::new(Line([1; 64]), GFP_KERNEL)?;
+        assert!(ptr::from_ref::<Line>(&line).is_aligned());
+        let three = KmallocBox::new(ThreeLines([2; 192]), GFP_KERNEL)?;
+        assert!(ptr::from_ref::<ThreeLines>(&three).is_aligned());
+        let page = KmallocBox::<PageAligned>::new_zeroed(GFP_KERNEL)?;
+        assert!(ptr::from_ref::<PageAligned>(&page).is_aligned());
+        assert!(page.0.iter().all(|&b| b == 0));
+        Ok(())
+    }
+
+    /// A zero-sized `T` gets `ZERO_SIZE_PTR` from C (checked by C), yet its
+    /// references are aligned.
+    #[test]
+    fn box_of_zero_sized_type() -> Result {
+        let zst = KmallocBox::new(AlignedZst, GFP_KERNEL)?;
+        assert!(ptr::from_ref::<AlignedZst>(&zst).is_aligned());
+        let unit = box_through_c(KmallocBox::new((), GFP_KERNEL)?, 0)?;
+        assert_eq!(*unit, ());
+        Ok(())
+    }
+
+    /// `into_raw` hands C the kmalloc object, C writes it, `from_raw` takes
+    /// it back.
+    #[test]
+    fn box_into_raw_and_from_raw() -> Result {
+        let b = box_through_c(KmallocBox::new(0u64, GFP_KERNEL)?, 0xab)?;
+        assert_eq!(*b, 0xabab_abab_abab_abab);
+        Ok(())
+    }
+
+    /// More than `KMALLOC_MAX_SIZE` bytes is `ENOMEM`, before C (no warning).
+    #[test]
+    fn box_too_large_is_enomem() {
+        let r = KmallocBox::<[u8; KMALLOC_MAX_SIZE + 1]>::new_zeroed(GFP_KERNEL);
+        assert!(r.err() == Some(ENOMEM));
+    }
+
+    /// Flags kmalloc cannot honour are `EINVAL`, for every constructor.
+    #[test]
+    fn bad_flags_are_einval() -> Result {
+        let mut buf = KmallocBuf::from_slice(b"kalloc", GFP_KERNEL)?;
+        for flags in BAD_FLAGS {
+            assert!(KmallocBox::new(0u32, flags).err() == Some(EINVAL));
+            assert!(KmallocBox::<u32>::new_zeroed(flags).err() == Some(EINVAL));
+            assert!(KmallocBuf::from_slice(b"x", flags).err() == Some(EINVAL));
+            assert!(KmallocArray::<u64>::zeroed(4, flags).err() == Some(EINVAL));
+            assert!(SensitiveBuf::zeroed(4, flags).err() == Some(EINVAL));
+            assert!(crate::kasprintf!(flags, "{}", 1).err() == Some(EINVAL));
+            assert!(buf.resize(64, 0, flags) == Err(EINVAL));
+        }
+        assert_eq!(&buf[..], b"kalloc");
+        Ok(())
+    }
+
+    /// Every valid base set of flags works, `GFP_DMA` included.
+    #[test]
+    fn good_flags_allocate() -> Result {
+        let good = [
+            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
+            GFP_ATOMIC,
+            GFP_NOWAIT,
+            GFP_NOIO,
+            GFP_NOFS,
+            GFP_USER,
+            GFP_KERNEL | GFP_DMA,
+            GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL,
+        ];
+        for flags in good {
+            let buf = KmallocBuf::from_slice(&[3; 40], flags)?;
+            assert!(buf.iter().all(|&b| b == 3));
+        }
+        Ok(())
+    }
+
+    /// The flags reach C: a `GFP_DMA` buffer lies in `ZONE_DMA`.
+    #[test]
+    fn gfp_dma_buffer_is_in_zone_dma() -> Result {
+        let dma = KmallocBuf::zeroed(64, GFP_KERNEL | GFP_DMA)?;
+        assert_eq!(zone_of(&dma)?, Zone::Dma.zone_type());
+        let normal = KmallocBuf::zeroed(64, GFP_KERNEL)?;
+        assert!(zone_of(&normal)? != Zone::Dma.zone_type());
+        Ok(())
+    }
+
+    /// `__GFP_NOFAIL` is for requests of at most a page, in a context that
+    /// may sleep.
+    #[test]
+    fn nofail_only_for_slab_sizes() -> Result {
+        let nofail = GFP_KERNEL | __GFP_NOFAIL;
+        let buf = KmallocBuf::zeroed(NOFAIL_MAX_SIZE, nofail)?;
+        assert_eq!(buf.len(), NOFAIL_MAX_SIZE);
+        assert!(KmallocBuf::zeroed(NOFAIL_MAX_SIZE + 1, nofail).err() == Some(EINVAL));
+        assert!(KmallocBuf::zeroed(KMALLOC_MAX_CACHE_SIZE, nofail).err() == Some(EINVAL));
+        assert!(KmallocBuf::zeroed(64, GFP_ATOMIC | __GFP_NOFAIL).err() == Some(EINVAL));
+        Ok(())
+    }
+
+    /// Atomic flags allocate, format and free under a spinlock (a sleeping
+    /// allocation there would be reported by `DEBUG_ATOMIC_SLEEP`).
+    #[test]
+    fn atomic_flags_work_under_spinlock() -> Result {
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let guard = lock.lock();
+        let b = KmallocBox::new(5u64, GFP_ATOMIC)?;
+        let buf = KmallocBuf::zeroed(100, GFP_NOWAIT)?;
+        let s = crate::kasprintf!(GFP_ATOMIC, "cpu{}", *b)?;
+        assert_eq!(s.to_bytes(), b"cpu5");
+        assert!(buf.iter().all(|&x| x == 0));
+        // Freeing does not sleep either.
+        drop((b, buf, s));
+        drop(guard);
+        Ok(())
+    }
+
+    /// `kmalloc` plus a copy: the bytes, the length, and they can change.
+    #[test]
+    fn buf_from_slice_copies() -> Result {
+        let mut buf = KmallocBuf::from_slice(b"hello kalloc", GFP_KERNEL)?;
+        assert_eq!(buf.len(), 12);
+        assert_eq!(&buf[..], b"hello kalloc");
+        buf[0] = b'H';
+        assert_eq!(&buf[..5], b"Hello");
+        Ok(())
+    }
+
+    /// Buffers of odd sizes are aligned to `ARCH_KMALLOC_MINALIGN`; arrays
+    /// to their element type.
+    #[test]
+    fn array_respects_alignment() -> Result {
+        for len in [1, 3, 13, 100, 1000] {
+            let buf = KmallocBuf::zeroed(len, GFP_KERNEL)?;
+            assert!((buf.as_ptr() as usize) % ARCH_KMALLOC_MINALIGN == 0);
+        }
+        let lines = KmallocArray::from_slice(&[Line([7; 64]); 3], GFP_KERNEL)?;
+        assert!(lines.as_ptr().is_aligned());
+        assert!(lines.iter().all(|l| l.0 == [7; 64]));
+        let three = KmallocArray::from_slice(&[ThreeLines([9; 192]); 5], GFP_KERNEL)?;
+        assert!(three.as_ptr().is_aligned());
+        Ok(())
+    }
+
+    /// `kcalloc` gives `n` zeroed elements.
+    #[test]
+    fn kcalloc_array_is_zeroed() -> Result {
+        let mut a = KmallocArray::<u32>::zeroed(1000, GFP_KERNEL)?;
+        assert_eq!(a.len(), 1000);
+        assert!(a.iter().all(|&x| x == 0));
+        a[999] = 42;
+        assert_eq!(a[999], 42);
+        assert!(a.ksize() >= 4000);
+        Ok(())
+    }
+
+    /// `n * size` that overflows is `EOVERFLOW`, never a small wrapped size;
+    /// a size that fits but is too big is `ENOMEM`.
+    #[test]
+    fn kcalloc_overflow_is_eoverflow() -> Result {
+        // (usize::MAX / 8 + 2) * 8 wraps around to 8.
+        let wraps = usize::MAX / 8 + 2;
+        assert!(KmallocArray::<u64>::zeroed(wraps, GFP_KERNEL).err() == Some(EOVERFLOW));
+        assert!(KmallocArray::<u16>::zeroed(usize::MAX, GFP_KERNEL).err() == Some(EOVERFLOW));
+        let too_big = KMALLOC_MAX_SIZE / 8 + 1;
+        assert!(KmallocArray::<u64>::zeroed(too_big, GFP_KERNEL).err() == Some(ENOMEM));
+        // Zero-sized elements take no bytes, however many there are.
+        let units = KmallocArray::<()>::zeroed(usize::MAX, GFP_KERNEL)?;
+        assert_eq!(units.len(), usize::MAX);
+        assert_eq!(units.ksize(), 0);
+        Ok(())
+    }
+
+    /// Dropping an array drops each element once: boxes in an array of
+    /// `Option<KmallocBox<_>>` (all `None` from `kcalloc`) are freed.
+    #[test]
+    fn array_drops_each_element() -> Result {
+        let drops = Cell::new(0);
+        let mut a = KmallocArray::<Option<KmallocBox<Probe<'_>>>>::zeroed(4, GFP_KERNEL)?;
+        assert!(a.iter().all(Option::is_none));
+        a[1] = Some(KmallocBox::new(Probe::new(&drops, 1), GFP_KERNEL)?);
+        a[3] = Some(KmallocBox::new(Probe::new(&drops, 3), GFP_KERNEL)?);
+        assert_eq!(a[3].as_ref().map(|p| p.value), Some(3));
+        drop(a);
+        assert_eq!(drops.get(), 2);
+        Ok(())
+    }
+
+    /// `krealloc` grows and shrinks, keeping the first min(old, new) bytes;
+    /// new bytes take the fill value.
+    #[test]
+    fn krealloc_keeps_bytes() -> Result {
+        let pattern: [u8; 200] = core::array::from_fn(|i| i as u8);
+        let mut buf = KmallocBuf::from_slice(&pattern, GFP_KERNEL)?;
+        // Into another slab cache.
+        buf.resize(5000, 0xee, GFP_KERNEL)?;
+        assert_eq!(buf.len(), 5000);
+        assert_eq!(&buf[..200], &pattern[..]);
+        assert!(buf[200..].iter().all(|&b| b == 0xee));
+        // Into the page allocator (above KMALLOC_MAX_CACHE_SIZE).
+        buf.resize(20000, 1, GFP_KERNEL)?;
+        assert_eq!(&buf[..200], &pattern[..]);
+        assert!(buf[200..5000].iter().all(|&b| b == 0xee));
+        assert!(buf[5000..].iter().all(|&b| b == 1));
+        // Shrink.
+        buf.resize(10, 0, GFP_KERNEL)?;
+        assert_eq!(&buf[..], &pattern[..10]);
+        // To nothing (C frees and returns ZERO_SIZE_PTR), and back.
+        buf.resize(0, 0, GFP_KERNEL)?;
+        assert!(buf.is_empty());
+        let mut buf = array_through_c(buf, 0)?;
+        buf.resize(3, 9, GFP_KERNEL)?;
+        assert_eq!(&buf[..], &[9, 9, 9]);
+        Ok(())
+    }
+
+    /// A typed array keeps its elements and alignment through `krealloc`.
+    #[test]
+    fn krealloc_typed_array() -> Result {
+        let mut a = KmallocArray::from_slice(&[Line([5; 64]); 2], GFP_KERNEL)?;
+        a.resize(100, Line([6; 64]), GFP_KERNEL)?;
+        assert!(a.as_ptr().is_aligned());
+        assert!(a[..2].iter().all(|l| l.0 == [5; 64]));
+        assert!(a[2..].iter().all(|l| l.0 == [6; 64]));
+        a.resize(1, Line([0; 64]), GFP_KERNEL)?;
+        assert!(a.as_ptr().is_aligned());
+        assert!(a[0].0 == [5; 64]);
+        Ok(())
+    }
+
+    /// When `krealloc` cannot be done, the buffer is still owned, in place
+    /// and intact.
+    #[test]
+    fn krealloc_failure_keeps_buffer() -> Result {
+        let mut buf = KmallocBuf::from_slice(b"keep me", GFP_KERNEL)?;
+        let before = buf.as_ptr();
+        assert!(buf.resize(KMALLOC_MAX_SIZE + 1, 0, GFP_KERNEL) == Err(ENOMEM));
+        assert!(buf.resize(64, 0, GFP_KERNEL | __GFP_HIGHMEM) == Err(EINVAL));
+        assert!(buf.resize(usize::MAX, 0, GFP_KERNEL) == Err(ENOMEM));
+        assert_eq!(buf.as_ptr(), before);
+        assert_eq!(&buf[..], b"keep me");
+        // A real failure of C's krealloc(), forced by fault injection: the
+        // new, larger object cannot be allocated, and C keeps the old one.
+        #[cfg(CONFIG_FAILSLAB)]
+        {
+            let failed = fail_next_slab_allocation(|| buf.resize(1000, 0, GFP_NOWAIT));
+            assert!(failed == Err(ENOMEM));
+            assert_eq!(buf.as_ptr(), before);
+            assert_eq!(&buf[..], b"keep me");
+        }
+        let mut a = KmallocArray::from_slice(&[1u64, 2, 3], GFP_KERNEL)?;
+        assert!(a.resize(usize::MAX / 4, 0, GFP_KERNEL) == Err(EOVERFLOW));
+        assert_eq!(&a[..], &[1, 2, 3]);
+        // The buffer is still a live kmalloc object that C can use.
+        let buf = array_through_c(buf, b'!')?;
+        assert_eq!(&buf[..], b"!!!!!!!");
+        Ok(())
+    }
+
+    /// `ksize` is the bucket size, which `kmalloc_size_roundup` predicts;
+    /// growing into it with `krealloc` stays in place.
+    #[test]
+    fn ksize_is_kmalloc_size_roundup() -> Result {
+        for len in [1, 8, 24, 100, 1000, 5000, 8192, 10000, 100_000] {
+            let buf = KmallocBuf::zeroed(len, GFP_KERNEL)?;
+            assert_eq!(buf.ksize(), kmalloc_size_roundup(len));
+            assert!(buf.ksize() >= len);
+        }
+        // x86-64's buckets: 8, 16, 32, 64, 96, 128, 192, 256, ... 8192,
+        // then whole pages in powers of two.
+        assert_eq!(kmalloc_size_roundup(1), 8);
+        assert_eq!(kmalloc_size_roundup(100), 128);
+        assert_eq!(kmalloc_size_roundup(KMALLOC_MAX_CACHE_SIZE + 1), 16384);
+        assert_eq!(kmalloc_size_roundup(0), 0);
+        assert_eq!(
+            kmalloc_size_roundup(KMALLOC_MAX_SIZE + 1),
+            KMALLOC_MAX_SIZE + 1
+        );
+
+        let mut buf = KmallocBuf::from_slice(&[7; 100], GFP_KERNEL)?;
+        let before = buf.as_ptr();
+        let usable = buf.ksize();
+        buf.resize(usable, 8, GFP_KERNEL)?;
+        assert_eq!(buf.as_ptr(), before);
+        assert_eq!(buf.len(), usable);
+        assert!(buf[..100].iter().all(|&b| b == 7));
+        // Writing the last usable byte is fine (KASAN would report it
+        // otherwise).
+        buf[usable - 1] = 1;
+        assert_eq!(buf[usable - 1], 1);
+        Ok(())
+    }
+
+    /// Zero-size requests: C gives `ZERO_SIZE_PTR` (C checks it), which is
+    /// never dereferenced; the Rust slice is empty and aligned.
+    #[test]
+    fn zero_size_requests() -> Result {
+        let empty = KmallocBuf::zeroed(0, GFP_KERNEL)?;
+        assert!(empty.is_empty());
+        assert_eq!(empty.ksize(), 0);
+        assert!(empty.iter().next().is_none());
+        let empty = array_through_c(empty, 0)?;
+        assert!(empty.is_empty());
+        let copied = array_through_c(KmallocBuf::from_slice(&[], GFP_KERNEL)?, 0)?;
+        assert!(copied.is_empty());
+        // ZERO_SIZE_PTR (16) is not aligned for `Line`; the slice is.
+        let lines = KmallocArray::<Line>::zeroed(0, GFP_KERNEL)?;
+        assert!(lines.as_ptr().is_aligned());
+        let lines = array_through_c(KmallocArray::<[u8; 64]>::zeroed(0, GFP_KERNEL)?, 0)?;
+        assert!(lines.is_empty());
+        Ok(())
+    }
+
+    /// Exactly `KMALLOC_MAX_SIZE` works; one byte more is `ENOMEM` without
+    /// a warning (the harness fails on any).
+    #[test]
+    fn kmalloc_max_size_is_the_limit() -> Result {
+        let flags = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+        let mut buf = KmallocBuf::zeroed(KMALLOC_MAX_SIZE, flags)?;
+        assert_eq!(buf.len(), KMALLOC_MAX_SIZE);
+        buf[KMALLOC_MAX_SIZE - 1] = 1;
+        assert_eq!(buf[KMALLOC_MAX_SIZE - 1], 1);
+        drop(buf);
+        assert!(KmallocBuf::zeroed(KMALLOC_MAX_SIZE + 1, GFP_KERNEL).err() == Some(ENOMEM));
+        assert!(KmallocBuf::zeroed(usize::MAX, GFP_KERNEL).err() == Some(ENOMEM));
+        Ok(())
+    }
+
+    /// `into_raw` hands C a buffer it can use for `len` bytes, `from_raw`
+    /// takes it back.
+    #[test]
+    fn buf_into_raw_and_from_raw() -> Result {
+        let buf = KmallocBuf::from_slice(b"rust", GFP_KERNEL)?;
+        let buf = array_through_c(buf, b'c')?;
+        assert_eq!(&buf[..], b"cccc");
+        let words = array_through_c(KmallocArray::<u32>::zeroed(3, GFP_KERNEL)?, 0x11)?;
+        assert_eq!(&words[..], &[0x1111_1111; 3]);
+        Ok(())
+    }
+
+    /// `kfree_sensitive` zeroes the memory before freeing it. The control,
+    /// plain `kfree`, leaves the bytes there, unless the kernel zeroes all
+    /// freed memory (`init_on_free=1`): then the two cannot be told apart
+    /// after the free, and the case checks that the secret is gone.
+    ///
+    /// Reading freed memory relies on generic KASAN (which the test kernel
+    /// always has): its quarantine keeps a freed object, and so its slab
+    /// page, untouched for a while, so the alias still shows the bytes the
+    /// free left. Without it, SLUB's poisoning (`slub_debug=P`) or a reuse
+    /// of the page could change them first.
+    #[test]
+    fn sensitive_buf_is_zeroed_before_free() -> Result {
+        const LEN: usize = 256;
+        // A freed object's start may hold KASAN's free metadata and its
+        // middle SLUB's free pointer; the last quarter is left alone.
+        const TAIL: usize = LEN - LEN / 4;
+
+        let mut secret = SensitiveBuf::zeroed(LEN, GFP_KERNEL)?;
+        assert!(secret.iter().all(|&b| b == 0));
+        secret.fill(0xa5);
+        assert!(secret.iter().all(|&b| b == 0xa5));
+        let after = bytes_after_free(secret)?;
+        assert!(after[TAIL..].iter().all(|&b| b == 0));
+
+        let plain = KmallocBuf::from_slice(&[0xa5; LEN], GFP_KERNEL)?;
+        let after = bytes_after_free(plain)?;
+        let kept = if init_on_free() { 0 } else { 0xa5 };
+        assert!(after[TAIL..].iter().all(|&b| b == kept));
+
+        let copied = SensitiveBuf::from_slice(b"password", GFP_KERNEL)?;
+        assert_eq!(&copied[..], b"password");
+        Ok(())
+    }
+
+    /// `kasprintf` with `%pA` formats Rust arguments into a C string.
+    #[test]
+    fn kasprintf_formats_rust_arguments() -> Result {
+        let s = crate::kasprintf!(GFP_KERNEL, "{}-{:#x}-{}-{:?}", "eth", 255, -3, "q")?;
+        assert_eq!(s.to_bytes(), b"eth-0xff--3-\"q\"");
+        assert_eq!(s.to_bytes_with_nul().last(), Some(&0));
+        let empty = crate::kasprintf!(GFP_KERNEL, "")?;
+        assert!(empty.is_empty());
+        let long = crate::kasprintf!(GFP_KERNEL_ACCOUNT, "{}", Repeat(b'z', 10000))?;
+        assert_eq!(long.count_bytes(), 10000);
+        assert!(long.to_bytes().iter().all(|&b| b == b'z'));
+        Ok(())
+    }
+
+    /// A NUL in the text (C would cut the string there) or a failing
+    /// formatter is `EINVAL`.
+    #[test]
+    fn kasprintf_rejects_nul_and_failed_formatting() {
+        assert!(crate::kasprintf!(GFP_KERNEL, "a{}b", '\0').err() == Some(EINVAL));
+        assert!(crate::kasprintf!(GFP_KERNEL, "x{}", Failing).err() == Some(EINVAL));
+    }
+
+    /// A formatter whose text changes from one call to the next is
+    /// `EINVAL`: it would make C's `kasprintf()` warn (its two passes
+    /// disagree) and size its buffer from a text kalloc never checked. A
+    /// formatter that changes only after the text is fixed is harmless.
+    #[test]
+    fn kasprintf_unstable_formatting_is_einval() -> Result {
+        let growing = Changing::new(&["ab", "abcd"]);
+        assert!(crate::kasprintf!(GFP_KERNEL, "{}", growing).err() == Some(EINVAL));
+        let shrinking = Changing::new(&["abcd", "ab"]);
+        assert!(crate::kasprintf!(GFP_KERNEL, "{}", shrinking).err() == Some(EINVAL));
+        let late = Changing::new(&["ab", "ab", "xyz", "uvwxyz"]);
+        let s = crate::kasprintf!(GFP_KERNEL, "{}", late)?;
+        assert_eq!(s.to_bytes(), b"ab");
+        assert_eq!(late.calls.get(), 2);
+        Ok(())
+    }
+
+    /// Formats as the next of its texts at each call (the last one after).
+    struct Changing<'a> {
+        texts: &'a [&'a str],
+        calls: core::cell::Cell<usize>,
+    }
+
+    impl<'a> Changing<'a> {
+        fn new(texts: &'a [&'a str]) -> Self {
+            Changing {
+                texts,
+                calls: core::cell::Cell::new(0),
+            }
+        }
+    }
+
+    impl fmt::Display for Changing<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let n = self.calls.get();
+            self.calls.set(n + 1);
+            f.write_str(self.texts[n.min(self.texts.len() - 1)])
+        }
+    }
+
+    /// A string that would not fit in `KMALLOC_MAX_SIZE` with its NUL is
+    /// `ENOMEM`, before C (no warning); one byte less fits.
+    #[test]
+    fn kasprintf_too_long_is_enomem() -> Result {
+        let too_long = Repeat(b'y', KMALLOC_MAX_SIZE);
+        assert!(crate::kasprintf!(GFP_KERNEL, "{}", too_long).err() == Some(ENOMEM));
+        let flags = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+        let longest = crate::kasprintf!(flags, "{}", Repeat(b'y', KMALLOC_MAX_SIZE - 1))?;
+        assert_eq!(longest.count_bytes(), KMALLOC_MAX_SIZE - 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Everything kalloc's self-tests need beyond the library: the edu PCI
+//! driver the devm suite watches, test aids that look inside the kernel,
+//! and the test-only C (`selftest/shims.c`). Built only into kalloc's own
+//! test module, with KUnit; not part of the library's API.
+
+pub mod edu;
+
+pub(crate) mod devres;
+pub(crate) mod ffi;
+pub(crate) mod kmalloc;
+pub(crate) mod pages;
+
+mod tests;

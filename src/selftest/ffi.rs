@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the test-only C in `selftest/shims.c`. Each caller states
+//! why its call is sound.
+
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::prelude::*;
+
+/// The value `kalloc_shim_abi()` returns: "kalc" in ASCII.
+pub(crate) const ABI: u32 = 0x6b61_6c63;
+
+// See `crate::ffi` for the lint: only pointers to `struct device` cross.
+#[expect(improper_ctypes)]
+extern "C" {
+    fn kalloc_shim_abi() -> u32;
+    fn kalloc_c_macro(name: *const c_char, out: *mut c_ulong) -> c_int;
+
+    pub(crate) fn kalloc_stop_machine(
+        f: unsafe extern "C" fn(*mut c_void) -> c_int,
+        data: *mut c_void,
+    ) -> c_int;
+    pub(crate) fn kalloc_nr_free_pages_stopped() -> c_ulong;
+
+    pub(crate) fn kalloc_test_c_user(p: *mut c_void, len: usize, byte: c_int) -> c_int;
+    pub(crate) fn kalloc_test_zone(p: *const c_void) -> c_int;
+    pub(crate) fn kalloc_test_init_on_free() -> bool;
+    pub(crate) fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
+    pub(crate) fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);
+    pub(crate) fn kalloc_test_fail_nth(nth: c_uint);
+
+    pub(crate) fn kalloc_devres_count(dev: *mut bindings::device) -> usize;
+    pub(crate) fn kalloc_device_lock(dev: *mut bindings::device);
+    pub(crate) fn kalloc_device_unlock(dev: *mut bindings::device);
+    pub(crate) fn kalloc_device_bound_to_kalloc(dev: *mut bindings::device) -> bool;
+}
+
+/// Calls into `selftest/shims.c`, proving the C object is linked into the
+/// module.
+pub(crate) fn abi() -> u32 {
+    // SAFETY: `kalloc_shim_abi` takes no arguments and only returns a constant.
+    unsafe { kalloc_shim_abi() }
+}
+
+/// The value of the C macro called `name` (a GFP or SLAB flag), or `ENOENT`
+/// if `selftest/shims.c` does not list it.
+pub(crate) fn c_macro(name: &CStr) -> Result<c_ulong> {
+    let mut out: c_ulong = 0;
+    // SAFETY: `name` is a NUL-terminated string and `out` a valid, writable
+    // `unsigned long`; the shim only reads the one and writes the other.
+    let ret = unsafe { kalloc_c_macro(name.as_char_ptr(), &mut out) };
+    if ret != 0 {
+        return Err(ENOENT);
+    }
+    Ok(out)
+}

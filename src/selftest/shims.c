@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test-only C for kalloc's self-test module: the C values the suites compare
+ * kalloc's constants against, and C's view of what kalloc hands out. Never
+ * built into a driver that uses the library. Declared in src/selftest/ffi.rs.
+ */
+
+#include <linux/device.h>
+#include <linux/device/devres.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/gfp.h>
+#include <linux/hardirq.h>
+#include <linux/highmem.h>
+#include <linux/irqflags.h>
+#include <linux/kernfs.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/llist.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/stop_machine.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/types.h>
+#include <linux/vmalloc.h>
+#include <linux/vmstat.h>
+
+/* Prototypes: the only callers are in Rust. */
+u32 kalloc_shim_abi(void);
+int kalloc_c_macro(const char *name, unsigned long *out);
+int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
+unsigned long kalloc_nr_free_pages_stopped(void);
+int kalloc_test_c_user(void *p, size_t len, int byte);
+int kalloc_test_zone(const void *p);
+bool kalloc_test_init_on_free(void);
+void *kalloc_test_alias(const void *p, size_t len);
+void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
+void kalloc_test_fail_nth(unsigned int nth);
+size_t kalloc_devres_count(struct device *dev);
+void kalloc_device_lock(struct device *dev);
+void kalloc_device_unlock(struct device *dev);
+bool kalloc_device_bound_to_kalloc(struct device *dev);
+
+/* A value Rust checks to prove that this C object is linked in. */
+u32 kalloc_shim_abi(void)
+{
+	return 0x6b616c63; /* "kalc" */
+}
+
+/* The C macros whose values the self-tests check kalloc's constants against. */
+#define KALLOC_C_MACRO(name) { #name, (unsigned long)(name) }
+static const struct {
+	const char *name;
+	unsigned long value;
+} kalloc_c_macros[] = {
+	KALLOC_C_MACRO(GFP_KERNEL),
+	KALLOC_C_MACRO(GFP_KERNEL_ACCOUNT),
+	KALLOC_C_MACRO(GFP_ATOMIC),
+	KALLOC_C_MACRO(GFP_NOWAIT),
+	KALLOC_C_MACRO(GFP_NOIO),
+	KALLOC_C_MACRO(GFP_NOFS),
+	KALLOC_C_MACRO(GFP_USER),
+	KALLOC_C_MACRO(GFP_HIGHUSER),
+	KALLOC_C_MACRO(GFP_HIGHUSER_MOVABLE),
+	KALLOC_C_MACRO(GFP_DMA),
+	KALLOC_C_MACRO(GFP_DMA32),
+	KALLOC_C_MACRO(__GFP_ZERO),
+	KALLOC_C_MACRO(__GFP_HIGHMEM),
+	KALLOC_C_MACRO(__GFP_NOWARN),
+	KALLOC_C_MACRO(__GFP_NORETRY),
+	KALLOC_C_MACRO(__GFP_RETRY_MAYFAIL),
+	KALLOC_C_MACRO(__GFP_NOFAIL),
+	KALLOC_C_MACRO(__GFP_HIGH),
+	KALLOC_C_MACRO(__GFP_IO),
+	KALLOC_C_MACRO(__GFP_FS),
+	KALLOC_C_MACRO(__GFP_ACCOUNT),
+	KALLOC_C_MACRO(__GFP_DIRECT_RECLAIM),
+	KALLOC_C_MACRO(__GFP_KSWAPD_RECLAIM),
+	KALLOC_C_MACRO(__GFP_RECLAIM),
+	KALLOC_C_MACRO(SLAB_HWCACHE_ALIGN),
+	KALLOC_C_MACRO(SLAB_ACCOUNT),
+	KALLOC_C_MACRO(SLAB_RECLAIM_ACCOUNT),
+	KALLOC_C_MACRO(SLAB_NO_MERGE),
+};
+
+/* The value of the C macro called @name, or -ENOENT. */
+int kalloc_c_macro(const char *name, unsigned long *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(kalloc_c_macros); i++) {
+		if (!strcmp(kalloc_c_macros[i].name, name)) {
+			*out = kalloc_c_macros[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Runs @fn on one CPU while all others spin with interrupts disabled. */
+int kalloc_stop_machine(cpu_stop_fn_t fn, void *data)
+{
+	return stop_machine(fn, data, NULL);
+}
+
+/*
+ * The page allocator's free pages: on the buddy free lists (NR_FREE_PAGES),
+ * on the per-CPU lists, and on the lists of frees that free_pages_nolock()
+ * deferred. Only called from a stop_machine() callback: then nothing else
+ * changes these lists, so the sum is exact and the deferred lists are safe
+ * to walk.
+ */
+unsigned long kalloc_nr_free_pages_stopped(void)
+{
+	unsigned long nr = 0;
+	struct page *page;
+	struct zone *zone;
+	int nid, z, cpu;
+
+	lockdep_assert_irqs_disabled();
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			zone = &NODE_DATA(nid)->node_zones[z];
+			if (!populated_zone(zone))
+				continue;
+			nr += zone_page_state_snapshot(zone, NR_FREE_PAGES);
+			for_each_online_cpu(cpu)
+				nr += per_cpu_ptr(zone->per_cpu_pageset, cpu)->count;
+			llist_for_each_entry(page, zone->trylock_free_pages.first, pcp_llist)
+				nr += 1UL << page->private;
+		}
+	}
+	return nr;
+}
+
+/*
+ * Test support: a C user of a buffer Rust handed over with into_raw(). It
+ * checks that @p is what kmalloc gives for @len bytes (ZERO_SIZE_PTR for
+ * none, else a live object of at least @len bytes), then fills it with @byte.
+ */
+int kalloc_test_c_user(void *p, size_t len, int byte)
+{
+	if (!len)
+		return p == ZERO_SIZE_PTR ? 0 : -EINVAL;
+	if (ZERO_OR_NULL_PTR(p) || ksize(p) < len)
+		return -EINVAL;
+	memset(p, byte, len);
+	return 0;
+}
+
+/* Test support: the zone of the memory under the kmalloc object at @p. */
+int kalloc_test_zone(const void *p)
+{
+	return page_zonenum(virt_to_page(p));
+}
+
+/* Test support: whether the kernel zeroes all memory it frees (init_on_free=1). */
+bool kalloc_test_init_on_free(void)
+{
+	return want_init_on_free();
+}
+
+/*
+ * Test support: a second, read-only mapping of the @len bytes of the kmalloc
+ * object at @p (at most two pages), so that the self-test can see what the
+ * memory holds after the object is freed without reading it through the
+ * allocator's address, a use after free that KASAN reports. Returns the
+ * alias of @p, or NULL.
+ */
+void *kalloc_test_alias(const void *p, size_t len)
+{
+	unsigned long first = (unsigned long)p & PAGE_MASK;
+	size_t nr = DIV_ROUND_UP(offset_in_page(p) + len, PAGE_SIZE);
+	struct page *pages[2];
+	void *vaddr;
+	size_t i;
+
+	if (!len || nr > ARRAY_SIZE(pages))
+		return NULL;
+	for (i = 0; i < nr; i++)
+		pages[i] = virt_to_page((void *)(first + i * PAGE_SIZE));
+	vaddr = vmap(pages, nr, VM_MAP, PAGE_KERNEL_RO);
+	return vaddr ? vaddr + offset_in_page(p) : NULL;
+}
+
+/* Copies @len bytes from an alias made by kalloc_test_alias(), then unmaps it. */
+void kalloc_test_read_unalias(void *dst, void *alias, size_t len)
+{
+	memcpy(dst, alias, len);
+	vunmap((void *)((unsigned long)alias & PAGE_MASK));
+}
+
+/*
+ * The number of resources on @dev's devres list (allocations, actions and
+ * group markers alike), for the self-tests: it grows by one per
+ * device-scoped allocation, shrinks by one per early release, and is empty
+ * once the device is unbound.
+ */
+size_t kalloc_devres_count(struct device *dev)
+{
+	struct list_head *pos;
+	size_t n = 0;
+
+	guard(spinlock_irqsave)(&dev->devres_lock);
+	list_for_each(pos, &dev->devres_head)
+		n++;
+	return n;
+}
+
+void kalloc_device_lock(struct device *dev)
+{
+	device_lock(dev);
+}
+
+void kalloc_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
+/*
+ * Whether @dev is bound to a driver of this module (kalloc's edu driver), for
+ * the self-tests. Call with the device lock held, so that the answer holds
+ * until it is dropped.
+ */
+bool kalloc_device_bound_to_kalloc(struct device *dev)
+{
+	return device_is_bound(dev) && dev->driver &&
+	       dev->driver->owner == THIS_MODULE;
+}
+
+/*
+ * Test support: makes the @nth fault-injection check of the current task
+ * from now on fail (0: none), as writing /proc/self/fail-nth does. With
+ * CONFIG_FAILSLAB that check is the next slab allocation failslab does not
+ * filter out (it ignores requests that may reclaim directly).
+ */
+void kalloc_test_fail_nth(unsigned int nth)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	WRITE_ONCE(current->fail_nth, nth);
+#endif
+}

@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `kalloc_slab` KUnit suite.
+
+use kernel::prelude::*;
+
+#[kunit_tests(kalloc_slab)]
+mod kalloc_slab {
+    use super::super::*;
+    use crate::gfp::{
+        __GFP_HIGHMEM,
+        __GFP_NORETRY,
+        __GFP_NOWARN,
+        __GFP_ZERO, //
+        GFP_ATOMIC,
+        GFP_DMA,
+        GFP_DMA32,
+        GFP_KERNEL,
+    };
+    use crate::selftest::ffi::c_macro;
+    use kernel::{
+        alloc::flags as kernel_gfp,
+        sync::{
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
+            new_spinlock,
+            SpinLock, //
+        },
+    };
+    use pin_init::stack_pin_init;
+
+    /// A plain object for the suite: an id, and a check word derived from it.
+    struct Item {
+        id: usize,
+        check: usize,
+    }
+
+    impl Item {
+        fn new(id: usize) -> Self {
+            Item { id, check: !id }
+        }
+
+        fn is(&self, id: usize) -> bool {
+            self.id == id && self.check == !id
+        }
+    }
+
+    /// An object that needs a pinned initialiser: a lock.
+    #[pin_data]
+    struct Locked {
+        #[pin]
+        value: SpinLock<u64>,
+    }
+
+    /// An object whose type asks for more alignment than SLUB's minimum.
+    #[repr(align(128))]
+    struct Aligned128 {
+        id: usize,
+    }
+
+    const SESSION_MAGIC: u64 = 0x5e55_1014_c0de_5eed;
+
+    /// How often `Session::construct` ran.
+    static CONSTRUCTED: Atomic<usize> = Atomic::new(0);
+
+    /// An object of a constructed cache: a lock and a magic value, set up
+    /// once per slot.
+    #[pin_data]
+    struct Session {
+        #[pin]
+        uses: SpinLock<u64>,
+        magic: u64,
+    }
+
+    impl Construct for Session {
+        fn construct() -> impl PinInit<Self> {
+            CONSTRUCTED.fetch_add(1, Relaxed);
+            pin_init!(Session {
+                uses <- new_spinlock!(0),
+                magic: SESSION_MAGIC,
+            })
+        }
+    }
+
+    /// The largest object a cache takes.
+    type Largest = [u8; MAX_OBJECT_SIZE];
+
+    /// The largest object of a constructed cache: zeroed by the constructor.
+    #[derive(Zeroable)]
+    struct LargestSession(Largest);
+
+    impl Construct for LargestSession {
+        fn construct() -> impl PinInit<Self> {
+            pin_init::init_zeroed()
+        }
+    }
+
+    /// Whether `Session::construct` ran `constructed` times for `slots`
+    /// slots that SLUB populated: once per slot. With KFENCE it also runs
+    /// for each allocation KFENCE samples (`kfence_guarded_alloc()`
+    /// constructs the object it hands out instead of a slab object), which
+    /// no test can predict: then the count is only at least one per slot.
+    fn constructed_once_per_slot(constructed: usize, slots: usize) -> bool {
+        let ok = if cfg!(CONFIG_KFENCE) {
+            constructed >= slots
+        } else {
+            constructed == slots
+        };
+        if !ok {
+            pr_err!("{} constructions for {} slots\n", constructed, slots);
+        }
+        ok
+    }
+
+    /// The objects SLUB counts after draining its per-CPU caches.
+    fn live_objects<T, K: CacheKind>(cache: &SlabCache<T, K>) -> Result<usize> {
+        cache.shrink();
+        Ok(cache.stats()?.objects)
+    }
+
+    /// Every Rust SLAB_* constant has the value of the C macro.
+    #[test]
+    fn slab_flags_match_c_macros() -> Result {
+        assert_eq!(
+            SLAB_HWCACHE_ALIGN,
+            (c_macro(c"SLAB_HWCACHE_ALIGN")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
+            SLAB_ACCOUNT,
+            (c_macro(c"SLAB_ACCOUNT")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
+            SLAB_RECLAIM_ACCOUNT,
+            (c_macro(c"SLAB_RECLAIM_ACCOUNT")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
+            SLAB_NO_MERGE,
+            (c_macro(c"SLAB_NO_MERGE")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
+            SlabOptions::new()
+                .hwcache_align()
+                .reclaim_account()
+                .no_merge()
+                .flags,
+            SLAB_HWCACHE_ALIGN | SLAB_RECLAIM_ACCOUNT | SLAB_NO_MERGE
+        );
+        Ok(())
+    }
+
+    /// Sizes and alignments SLUB cannot serve are `EINVAL`, before C sees them.
+    #[test]
+    fn bad_size_or_alignment_is_einval() {
+        let none = SlabOptions::new();
+        assert!(SlabCache::<()>::new(c"kalloc_slab_zst", none).err() == Some(EINVAL));
+        assert!(
+            SlabCache::<[u8; MAX_OBJECT_SIZE + 1]>::new(c"kalloc_slab_huge", none).err()
+                == Some(EINVAL)
+        );
+        for align in [0, 3, 24, 48, 2 * MAX_ALIGN] {
+            let options = none.align(align);
+            assert!(SlabCache::<Item>::new(c"kalloc_slab_align", options).err() == Some(EINVAL));
+        }
+    }
+
+    /// The largest object kalloc accepts, with the largest alignment, with
+    /// or without a constructor (which adds metadata), gives a cache SLUB
+    /// creates: one object with its metadata fits in the largest slab. (A
+    /// failure would make SLUB print a stack dump, which fails the run.) An
+    /// object the size of the largest slab, which the previous limit
+    /// accepted, does not fit once SLUB adds its metadata: `EINVAL`.
+    #[test]
+    fn largest_object_fits_in_a_slab() -> Result {
+        let options = SlabOptions::new().no_merge().align(MAX_ALIGN);
+        let largest = SlabCache::<Largest>::new(c"kalloc_slab_largest", options)?;
+        let stats = largest.stats()?;
+        assert!(stats.slab_size > MAX_OBJECT_SIZE);
+        assert!(stats.slab_size <= bindings::KMALLOC_MAX_SIZE as usize);
+        assert_eq!(stats.objs_per_slab, 1);
+        let flags = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+        match largest.pin_init(pin_init::init_zeroed(), flags) {
+            Ok(object) => assert!(object[0] == 0 && object[MAX_OBJECT_SIZE - 1] == 0),
+            Err(e) => assert!(e == ENOMEM),
+        }
+        let constructed =
+            SlabCache::<LargestSession, _>::with_constructor(c"kalloc_slab_largest_ctor", options)?;
+        assert!(constructed.stats()?.slab_size <= bindings::KMALLOC_MAX_SIZE as usize);
+        match constructed.alloc(flags) {
+            Ok(object) => assert!(object.0[0] == 0 && object.0[MAX_OBJECT_SIZE - 1] == 0),
+            Err(e) => assert!(e == ENOMEM),
+        }
+
+        assert!(
+            SlabCache::<[u8; MAX_OBJECT_SIZE + 1]>::new(c"kalloc_slab_larger", options).err()
+                == Some(EINVAL)
+        );
+        assert!(
+            SlabCache::<[u8; 2 * MAX_OBJECT_SIZE]>::new(c"kalloc_slab_kmalloc_max", options).err()
+                == Some(EINVAL)
+        );
+        Ok(())
+    }
+
+    /// Names that are empty, too long or would confuse sysfs and
+    /// /proc/slabinfo are `EINVAL`; the longest valid name works.
+    #[test]
+    fn bad_names_are_einval() -> Result {
+        let none = SlabOptions::new().no_merge();
+        for name in [
+            c"",
+            c"kalloc slab",
+            c"kalloc/slab",
+            c":0000016",
+            c"kalloc_slab_\xc3\xa9",
+        ] {
+            assert!(SlabCache::<Item>::new(name, none).err() == Some(EINVAL));
+        }
+        let mut name = [b'x'; MAX_NAME_LEN + 2];
+        name[MAX_NAME_LEN + 1] = 0;
+        let too_long = CStr::from_bytes_with_nul(&name).map_err(|_| EINVAL)?;
+        assert!(SlabCache::<Item>::new(too_long, none).err() == Some(EINVAL));
+
+        name[MAX_NAME_LEN] = 0;
+        let longest = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
+        assert_eq!(longest.to_bytes().len(), MAX_NAME_LEN);
+        let cache = SlabCache::<Item>::new(longest, none)?;
+        assert_eq!(cache.name(), longest);
+        assert!(cache.alloc(Item::new(1), GFP_KERNEL)?.is(1));
+        Ok(())
+    }
+
+    /// A live unmergeable cache's name is `EEXIST`, for either kind of
+    /// cache, mergeable or not; once the cache is destroyed, its name is
+    /// free again.
+    #[test]
+    fn taken_name_is_eexist_until_destroyed() -> Result {
+        let name = c"kalloc_slab_unique";
+        let options = SlabOptions::new().no_merge();
+        let cache = SlabCache::<Item>::new(name, options)?;
+        assert!(cache_name_taken(name));
+        assert!(SlabCache::<Item>::new(name, options).err() == Some(EEXIST));
+        assert!(SlabCache::<Item>::new(name, SlabOptions::new()).err() == Some(EEXIST));
+        assert!(SlabCache::<Session, _>::with_constructor(name, options).err() == Some(EEXIST));
+        drop(cache);
+        assert!(!cache_name_taken(name));
+        let again = SlabCache::<Item>::new(name, options)?;
+        assert!(again.alloc(Item::new(2), GFP_KERNEL)?.is(2));
+        Ok(())
+    }
+
+    /// A live mergeable cache's name is `EEXIST` too, for a second
+    /// mergeable cache (SLUB would WARN about the duplicate name), and for
+    /// caches that cannot be merged (they would take its sysfs entry).
+    /// Once it is destroyed, its name is free again, unless SLUB merged it
+    /// into another cache, which still lives (see `SlabCache`, Names).
+    ///
+    /// The test kernel merges no cache (generic KASAN and `slub_debug` give
+    /// every cache metadata of its own), so here the cache is not merged
+    /// and its name is a directory; where SLUB merges, it is a link.
+    #[test]
+    fn mergeable_cache_name_is_eexist() -> Result {
+        let name = c"kalloc_slab_mergeable";
+        let mergeable = SlabOptions::new();
+        let first = SlabCache::<Item>::new(name, mergeable)?;
+        // Not merged into another cache: no other cache shares its slabs.
+        let own = first.stats()?.aliases == 0;
+        assert!(cache_name_taken(name));
+        assert!(SlabCache::<Item>::new(name, mergeable).err() == Some(EEXIST));
+        assert!(SlabCache::<Item>::new(name, mergeable.no_merge()).err() == Some(EEXIST));
+        assert!(SlabCache::<Session, _>::with_constructor(name, mergeable).err() == Some(EEXIST));
+        assert!(first.alloc(Item::new(3), GFP_KERNEL)?.is(3));
+        drop(first);
+        assert_eq!(cache_name_taken(name), !own);
+        if own {
+            let again = SlabCache::<Item>::new(name, mergeable)?;
+            assert!(again.alloc(Item::new(4), GFP_KERNEL)?.is(4));
+        }
+        Ok(())
+    }
+
+    /// `__GFP_NOFAIL` is for objects of at most half a page, which SLUB
+    /// can always place in a slab of at most two pages: here the largest
+    /// such object with the largest alignment takes no more than two pages
+    /// with its metadata (SLUB's slot size). Larger objects are `EINVAL`
+    /// with it, and allocate without it.
+    #[test]
+    fn nofail_only_for_small_objects() -> Result {
+        let nofail = GFP_KERNEL | __GFP_NOFAIL;
+        let options = SlabOptions::new().no_merge().align(MAX_ALIGN);
+        let half =
+            SlabCache::<[u8; NOFAIL_MAX_OBJECT_SIZE]>::new(c"kalloc_slab_nofail_half", options)?;
+        assert!(half.stats()?.slab_size <= 2 * PAGE_SIZE);
+        let object = half.pin_init(pin_init::init_zeroed(), nofail)?;
+        assert!(object.iter().all(|&b| b == 0));
+
+        let more = SlabCache::<[u8; NOFAIL_MAX_OBJECT_SIZE + 1]>::new(
+            c"kalloc_slab_nofail_more",
+            SlabOptions::new(),
+        )?;
+        assert!(more.pin_init(pin_init::init_zeroed(), nofail).err() == Some(EINVAL));
+        assert!(more.pin_init(pin_init::init_zeroed(), GFP_KERNEL).is_ok());
+        let large = SlabCache::<[u64; 3 * PAGE_SIZE / 8]>::new(
+            c"kalloc_slab_nofail_large",
+            SlabOptions::new(),
+        )?;
+        assert!(large.pin_init(pin_init::init_zeroed(), nofail).err() == Some(EINVAL));
+
+        // A small object, from either kind of cache.
+        let items = SlabCache::<Item>::new(c"kalloc_slab_nofail_item", SlabOptions::new())?;
+        assert!(items.alloc(Item::new(5), nofail)?.is(5));
+        let sessions = SlabCache::<Session, _>::with_constructor(
+            c"kalloc_slab_nofail_ctor",
+            SlabOptions::new(),
+        )?;
+        assert_eq!(sessions.alloc(nofail)?.magic, SESSION_MAGIC);
+        Ok(())
+    }
+
+    /// Creating a cache may sleep: in atomic context it is refused with
+    /// `EAGAIN` (after the checks of its arguments), for either kind of
+    /// cache; outside, the same cache is created.
+    #[test]
+    fn creation_in_atomic_context_is_eagain() -> Result {
+        let name = c"kalloc_slab_atomic_create";
+        let options = SlabOptions::new();
+        stack_pin_init!(let lock = new_spinlock!(()));
+        {
+            let _guard = lock.lock();
+            assert!(SlabCache::<Item>::new(name, options).err() == Some(EAGAIN));
+            assert!(SlabCache::<Session, _>::with_constructor(name, options).err() == Some(EAGAIN));
+            assert!(SlabCache::<()>::new(name, options).err() == Some(EINVAL));
+        }
+        assert!(!cache_name_taken(name));
+        let cache = SlabCache::<Item>::new(name, options)?;
+        assert!(cache.alloc(Item::new(6), GFP_KERNEL)?.is(6));
+        Ok(())
+    }
+
+    /// Flags the cache cannot honour are `EINVAL`.
+    #[test]
+    fn bad_gfp_flags_are_einval() -> Result {
+        let items = SlabCache::<Item>::new(c"kalloc_slab_gfp", SlabOptions::new())?;
+        for flags in [
+            GFP_KERNEL | __GFP_HIGHMEM,
+            GFP_KERNEL | GFP_DMA32,
+            GFP_KERNEL | GFP_DMA,
+        ] {
+            assert!(items.alloc(Item::new(0), flags).err() == Some(EINVAL));
+        }
+        let sessions =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_gfp_ctor", SlabOptions::new())?;
+        assert!(sessions.alloc(GFP_KERNEL | __GFP_ZERO).err() == Some(EINVAL));
+        assert!(sessions.alloc(GFP_KERNEL | GFP_DMA).err() == Some(EINVAL));
+        Ok(())
+    }
+
+    /// The cache is SLUB's own (not an alias of another cache), sized for
+    /// `T`, and the objects SLUB counts in it are the ones allocated here.
+    #[test]
+    fn objects_come_from_this_cache() -> Result {
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_own", SlabOptions::new().no_merge())?;
+        let stats = cache.stats()?;
+        assert_eq!(stats.aliases, 0);
+        assert_eq!(stats.object_size, size_of::<Item>());
+        assert_eq!(cache.object_size(), size_of::<Item>());
+        assert_eq!(stats.total_objects, 0);
+        assert_eq!(live_objects(&cache)?, 0);
+
+        let item = cache.alloc(Item::new(7), GFP_KERNEL)?;
+        assert_eq!(live_objects(&cache)?, 1);
+        let stats = cache.stats()?;
+        assert_eq!(stats.slabs, 1);
+        assert!(stats.slab_size >= size_of::<Item>());
+        assert!(item.is(7));
+        drop(item);
+        assert_eq!(live_objects(&cache)?, 0);
+        Ok(())
+    }
+
+    /// SLUB's object count rises with each allocation and falls with each
+    /// drop; at the end the cache holds no slab, so it is destroyed empty.
+    #[test]
+    fn object_count_rises_and_falls() -> Result {
+        const N: usize = 300;
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_count", SlabOptions::new().no_merge())?;
+        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for id in 0..N {
+            items.push(
+                cache.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+            if id % 100 == 0 {
+                assert_eq!(live_objects(&cache)?, id + 1);
+            }
+        }
+        assert_eq!(live_objects(&cache)?, N);
+        assert!(!cache.shrink());
+
+        items.truncate(N / 3);
+        assert_eq!(live_objects(&cache)?, N / 3);
+        while items.pop().is_some() {}
+        assert_eq!(live_objects(&cache)?, 0);
+
+        assert!(cache.shrink());
+        let stats = cache.stats()?;
+        assert_eq!((stats.objects, stats.slabs, stats.total_objects), (0, 0, 0));
+        Ok(())
+    }
+
+    /// Many objects at once: each is a separate object holding its own value.
+    #[test]
+    fn many_objects_are_distinct() -> Result {
+        const N: usize = 2000;
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_many", SlabOptions::new())?;
+        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for id in 0..N {
+            items.push(
+                cache.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        let mut addresses = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for (id, item) in items.iter().enumerate() {
+            assert!(item.is(id));
+            addresses.push(ptr::from_ref::<Item>(item).addr(), kernel_gfp::GFP_KERNEL)?;
+        }
+        addresses.sort_unstable();
+        for pair in addresses.windows(2) {
+            assert!(pair[1] - pair[0] >= size_of::<Item>());
+        }
+        Ok(())
+    }
+
+    /// A pinned initialiser runs in the object; one that fails returns its
+    /// error and gives the object back.
+    #[test]
+    fn pin_init_in_place() -> Result {
+        let cache = SlabCache::<Locked>::new(c"kalloc_slab_pinned", SlabOptions::new().no_merge())?;
+        let locked =
+            cache.pin_init(pin_init!(Locked { value <- new_spinlock!(41) }), GFP_KERNEL)?;
+        *locked.value.lock() += 1;
+        assert_eq!(*locked.value.lock(), 42);
+
+        let failing =
+            try_pin_init!(Locked { value <- new_spinlock!(0) }).pin_chain(|_| Err(EBADMSG));
+        assert!(cache.pin_init(failing, GFP_KERNEL).err() == Some(EBADMSG));
+        assert_eq!(live_objects(&cache)?, 1);
+        drop(locked);
+        assert_eq!(live_objects(&cache)?, 0);
+        Ok(())
+    }
+
+    /// Objects are aligned as `T`, an explicit alignment and
+    /// `SLAB_HWCACHE_ALIGN` ask, and as SLUB reports.
+    #[test]
+    fn alignment_is_honoured() -> Result {
+        fn all_aligned<T>(objects: &[SlabBox<'_, T>], align: usize) -> bool {
+            objects
+                .iter()
+                .all(|object| ptr::from_ref::<T>(object).addr() % align == 0)
+        }
+
+        let by_type =
+            SlabCache::<Aligned128>::new(c"kalloc_slab_align_type", SlabOptions::new().no_merge())?;
+        let mut objects = KVec::new();
+        for id in 0..64 {
+            objects.push(
+                by_type.alloc(Aligned128 { id }, GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        assert!(objects
+            .iter()
+            .enumerate()
+            .all(|(id, object)| object.id == id));
+        assert!(all_aligned(&objects, 128));
+        assert!(by_type.stats()?.align >= 128);
+
+        let options = SlabOptions::new().no_merge().align(256);
+        let explicit = SlabCache::<Item>::new(c"kalloc_slab_align_256", options)?;
+        let mut items = KVec::new();
+        for id in 0..64 {
+            items.push(
+                explicit.alloc(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        assert!(all_aligned(&items, 256));
+        assert_eq!(explicit.stats()?.align, 256);
+
+        // An object of 96 bytes: at least a cache line with SLAB_HWCACHE_ALIGN.
+        type Line = [u64; 12];
+        let plain =
+            SlabCache::<Line>::new(c"kalloc_slab_unaligned", SlabOptions::new().no_merge())?;
+        let options = SlabOptions::new().no_merge().hwcache_align();
+        let hw = SlabCache::<Line>::new(c"kalloc_slab_hwcache", options)?;
+        let hw_align = hw.stats()?.align;
+        assert!(hw_align > plain.stats()?.align);
+        let mut lines = KVec::new();
+        for i in 0..64 {
+            lines.push(hw.alloc([i; 12], GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(all_aligned(&lines, hw_align));
+        Ok(())
+    }
+
+    /// `GFP_ATOMIC` allocations and frees work in atomic context (a spinlock
+    /// held), from a cache created with every option.
+    #[test]
+    fn gfp_atomic_under_spinlock() -> Result {
+        let options = SlabOptions::new()
+            .hwcache_align()
+            .account()
+            .reclaim_account();
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_atomic", options)?;
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let _guard = lock.lock();
+        let mut items = [const { None }; 16];
+        for (id, slot) in items.iter_mut().enumerate() {
+            *slot = Some(cache.alloc(Item::new(id), GFP_ATOMIC)?);
+        }
+        for (id, item) in items.iter().enumerate() {
+            assert!(item.as_ref().is_some_and(|item| item.is(id)));
+        }
+        drop(items);
+        Ok(())
+    }
+
+    /// The constructor runs on every slot when SLUB populates a slab, not
+    /// at each allocation: its count equals SLUB's slot count (see
+    /// [`constructed_once_per_slot`] for KFENCE), and every object comes
+    /// out constructed.
+    #[test]
+    fn constructor_runs_once_per_slot() -> Result {
+        CONSTRUCTED.store(0, Relaxed);
+        let cache =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_ctor", SlabOptions::new())?;
+        assert_eq!(cache.stats()?.aliases, 0);
+        assert_eq!(CONSTRUCTED.load(Relaxed), 0);
+
+        let first = cache.alloc(GFP_KERNEL)?;
+        let stats = cache.stats()?;
+        assert!(stats.total_objects >= stats.objs_per_slab);
+        assert!(stats.objs_per_slab > 1);
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed),
+            stats.total_objects
+        ));
+        assert_eq!(first.magic, SESSION_MAGIC);
+        assert_eq!(*first.uses.lock(), 0);
+
+        // Allocate until SLUB had to populate more slabs: still exactly one
+        // construction per slot, and no more than that.
+        let mut sessions = KVec::new();
+        while sessions.len() < 2 * stats.total_objects {
+            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(sessions
+            .iter()
+            .all(|s| s.magic == SESSION_MAGIC && *s.uses.lock() == 0));
+        let more = cache.stats()?;
+        assert!(more.total_objects > stats.total_objects);
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed),
+            more.total_objects
+        ));
+        Ok(())
+    }
+
+    /// A freed object keeps its value: the next allocation of that slot
+    /// hands it out as its last user left it, without constructing it again.
+    #[test]
+    fn constructed_objects_keep_their_state() -> Result {
+        const N: usize = 512;
+        let cache =
+            SlabCache::<Session, _>::with_constructor(c"kalloc_slab_reuse", SlabOptions::new())?;
+        let mut sessions = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        for _ in 0..N {
+            let session = cache.alloc(GFP_KERNEL)?;
+            *session.uses.lock() += 1;
+            sessions.push(session, kernel_gfp::GFP_KERNEL)?;
+        }
+        // Free every other object, then let SLUB take them back into their
+        // slabs, which stay (each still holds live objects).
+        let mut kept = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        for (i, session) in sessions.drain_all().enumerate() {
+            if i % 2 == 0 {
+                kept.push(session, kernel_gfp::GFP_KERNEL)?;
+            }
+        }
+        cache.shrink();
+        let constructed = CONSTRUCTED.load(Relaxed);
+        let slots = cache.stats()?.total_objects;
+
+        let mut reused = 0;
+        let mut again = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        for _ in 0..N / 2 {
+            let session = cache.alloc(GFP_KERNEL)?;
+            assert_eq!(session.magic, SESSION_MAGIC);
+            let uses = *session.uses.lock();
+            assert!(uses <= 1);
+            if uses == 1 {
+                reused += 1;
+            }
+            again.push(session, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert!(reused > 0);
+        // Constructed since: only the slots of the slabs SLUB added.
+        let added = cache.stats()?.total_objects - slots;
+        assert!(constructed_once_per_slot(
+            CONSTRUCTED.load(Relaxed) - constructed,
+            added
+        ));
+        Ok(())
+    }
+
+    /// Once every object is dropped, the cache holds no slab and no object,
+    /// and dropping it destroys it: its name leaves /sys/kernel/slab. (A
+    /// busy cache would make the kernel warn, which fails the run.)
+    #[test]
+    fn cache_is_destroyed_empty() -> Result {
+        let name = c"kalloc_slab_destroy";
+        let cache = SlabCache::<Session, _>::with_constructor(name, SlabOptions::new())?;
+        let mut sessions = KVec::new();
+        for _ in 0..100 {
+            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+        }
+        assert_eq!(live_objects(&cache)?, 100);
+        drop(sessions);
+        assert!(cache.shrink());
+        assert_eq!(cache.stats()?.objects, 0);
+        assert_eq!(cache.stats()?.slabs, 0);
+        assert!(cache_name_taken(name));
+        drop(cache);
+        assert!(!cache_name_taken(name));
+        Ok(())
+    }
+}
