@@ -7,20 +7,28 @@
 #   VM_TIMEOUT  hard timeout in seconds (default 600)
 #   VM_LOG      serial log (default target/vm/serial.log)
 #   VM_ECHO=1   also copy the serial output to stdout while it runs
-# Exit status: 0 when QEMU exited by itself, 124 on timeout, else QEMU's.
+#   VM_TOKEN    this run's token, put on the kernel command line; /init
+#               prints it back, so the log proves it is this run's
+# Exit status: 0 when QEMU exited by itself, 124 (or 137, killed) on
+# timeout, else an error (the script's or QEMU's).
 set -euo pipefail
+out=$(cd "$(dirname "$0")/.." && pwd)/target/vm
+log=${VM_LOG:-$out/serial.log}
+# First of all: no earlier run's log may survive a failure of this one.
+rm -f "$log"
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
 
 module=${1:-$KALLOC_TOP/target/kbuild/src/kalloc.ko}
-out=$KALLOC_TOP/target/vm
-log=${VM_LOG:-$out/serial.log}
+token=${VM_TOKEN:-none}
 timeout_s=${VM_TIMEOUT:-600}
 bzimage=$KDIR/arch/x86/boot/bzImage
 gen_cpio=$KDIR/usr/gen_init_cpio
 
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run 'make kernel'"
 [ -f "$module" ] || die "no module at $module: run 'make module'"
+sample=$KALLOC_TOP/target/kbuild/samples/rust_kalloc_sample.ko
+[ -f "$sample" ] || die "no sample module at $sample: run 'make module'"
 [ -x "$gen_cpio" ] || die "no gen_init_cpio in $KDIR/usr"
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found: run 'make setup'"
@@ -36,20 +44,21 @@ list=$out/initramfs.list
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $KALLOC_TOP/scripts/vm/init 0755 0 0"
 	echo "file /kalloc.ko $module 0644 0 0"
+	echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
 	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
 		[ -f "$step" ] && echo "file /steps.d/$(basename "$step") $step 0755 0 0"
 	done
 } >"$list"
 "$gen_cpio" "$list" >"$out/initramfs.cpio" || die "could not build the initramfs"
 
-rm -f "$log"
 # oops=panic panic=-1: a crash ends the VM at once. slub_debug=P poisons
 # freed slab objects, so that a stale copy of a leaked pointer in freed
 # memory cannot hide the leak from kmemleak, and so that memory from kmalloc
 # is not zero by chance (kzalloc's zeroing is then observable).
+# printk.devkmsg=on: /init's markers go through /dev/kmsg, unthrottled.
 qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P printk.devkmsg=on kalloc_vm_token=$token"
 	-device edu
 	-display none -monitor none -no-reboot
 	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)

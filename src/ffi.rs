@@ -7,10 +7,8 @@
 //! Declarations only; each caller states why its call is sound. The safe
 //! wrappers at the end are for the shims that have no safety requirement.
 
-use crate::gfp::Gfp;
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
-use kernel::prelude::*;
+use kernel::ffi::{c_char, c_uint, c_ulong, c_void};
 
 // `struct device` and `struct page` hold, deep inside, zero-sized members
 // that bindgen renders as empty structs, which the lint calls not FFI-safe
@@ -19,8 +17,6 @@ use kernel::prelude::*;
 extern "C" {
     // gfp
     fn kalloc_may_sleep() -> bool;
-    fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
-    fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
@@ -73,20 +69,4 @@ extern "C" {
 pub(crate) fn may_sleep() -> bool {
     // SAFETY: The shim only reads the current task's and CPU's state.
     unsafe { kalloc_may_sleep() }
-}
-
-/// C's `gfp_zone()` for flags whose zone combination is valid, else `EINVAL`.
-pub(crate) fn gfp_c_zone(flags: Gfp) -> Result<bindings::zone_type> {
-    // `gfp_zone()` hits VM_BUG_ON on an invalid combination: never pass one.
-    flags.zone()?;
-    // SAFETY: the zone bits are a valid combination (checked above), so
-    // `gfp_zone` only computes a table lookup.
-    let zone = unsafe { kalloc_gfp_zone(flags.as_raw()) };
-    Ok(zone as bindings::zone_type)
-}
-
-/// C's `gfpflags_allow_blocking()`.
-pub(crate) fn gfp_c_allow_blocking(flags: Gfp) -> bool {
-    // SAFETY: a pure function of its argument.
-    unsafe { kalloc_gfp_allow_blocking(flags.as_raw()) }
 }

@@ -60,7 +60,7 @@
 use core::ptr::{self, NonNull};
 
 use kernel::bindings;
-use kernel::io::{Io, IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region, ResourceSize};
+use kernel::io::{IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region, ResourceSize};
 use kernel::prelude::*;
 
 use crate::gfp::context_may_sleep;

@@ -66,12 +66,8 @@
 //! ```
 
 use crate::gfp::{Gfp, __GFP_NOFAIL};
-use core::{
-    ops::{Deref, DerefMut},
-    ptr::{self, NonNull},
-};
-use kernel::{bindings, fmt, prelude::*, str::CStrExt};
-use pin_init::ZeroableOption;
+use core::ptr::NonNull;
+use kernel::{bindings, prelude::*};
 
 /// The largest request kmalloc serves (`KMALLOC_MAX_SIZE`). Larger requests
 /// give `ENOMEM`.

@@ -37,8 +37,6 @@
 
 /* Prototypes: the only callers are in Rust. */
 bool kalloc_may_sleep(void);
-int kalloc_gfp_zone(gfp_t flags);
-bool kalloc_gfp_allow_blocking(gfp_t flags);
 unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order);
 unsigned long kalloc_get_zeroed_page(gfp_t gfp);
 void *kalloc_page_address(const struct page *page);
@@ -69,16 +67,6 @@ bool kalloc_may_sleep(void)
 	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
 }
 
-/* gfp_zone(): callers pass only valid zone combinations (it VM_BUG_ONs). */
-int kalloc_gfp_zone(gfp_t flags)
-{
-	return gfp_zone(flags);
-}
-
-bool kalloc_gfp_allow_blocking(gfp_t flags)
-{
-	return gfpflags_allow_blocking(flags);
-}
 
 /*
  * The allocation macros rather than their *_noprof functions, so that

@@ -14,6 +14,7 @@ mod kalloc_devm {
     use crate::selftest::devres::*;
     use crate::selftest::edu::{self, read_edu_nofault, testing as edu_testing};
     use core::cell::Cell;
+    use kernel::{alloc::flags as kflags, device::Bound, sync::aref::ARef};
     use kernel::{
         devres, faux, new_spinlock,
         sync::{

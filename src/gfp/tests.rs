@@ -7,8 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_gfp)]
 mod kalloc_gfp {
     use super::super::*;
-    use crate::ffi;
-    use crate::selftest::ffi::c_macro;
+    use crate::selftest::ffi::{c_macro, gfp_c_allow_blocking, gfp_c_zone};
     use kernel::new_spinlock;
 
     /// A few flags outside every composite, to combine with the constants.
@@ -41,7 +40,7 @@ mod kalloc_gfp {
     #[test]
     fn may_sleep_matches_c() {
         for (_, flags) in ALL {
-            assert_eq!(flags.may_sleep(), ffi::gfp_c_allow_blocking(*flags));
+            assert_eq!(flags.may_sleep(), gfp_c_allow_blocking(*flags));
         }
         assert!(GFP_KERNEL.may_sleep());
         assert!(GFP_NOIO.may_sleep());
@@ -59,7 +58,7 @@ mod kalloc_gfp {
             for m in ZONE_MODIFIERS {
                 let flags = *base | m;
                 if let Ok(zone) = flags.zone() {
-                    assert_eq!(zone.zone_type(), ffi::gfp_c_zone(flags)?);
+                    assert_eq!(zone.zone_type(), gfp_c_zone(flags)?);
                     checked += 1;
                 }
             }

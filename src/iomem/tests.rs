@@ -9,6 +9,7 @@ mod kalloc_iomem {
     use super::super::*;
     use crate::selftest::edu::read_edu_nofault;
     use kernel::io::poll::read_poll_timeout;
+    use kernel::io::Io;
     use kernel::sync::new_spinlock;
     use kernel::time::Delta;
 

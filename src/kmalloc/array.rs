@@ -11,8 +11,7 @@ use core::{
     ops::{Deref, DerefMut},
     ptr::{self, NonNull},
 };
-use kernel::{bindings, prelude::*, str::CStrExt};
-use pin_init::ZeroableOption;
+use kernel::{bindings, prelude::*};
 
 /// `len` values of `T` in one kmalloc allocation, freed with `kfree()` on
 /// drop: the kmalloc counterpart of `Box<[T]>`, with C's `kcalloc()` and

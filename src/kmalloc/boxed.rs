@@ -11,7 +11,7 @@ use core::{
     ops::{Deref, DerefMut},
     ptr::NonNull,
 };
-use kernel::{bindings, prelude::*, str::CStrExt};
+use kernel::{bindings, prelude::*};
 use pin_init::ZeroableOption;
 
 /// A `T` in memory from kmalloc, freed with `kfree()` on drop: the kmalloc

@@ -8,8 +8,7 @@ use core::{
     mem::ManuallyDrop,
     ops::{Deref, DerefMut},
 };
-use kernel::{bindings, prelude::*, str::CStrExt};
-use pin_init::ZeroableOption;
+use kernel::{bindings, prelude::*};
 
 /// Bytes that are wiped before they are freed, for keys, passwords and other
 /// secrets: dropping it calls C's `kfree_sensitive()`, which zeroes the

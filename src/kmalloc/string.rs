@@ -5,11 +5,10 @@
 use super::{check_request, KmallocBuf, KMALLOC_MAX_SIZE};
 use crate::gfp::Gfp;
 use core::{
-    ops::{Deref, DerefMut},
+    ops::Deref,
     ptr::{self, NonNull},
 };
 use kernel::{bindings, fmt, prelude::*, str::CStrExt};
-use pin_init::ZeroableOption;
 
 /// A NUL-terminated C string made by C's `kasprintf()` from Rust formatting
 /// arguments, freed with `kfree()` on drop. It dereferences to [`CStr`].

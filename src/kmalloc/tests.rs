@@ -8,6 +8,8 @@ use kernel::prelude::*;
 mod kalloc_kmalloc {
     use super::super::*;
     use crate::selftest::kmalloc::*;
+    use core::ptr;
+    use kernel::fmt;
     // Named, not globbed: the prelude also has (upstream's) `GFP_*` flags.
     use crate::gfp::{
         Zone, __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, __GFP_ZERO,

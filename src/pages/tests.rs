@@ -12,6 +12,8 @@ mod kalloc_pages {
         GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
     };
     use crate::selftest::pages::{free_page_count, stop_machine};
+    use core::ptr::NonNull;
+    use kernel::page::PAGE_SIZE;
     use kernel::sync::new_spinlock;
     use pin_init::stack_pin_init;
 

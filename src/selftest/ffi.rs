@@ -3,6 +3,7 @@
 //! Declarations of the test-only C in `selftest/shims.c`. Each caller states
 //! why its call is sound.
 
+use crate::gfp::Gfp;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
@@ -15,6 +16,9 @@ pub(crate) const ABI: u32 = 0x6b61_6c63;
 extern "C" {
     fn kalloc_shim_abi() -> u32;
     fn kalloc_c_macro(name: *const c_char, out: *mut c_ulong) -> c_int;
+
+    fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
+    fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
 
     pub(crate) fn kalloc_stop_machine(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,
@@ -53,4 +57,20 @@ pub(crate) fn c_macro(name: &CStr) -> Result<c_ulong> {
         return Err(ENOENT);
     }
     Ok(out)
+}
+
+/// C's `gfp_zone()` for flags whose zone combination is valid, else `EINVAL`.
+pub(crate) fn gfp_c_zone(flags: Gfp) -> Result<bindings::zone_type> {
+    // `gfp_zone()` hits VM_BUG_ON on an invalid combination: never pass one.
+    flags.zone()?;
+    // SAFETY: the zone bits are a valid combination (checked above), so
+    // `gfp_zone` only computes a table lookup.
+    let zone = unsafe { kalloc_gfp_zone(flags.as_raw()) };
+    Ok(zone as bindings::zone_type)
+}
+
+/// C's `gfpflags_allow_blocking()`.
+pub(crate) fn gfp_c_allow_blocking(flags: Gfp) -> bool {
+    // SAFETY: a pure function of its argument.
+    unsafe { kalloc_gfp_allow_blocking(flags.as_raw()) }
 }

@@ -34,6 +34,8 @@
 #include <linux/vmstat.h>
 
 /* Prototypes: the only callers are in Rust. */
+int kalloc_gfp_zone(gfp_t flags);
+bool kalloc_gfp_allow_blocking(gfp_t flags);
 u32 kalloc_shim_abi(void);
 int kalloc_c_macro(const char *name, unsigned long *out);
 int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
@@ -247,4 +249,15 @@ void kalloc_test_fail_nth(unsigned int nth)
 #ifdef CONFIG_FAULT_INJECTION
 	WRITE_ONCE(current->fail_nth, nth);
 #endif
+}
+
+/* gfp_zone(): callers pass only valid zone combinations (it VM_BUG_ONs). */
+int kalloc_gfp_zone(gfp_t flags)
+{
+	return gfp_zone(flags);
+}
+
+bool kalloc_gfp_allow_blocking(gfp_t flags)
+{
+	return gfpflags_allow_blocking(flags);
 }

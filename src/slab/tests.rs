@@ -7,6 +7,8 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_slab)]
 mod kalloc_slab {
     use super::super::*;
+    use crate::gfp::__GFP_NOFAIL;
+    use kernel::prelude::*;
     use crate::gfp::{
         __GFP_HIGHMEM,
         __GFP_NORETRY,
@@ -18,6 +20,7 @@ mod kalloc_slab {
         GFP_KERNEL,
     };
     use crate::selftest::ffi::c_macro;
+    use core::ptr;
     use kernel::{
         alloc::flags as kernel_gfp,
         sync::{
@@ -163,6 +166,32 @@ mod kalloc_slab {
             let options = none.align(align);
             assert!(SlabCache::<Item>::new(c"kalloc_slab_align", options).err() == Some(EINVAL));
         }
+    }
+
+    /// The user-copy region reaches SLUB as given (sysfs `usersize`), a
+    /// cache without one has none, and a region outside the object is
+    /// `EINVAL` before C sees it (SLUB would WARN and ignore it).
+    #[test]
+    fn usercopy_region_reaches_slub() -> Result {
+        let item = size_of::<Item>();
+        let none = SlabOptions::new().no_merge();
+        let half = none.usercopy(size_of::<usize>(), size_of::<usize>());
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_usercopy", half)?;
+        assert_eq!(cache.stats()?.usersize, size_of::<usize>());
+        drop(cache);
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_usercopy_all", none.usercopy(0, item))?;
+        assert_eq!(cache.stats()?.usersize, item);
+        drop(cache);
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_usercopy_none", none)?;
+        assert_eq!(cache.stats()?.usersize, 0);
+        drop(cache);
+        for (offset, len) in [(0, item + 1), (1, item), (item, 1), (usize::MAX, 2)] {
+            let options = none.usercopy(offset, len);
+            assert!(
+                SlabCache::<Item>::new(c"kalloc_slab_usercopy_bad", options).err() == Some(EINVAL)
+            );
+        }
+        Ok(())
     }
 
     /// The largest object kalloc accepts, with the largest alignment, with

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A misc device that keeps an append-only log in memory it owns through kalloc.
+//!
+//! Each open of `/dev/kalloc-sample` is a session with a log of its own, which
+//! behaves like a small file that can only grow, and is freed on close:
+//!
+//! ```sh
+//! exec 3<>/dev/kalloc-sample
+//! printf 'hello\n' >&3
+//! printf 'world\n' >&3
+//! cat <&3                    # hello, world: every byte written, in order
+//! exec 3>&-                  # close: the session's memory is freed
+//! ```
+//!
+//! It shows the three kinds of kernel memory a driver typically owns, each as a
+//! Rust value that frees itself when dropped:
+//!
+//! - a slab cache ([`SlabCache`]) for a fixed-size object the driver allocates
+//!   often: here the [`Record`] each write goes through;
+//! - a block of physically contiguous pages ([`LowmemPages`]): the log itself;
+//! - a large vmalloc buffer ([`VBuf`]): the index of where each record starts.
+//!
+//! Bad requests get an errno and change nothing: a write that does not fit in
+//! the log (or whose records do not fit in the index) is `ENOSPC`, an unknown
+//! ioctl `ENOTTY`.
+//!
+//! Two ioctls, for user space (`<linux/ioctl.h>`):
+//!
+//! ```c
+//! #define KALLOC_SAMPLE_RESET _IO('k', 0)          /* empty the log */
+//! #define KALLOC_SAMPLE_COUNT _IOR('k', 1, __u32)  /* records written */
+//! ```
+
+use core::mem::offset_of;
+use kalloc::{
+    gfp,
+    pages::LowmemPages,
+    slab::{
+        SlabCache,
+        SlabOptions, //
+    },
+    vmalloc::VBuf,
+};
+use kernel::{
+    fs::{
+        File,
+        Kiocb, //
+    },
+    ioctl::{
+        _IO,
+        _IOR, //
+    },
+    iov::{
+        IovIterDest,
+        IovIterSource, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Mutex, //
+    },
+    uaccess::UserSlice,
+};
+
+module! {
+    type: KallocSampleModule,
+    name: "rust_kalloc_sample",
+    authors: ["The kalloc developers"],
+    description: "Sample misc device that owns its memory through kalloc",
+    license: "GPL",
+}
+
+/// Empties the log.
+const KALLOC_SAMPLE_RESET: u32 = _IO('k' as u32, 0);
+/// Writes the number of records in the log, a `u32`, to the argument.
+const KALLOC_SAMPLE_COUNT: u32 = _IOR::<u32>('k' as u32, 1);
+
+/// The most bytes one [`Record`] carries; longer writes are cut into records.
+const RECORD_DATA: usize = 256;
+/// The log is a block of `2^LOG_ORDER` pages: 16 KiB with 4 KiB pages.
+const LOG_ORDER: u32 = 2;
+/// The most records the log indexes.
+const INDEX_CAPACITY: usize = 1024;
+
+/// One chunk of a write, copied from user space into a slab object.
+#[repr(C)]
+struct Record {
+    /// How many bytes of `data` hold the chunk.
+    len: u32,
+    /// The bytes, copied from user space: the cache's usercopy region.
+    data: [u8; RECORD_DATA],
+}
+
+impl Record {
+    const EMPTY: Record = Record {
+        len: 0,
+        data: [0; RECORD_DATA],
+    };
+
+    /// The chunk's bytes.
+    fn bytes(&self) -> &[u8] {
+        &self.data[..self.len as usize]
+    }
+}
+
+/// Everything a session keeps: the allocators' memory and where the log ends.
+struct Log {
+    /// The cache every write's [`Record`]s come from (one per session, so that
+    /// the sample needs no global state; a driver with many users shares one).
+    ///
+    /// Records are transient: a [`kalloc::slab::SlabBox`] borrows the cache it
+    /// came from, so a record cannot be stored next to its cache in this struct.
+    /// Each write allocates its records, copies them into `ring` and frees them.
+    records: SlabCache<Record>,
+    /// The log's bytes. Only `ring[..used]` is ever read; allocated zeroed
+    /// anyway, so that not even the free space holds another kernel user's data.
+    ring: LowmemPages,
+    /// `index[..count]`: the offset in `ring` where each record starts.
+    index: VBuf<u32>,
+    /// Bytes of `ring` in the log.
+    used: usize,
+    /// Records in the log.
+    count: usize,
+}
+
+impl Log {
+    /// Allocates an empty log.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` if the memory is not there.
+    fn new() -> Result<Self> {
+        // With `CONFIG_HARDENED_USERCOPY`, a copy between user space and a slab
+        // object (`copy_from_user()`, `copy_to_user()`) may only touch the cache's
+        // usercopy region: a copy elsewhere in the object is a kernel BUG. Here
+        // user space fills `data` and nothing else. (In 7.3 the `iov_iter` copies
+        // of `write_iter` skip that check, but the region still says what user
+        // space may reach.) `account()` charges the records to the writer's memory
+        // cgroup: user space decides how many there are.
+        let options = SlabOptions::new()
+            .account()
+            .usercopy(offset_of!(Record, data), RECORD_DATA);
+        // Cache names are unique in `/sys/kernel/slab`: one per session.
+        let name = CString::try_from_fmt(fmt!("kalloc_sample_{}", SESSIONS.fetch_add(1, Relaxed)))?;
+        Ok(Log {
+            records: SlabCache::new(&name, options)?,
+            ring: LowmemPages::get_free_pages(gfp::GFP_KERNEL | gfp::__GFP_ZERO, LOG_ORDER)?,
+            index: VBuf::zeroed(INDEX_CAPACITY, gfp::GFP_KERNEL)?,
+            used: 0,
+            count: 0,
+        })
+    }
+
+    /// The bytes written so far, in order.
+    fn contents(&self) -> &[u8] {
+        &self.ring.as_slice()[..self.used]
+    }
+
+    /// Appends all of `iov` to the log, one [`Record`] per `RECORD_DATA` bytes.
+    /// Returns the number of bytes appended.
+    ///
+    /// # Errors
+    ///
+    /// `ENOSPC` if the bytes do not fit in the log or their records do not fit
+    /// in the index; `EFAULT` if user space memory cannot be read; `ENOMEM`.
+    /// The log is unchanged on error.
+    fn append(&mut self, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let len = iov.len();
+        if len > self.ring.size() - self.used
+            || len.div_ceil(RECORD_DATA) > self.index.len() - self.count
+        {
+            return Err(ENOSPC);
+        }
+        // Commit `end` and `count` only once every record is in: until then
+        // readers do not see the new bytes, so a failure changes nothing.
+        let mut end = self.used;
+        let mut count = self.count;
+        while !iov.is_empty() {
+            let mut record = self.records.alloc(Record::EMPTY, gfp::GFP_KERNEL)?;
+            let chunk = iov.len().min(RECORD_DATA);
+            if iov.copy_from_iter(&mut record.data[..chunk]) != chunk {
+                return Err(EFAULT);
+            }
+            record.len = u32::try_from(chunk)?;
+            let bytes = record.bytes();
+            self.ring.as_mut_slice()[end..end + bytes.len()].copy_from_slice(bytes);
+            self.index[count] = u32::try_from(end)?;
+            end += bytes.len();
+            count += 1;
+            // `record` goes back to `self.records` here.
+        }
+        self.used = end;
+        self.count = count;
+        Ok(len)
+    }
+
+    /// Empties the log, and zeroes the ring again.
+    fn reset(&mut self) {
+        self.ring.as_mut_slice().fill(0);
+        self.used = 0;
+        self.count = 0;
+    }
+}
+
+/// How many sessions were opened: each names its record cache after it.
+static SESSIONS: Atomic<u32> = Atomic::new(0);
+
+/// The module: the device registration.
+#[pin_data]
+struct KallocSampleModule {
+    #[pin]
+    _miscdev: MiscDeviceRegistration<Session>,
+}
+
+impl kernel::InPlaceModule for KallocSampleModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let options = MiscDeviceOptions {
+            name: c"kalloc-sample",
+        };
+        try_pin_init!(Self {
+            _miscdev <- MiscDeviceRegistration::register(options),
+        })
+    }
+}
+
+/// An open `/dev/kalloc-sample`: a session, with its log under a lock (reads,
+/// writes and ioctls on one file may run at the same time).
+#[pin_data]
+struct Session {
+    #[pin]
+    log: Mutex<Log>,
+}
+
+#[vtable]
+impl MiscDevice for Session {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Session {
+                log <- new_mutex!(Log::new()?),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let session = kiocb.file();
+        let log = session.log.lock();
+        iov.simple_read_from_buffer(kiocb.ki_pos_mut(), log.contents())
+    }
+
+    /// Appends, whatever the file position: the log is append-only.
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        kiocb.file().log.lock().append(iov)
+    }
+
+    fn ioctl(session: Pin<&Session>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            KALLOC_SAMPLE_RESET => {
+                session.log.lock().reset();
+                Ok(0)
+            }
+            KALLOC_SAMPLE_COUNT => {
+                // Copied out after the lock is dropped.
+                let count = u32::try_from(session.log.lock().count)?;
+                let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<u32>());
+                user.writer().write(&count)?;
+                Ok(0)
+            }
+            _ => Err(ENOTTY),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`LowmemPages`]: page blocks in the linear map (`__get_free_pages()`).
+
+use super::{check_lowmem_request, PageRef, Pages};
+use crate::ffi;
+use crate::gfp::{Gfp, GFP_DMA};
+use core::mem::ManuallyDrop;
+use core::ptr::{self, NonNull};
+use kernel::bindings;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+/// `2^order` physically contiguous, permanently mapped pages, from
+/// `__get_free_pages()` and its relatives.
+///
+/// The memory is lowmem, so it is a byte slice ([`LowmemPages::as_slice`])
+/// valid on every CPU. Without `__GFP_ZERO` the bytes are whatever the
+/// previous owner left there: stale, meaningless contents, but initialised
+/// bytes as far as Rust is concerned, since memory that C hands over counts
+/// as initialised (every byte holds some value, and any value is a valid
+/// `u8`). (KMSAN, which tracks initialisation in C, reports uses of them.)
+///
+/// # Invariants
+///
+/// - `addr` is the kernel virtual address, in the linear mapping, of a
+///   block of `2^order` pages that the page allocator handed out as one
+///   allocation of order `order`; this value owns it and nothing else
+///   accesses it. So `free_pages(addr, order)` frees exactly that block.
+/// - `order <= MAX_PAGE_ORDER`.
+pub struct LowmemPages {
+    pub(super) addr: NonNull<u8>,
+    pub(super) order: u32,
+}
+
+// SAFETY: `LowmemPages` owns its memory like a `KBox<[u8]>` does: the
+// mapping is the same on every CPU and `free_pages` may be called from any
+// thread, so the owner may move to another thread.
+unsafe impl Send for LowmemPages {}
+
+// SAFETY: Shared references only give shared (`&[u8]`) access to the
+// memory, which any number of threads may read at once.
+unsafe impl Sync for LowmemPages {}
+
+impl LowmemPages {
+    /// Allocates `2^order` contiguous pages (C's `__get_free_pages()`).
+    ///
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// for movable memory (as for [`Pages::alloc_pages`]) and for flags
+    /// that ask for highmem (an address cannot name a highmem page: use
+    /// [`Pages::alloc_pages`]); `ENOMEM` when the allocator has no such
+    /// block. Add `__GFP_NOWARN` if failure is expected.
+    pub fn get_free_pages(flags: Gfp, order: u32) -> Result<Self> {
+        let flags = check_lowmem_request(flags, order)?;
+        // SAFETY: The flags are a valid combination without highmem and
+        // `order <= MAX_PAGE_ORDER`; the call returns 0 or a new block.
+        let addr = unsafe { ffi::kalloc_get_free_pages(flags.as_raw(), order) };
+        // C returns the block's address as an integer: take back the
+        // provenance that `(unsigned long)page_address(page)` exposed.
+        let addr = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr)).ok_or(ENOMEM)?;
+        // INVARIANT: A non-zero return is the linear-map address of a new
+        // block of order `order`, now owned by the value returned.
+        Ok(Self { addr, order })
+    }
+
+    /// Allocates one page (C's `__get_free_page()`).
+    pub fn get_free_page(flags: Gfp) -> Result<Self> {
+        Self::get_free_pages(flags, 0)
+    }
+
+    /// Allocates one zeroed page (C's `get_zeroed_page()`).
+    pub fn get_zeroed_page(flags: Gfp) -> Result<Self> {
+        let flags = check_lowmem_request(flags, 0)?;
+        // SAFETY: As in `get_free_pages`, for order 0.
+        let addr = unsafe { ffi::kalloc_get_zeroed_page(flags.as_raw()) };
+        let addr = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr)).ok_or(ENOMEM)?;
+        // INVARIANT: A non-zero return is the linear-map address of a new
+        // zeroed page (order 0), now owned by the value returned.
+        Ok(Self { addr, order: 0 })
+    }
+
+    /// Allocates `2^order` contiguous pages from `ZONE_DMA`, for devices
+    /// that can only address the lowest 16 MiB on x86 (C's
+    /// `__get_dma_pages()`, which is `__get_free_pages(flags | GFP_DMA)`).
+    ///
+    /// `ZONE_DMA` is small: prefer the DMA API for device memory.
+    pub fn get_dma_pages(flags: Gfp, order: u32) -> Result<Self> {
+        Self::get_free_pages(flags | GFP_DMA, order)
+    }
+
+    /// The order of the block: it holds `2^order` pages.
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// The number of pages in the block, `2^order`.
+    pub fn nr_pages(&self) -> usize {
+        1 << self.order
+    }
+
+    /// The size of the block in bytes.
+    pub fn size(&self) -> usize {
+        self.nr_pages() * PAGE_SIZE
+    }
+
+    /// The kernel virtual address of the block, for C functions that take
+    /// one. The block stays owned by `self`.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.addr.as_ptr()
+    }
+
+    /// The whole block as bytes (stale ones if it was not allocated zeroed,
+    /// see [`LowmemPages`]).
+    pub fn as_slice(&self) -> &[u8] {
+        // The bytes are initialised: memory from the C allocator counts as
+        // initialised (without `__GFP_ZERO` its contents are stale, but any
+        // byte is a valid `u8`).
+        // SAFETY: By the type invariants the block is `self.size()` mapped
+        // bytes that only `self` accesses; the borrow of `self` keeps them
+        // allocated and unwritten for the slice's lifetime.
+        unsafe { core::slice::from_raw_parts(self.addr.as_ptr(), self.size()) }
+    }
+
+    /// The whole block as mutable bytes.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: As in `as_slice`; the exclusive borrow of `self` makes
+        // this the only access for the slice's lifetime.
+        unsafe { core::slice::from_raw_parts_mut(self.addr.as_ptr(), self.size()) }
+    }
+
+    /// The `struct page` of page `index` of the block (C's `virt_to_page()`
+    /// of its address), or `None` if `index >= self.nr_pages()`.
+    pub fn page(&self, index: usize) -> Option<PageRef<'_>> {
+        if index >= self.nr_pages() {
+            return None;
+        }
+        // SAFETY: `index < nr_pages()`, so the offset stays inside the
+        // block.
+        let addr = unsafe { self.addr.as_ptr().add(index * PAGE_SIZE) };
+        // SAFETY: `addr` is in the linear mapping (type invariants), which
+        // is what `virt_to_page()` requires.
+        let page = unsafe { ffi::kalloc_virt_to_page(addr.cast()) };
+        // SAFETY: `virt_to_page()` of a linear-map address is that page's
+        // entry in the memory map, never NULL.
+        let page = unsafe { NonNull::new_unchecked(page) };
+        // SAFETY: `page` is the `struct page` of a page of this block, which
+        // stays allocated while `self` is borrowed.
+        Some(unsafe { PageRef::from_raw(page) })
+    }
+
+    /// Gives the block to a [`Pages`] (C's `virt_to_page()`), which frees it
+    /// with `__free_pages()`: the same thing `free_pages()` does.
+    pub fn into_pages(self) -> Pages {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this.addr` is in the linear mapping (type invariants).
+        let page = unsafe { ffi::kalloc_virt_to_page(this.addr.as_ptr().cast()) };
+        // INVARIANT: `page` is the first `struct page` of the block, of
+        // order `this.order`. Ownership moves to the `Pages`: `this` is never
+        // dropped.
+        Pages {
+            // SAFETY: `virt_to_page()` of a linear-map address is that
+            // page's entry in the memory map, never NULL.
+            page: unsafe { NonNull::new_unchecked(page) },
+            order: this.order,
+        }
+    }
+}
+
+impl Drop for LowmemPages {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `self` owns the block at `addr`, of
+        // order `order`, and this is its only free.
+        unsafe { bindings::free_pages(self.addr.as_ptr().expose_provenance(), self.order) };
+    }
+}

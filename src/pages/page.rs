@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`Pages`] and [`PageRef`]: page blocks as `struct page` (`alloc_pages()`), any zone.
+
+use super::{check_request, LocalMapping, LowmemPages};
+use crate::ffi;
+use crate::gfp::{Gfp, Zone};
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+/// `2^order` physically contiguous pages from `alloc_pages()`, owned
+/// through their first `struct page`.
+///
+/// The pages may be highmem (allocated with `__GFP_HIGHMEM`), so there is
+/// no slice of them: their bytes are reached one page at a time through a
+/// [`LocalMapping`] ([`Pages::kmap_local`], [`Pages::kmap_local_mut`]).
+/// On 64-bit systems every page is lowmem and the mapping is free, but
+/// portable code must not rely on that. As for [`LowmemPages`], bytes that
+/// were not allocated zeroed are stale but initialised.
+///
+/// # Invariants
+///
+/// - `page` is the first `struct page` of a block of `2^order` pages that
+///   the page allocator handed out as one non-compound allocation of order
+///   `order`; this value owns it and nothing else accesses it. So
+///   `__free_pages(page, order)` frees exactly that block.
+/// - `order <= MAX_PAGE_ORDER`.
+pub struct Pages {
+    pub(super) page: NonNull<bindings::page>,
+    pub(super) order: u32,
+}
+
+// SAFETY: `Pages` owns its memory exclusively and no mapping outlives a
+// method call, so it may move to another thread; `__free_pages` may be
+// called from any thread.
+unsafe impl Send for Pages {}
+
+// SAFETY: Shared references only read: `kmap_local` gives read access, in
+// a mapping local to the calling thread, and any number of threads may
+// read at once.
+unsafe impl Sync for Pages {}
+
+impl Pages {
+    /// Allocates `2^order` contiguous pages (C's `alloc_pages()`).
+    ///
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// for `__GFP_NOFAIL` above order 1 and for movable memory
+    /// ([`Gfp::movable`], as in `GFP_HIGHUSER_MOVABLE`: the kernel could not
+    /// migrate the block, which would make memory offlining and
+    /// `cma_alloc()` fail); `ENOMEM` when the allocator has no such block.
+    /// Add `__GFP_NOWARN` if failure is expected.
+    pub fn alloc_pages(flags: Gfp, order: u32) -> Result<Self> {
+        let flags = check_request(flags, order)?;
+        // SAFETY: The flags are a valid combination and
+        // `order <= MAX_PAGE_ORDER`; the call returns NULL or a new block.
+        let page = unsafe { bindings::alloc_pages(flags.as_raw(), order) };
+        let page = NonNull::new(page).ok_or(ENOMEM)?;
+        // INVARIANT: A non-NULL return is the first page of a new block of
+        // order `order` (without `__GFP_COMP`, which `Gfp` cannot express,
+        // so not compound), now owned by the value returned.
+        Ok(Self { page, order })
+    }
+
+    /// Allocates one page (C's `alloc_page()`).
+    pub fn alloc_page(flags: Gfp) -> Result<Self> {
+        Self::alloc_pages(flags, 0)
+    }
+
+    /// The order of the block: it holds `2^order` pages.
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// The number of pages in the block, `2^order`.
+    pub fn nr_pages(&self) -> usize {
+        1 << self.order
+    }
+
+    /// The size of the block in bytes.
+    pub fn size(&self) -> usize {
+        self.nr_pages() * PAGE_SIZE
+    }
+
+    /// The first `struct page` of the block, for C functions that take one.
+    /// The block stays owned by `self`.
+    pub fn as_ptr(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// The `struct page` of page `index` of the block, or `None` if
+    /// `index >= self.nr_pages()`.
+    pub fn page(&self, index: usize) -> Option<PageRef<'_>> {
+        if index >= self.nr_pages() {
+            return None;
+        }
+        // SAFETY: The `struct page`s of one block are consecutive in the
+        // memory map (the allocator itself frees a block's pages as
+        // `page + i`), and `index < nr_pages()`.
+        let page = unsafe { self.page.add(index) };
+        // SAFETY: `page` is a page of this block, which stays allocated
+        // while `self` is borrowed.
+        Some(unsafe { PageRef::from_raw(page) })
+    }
+
+    /// Maps page `index` with `kmap_local_page()` and runs `f` with read
+    /// access to it; the page is unmapped (`kunmap_local()`) when `f`
+    /// returns. `EINVAL` if `index >= self.nr_pages()`.
+    ///
+    /// The mapping is only valid on this thread, and mappings must be
+    /// undone in the reverse order they were made: both hold by
+    /// construction, since the [`LocalMapping`] is only lent to `f` and
+    /// cannot leave it, and calls nest.
+    pub fn kmap_local<T>(&self, index: usize, f: impl FnOnce(&LocalMapping<'_>) -> T) -> Result<T> {
+        let page = self.page(index).ok_or(EINVAL)?;
+        // Unmaps happen in reverse order: mappings made before this one belong
+        // to callers, still running; `f` gets only a reference with a lifetime
+        // of its own, so it cannot drop, leak or swap the guard.
+        // SAFETY: The page stays allocated for this call (`self` is borrowed),
+        // which the guard does not outlive; the guard is dropped on this thread
+        // in LIFO order (above); `f` gets shared access only, so it only reads.
+        let mapping = unsafe { LocalMapping::new(page) };
+        Ok(f(&mapping))
+    }
+
+    /// Like [`Pages::kmap_local`], with write access to the page.
+    pub fn kmap_local_mut<T>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut LocalMapping<'_>) -> T,
+    ) -> Result<T> {
+        let page = self.page(index).ok_or(EINVAL)?;
+        // SAFETY: As in `kmap_local`, except that `f` may write: the
+        // exclusive borrow of `self` makes it the only code that accesses
+        // the page meanwhile.
+        let mut mapping = unsafe { LocalMapping::new(page) };
+        Ok(f(&mut mapping))
+    }
+
+    /// Gives the block to a [`LowmemPages`] (C's `page_address()`), which
+    /// frees it with `free_pages()`: the same thing `__free_pages()` does.
+    ///
+    /// Returns `self` unchanged if the block is highmem, which has no
+    /// permanent address.
+    pub fn into_lowmem(self) -> Result<LowmemPages, Self> {
+        let Some(addr) = self.page(0).and_then(|page| page.address()) else {
+            return Err(self);
+        };
+        let this = ManuallyDrop::new(self);
+        // INVARIANT: `addr` is the linear-map address of the first page of
+        // the block, of order `this.order`. A block never spans two zones,
+        // so the whole block is lowmem and mapped contiguously from there.
+        // Ownership moves to the `LowmemPages`: `this` is never dropped.
+        Ok(LowmemPages {
+            addr,
+            order: this.order,
+        })
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `self` owns the block starting at
+        // `page`, of order `order`, and this is its only free.
+        unsafe { bindings::__free_pages(self.page.as_ptr(), self.order) };
+    }
+}
+
+/// One page of a block, borrowed from its owner ([`LowmemPages::page`],
+/// [`Pages::page`]).
+///
+/// # Invariants
+///
+/// `page` points to the `struct page` of a page that stays allocated, by
+/// the owner this value borrows from, for `'a`.
+#[derive(Clone, Copy)]
+pub struct PageRef<'a> {
+    page: NonNull<bindings::page>,
+    _owner: PhantomData<&'a bindings::page>,
+}
+
+impl<'a> PageRef<'a> {
+    /// # Safety
+    ///
+    /// `page` must point to the `struct page` of a page that stays
+    /// allocated for `'a`.
+    pub(super) unsafe fn from_raw(page: NonNull<bindings::page>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            page,
+            _owner: PhantomData,
+        }
+    }
+
+    /// The `struct page`, for C functions that take one.
+    pub fn as_ptr(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
+    /// The page frame number: the physical address divided by the page
+    /// size (C's `page_to_pfn()`).
+    pub fn pfn(&self) -> usize {
+        // SAFETY: `page` is a valid `struct page` (type invariants).
+        unsafe { ffi::kalloc_page_to_pfn(self.as_ptr()) }
+    }
+
+    /// The NUMA node the page belongs to (C's `page_to_nid()`).
+    pub fn nid(&self) -> i32 {
+        // SAFETY: `page` is a valid `struct page` (type invariants).
+        unsafe { bindings::page_to_nid(self.as_ptr()) }
+    }
+
+    /// The memory zone the page belongs to (C's `page_zonenum()`), or
+    /// `None` for a zone the page allocator does not serve (`ZONE_DEVICE`).
+    pub fn zone(&self) -> Option<Zone> {
+        // SAFETY: `page` is a valid `struct page` (type invariants).
+        Zone::from_zone_type(unsafe { ffi::kalloc_page_zonenum(self.as_ptr()) })
+    }
+
+    /// Whether the page is highmem, without a permanent kernel mapping (C's
+    /// `PageHighMem()`). Always `false` on 64-bit systems.
+    pub fn is_highmem(&self) -> bool {
+        // SAFETY: `page` is a valid `struct page` (type invariants).
+        unsafe { ffi::kalloc_page_is_highmem(self.as_ptr()) }
+    }
+
+    /// The page's permanent kernel address (C's `page_address()`), or `None`
+    /// for a highmem page.
+    pub fn address(&self) -> Option<NonNull<u8>> {
+        if self.is_highmem() {
+            return None;
+        }
+        // SAFETY: `page` is a valid `struct page` (type invariants).
+        NonNull::new(unsafe { ffi::kalloc_page_address(self.as_ptr()) }.cast())
+    }
+}
