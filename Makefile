@@ -6,10 +6,12 @@
 #               kernel's own kunit.py parser; fails on any problem
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
-# the scripts. KDIR=/path/to/built/kernel overrides the cached kernel.
+# the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
+# KERNEL=fast selects the production-like flavour (make run only: make
+# test judges the debug kernel).
 
 SHELL := /bin/bash
-export KDIR
+export KDIR KERNEL
 # rustup's tools, also when the caller's PATH lacks them (CI).
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
@@ -32,7 +34,7 @@ run: module
 
 test: module
 	@$(CARGO) test
-	@scripts/kunit-parse.sh target/vm/kalloc.ktap
+	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
 
 rust-analyzer: kernel
 	@scripts/build-module.sh rust-analyzer

@@ -42,6 +42,9 @@ HEADER = """\
 
 use kernel::prelude::*;
 
+/// The prefix of the examples' log lines.
+const __LOG_PREFIX: &[u8] = b"kalloc_doctests\0";
+
 #[kunit_tests(kalloc_doctests)]
 mod kalloc_doctests {
     use kernel::prelude::*;

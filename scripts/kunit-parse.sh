@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Second, independent check of kalloc's KTAP: the kernel's own parser,
-# tools/testing/kunit/kunit.py, on the module's part of the serial log.
+# tools/testing/kunit/kunit.py, on the module's part of the serial log as
+# it is (target/vm/kalloc.raw.log), not on the harness's rendering of it.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
 
-ktap=${1:?usage: kunit-parse.sh FILE.ktap}
+ktap=${1:?usage: kunit-parse.sh LOG}
 ktap=$(realpath -m "$ktap")
 [ -s "$ktap" ] || die "no KTAP to check at $ktap (did the VM run?)"
 src=$KDIR/source

@@ -79,18 +79,26 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
 //! use kalloc::devm::{DevmBox, DevmPages, DevmStr};
 //! use kalloc::gfp::GFP_KERNEL;
+//! use kernel::device::{Bound, Device};
 //!
 //! fn setup<'a>(dev: &'a Device<Bound>, queue: u32) -> Result<DevmBox<'a, [u32]>> {
-//!     let label = DevmStr::format(dev, GFP_KERNEL, fmt!("rx-{queue}"))?;
+//!     let _label = DevmStr::format(dev, GFP_KERNEL, fmt!("rx-{queue}"))?;
 //!     let mut ring = DevmBox::<[u32]>::new_slice_zeroed(dev, 256, GFP_KERNEL)?;
 //!     let staging = DevmPages::alloc(dev, GFP_KERNEL, 0)?; // one zeroed page
 //!     ring[0] = staging.len() as u32;
 //!     staging.free(); // early release: off the device's list, freed once
-//!     Ok(ring) // `label` and `ring` go back when `dev` is unbound
+//!     Ok(ring) // `_label` and `ring` go back when `dev` is unbound
 //! }
+//!
+//! // A faux device stands in for a driver's bound device here.
+//! let faux = kernel::faux::Registration::new(c"kalloc_devm_example", None)?;
+//! let fdev: &kernel::faux::Device<Bound> = faux.as_ref();
+//! let ring = setup(fdev.as_ref(), 0)?;
+//! assert_eq!(ring[0] as usize, kernel::page::PAGE_SIZE);
+//! // Unregistering the faux device unbinds it: its memory goes back.
 //! ```
 
 use crate::gfp::{Gfp, __GFP_NOFAIL};

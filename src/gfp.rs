@@ -25,8 +25,8 @@
 //!
 //! # Examples
 //!
-//! ```ignore
-//! use kalloc::gfp::{Gfp, Zone, GFP_KERNEL, GFP_DMA, __GFP_ZERO, __GFP_NOWARN};
+//! ```
+//! use kalloc::gfp::{Zone, GFP_KERNEL, GFP_DMA, __GFP_ZERO, __GFP_NOWARN};
 //!
 //! let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
 //! assert!(flags.may_sleep());

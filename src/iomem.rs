@@ -42,19 +42,16 @@
 //! the device it is bound to through that device
 //! (`kernel::pci::Device::iomap_region`).
 //!
-//! ```ignore
+//! ```
 //! use kalloc::iomem::PciDev;
-//! use kernel::io::Io;
 //!
-//! // QEMU's `edu` device: identification register at offset 0.
+//! // QEMU's `edu` device: one memory BAR of 1 MiB.
 //! let edu = PciDev::find(0x1234, 0x11e8)?;
-//! // SAFETY: No driver drives the edu device, and the registers used below
-//! // have no effect beyond it (no DMA, no interrupt).
-//! let regs = unsafe { edu.map_bar::<0x100>(0) }?;
-//! assert_eq!(regs.read32(0x00), 0x0100_00ed); // offset checked at build time
-//! regs.try_write32(0x1234_5678, 0x04)?; // checked at run time
-//! assert!(regs.try_read32(0x100_000).is_err()); // beyond the 1 MiB BAR
-//! // `iounmap()` and `pci_dev_put()` run here.
+//! assert_eq!(edu.mem_bar(0)?.len, 1 << 20);
+//! // Mapping it is `unsafe` (`PciDev::map_bar`): nothing proves that the
+//! // caller may touch the registers. A driver maps the BARs of the device
+//! // it drives with `kalloc::devm::DevmIoMap::map_bar`, which is safe.
+//! // `pci_dev_put()` runs here.
 //! ```
 
 use core::ptr::{self, NonNull};

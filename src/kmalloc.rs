@@ -50,7 +50,7 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
 //! use kalloc::gfp::{GFP_KERNEL, GFP_ATOMIC};
 //! use kalloc::kmalloc::{KmallocBox, KmallocBuf, SensitiveBuf};
 //!
@@ -60,7 +60,9 @@
 //! let mut buf = KmallocBuf::from_slice(b"header", GFP_KERNEL)?;
 //! buf.resize(64, 0, GFP_KERNEL)?; // krealloc: "header" then 58 zeros
 //!
-//! let key = SensitiveBuf::from_slice(&[0x5a; 32], GFP_KERNEL)?; // zeroed on drop
+//! assert_eq!((&buf[..6], buf.len()), (&b"header"[..], 64));
+//!
+//! let _key = SensitiveBuf::from_slice(&[0x5a; 32], GFP_KERNEL)?; // zeroed on drop
 //! let name = kalloc::kasprintf!(GFP_ATOMIC, "kalloc-{}", 3)?;
 //! assert_eq!(name.to_bytes(), b"kalloc-3");
 //! ```

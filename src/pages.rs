@@ -36,20 +36,22 @@
 //!
 //! # Examples
 //!
-//! ```ignore
-//! use kalloc::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, __GFP_ZERO};
+//! ```
+//! use kalloc::gfp::{GFP_HIGHUSER, GFP_KERNEL, __GFP_ZERO};
 //! use kalloc::pages::{LowmemPages, Pages};
 //!
 //! // 4 contiguous zeroed pages in the linear mapping, as a byte slice.
 //! let mut buf = LowmemPages::get_free_pages(GFP_KERNEL | __GFP_ZERO, 2)?;
 //! buf.as_mut_slice()[..5].copy_from_slice(b"hello");
 //! let first_pfn = buf.page(0).ok_or(EINVAL)?.pfn();
+//! assert_eq!(buf.page(1).ok_or(EINVAL)?.pfn(), first_pfn + 1);
 //!
 //! // A page that may be highmem: only reachable through a local mapping.
 //! let mut page = Pages::alloc_page(GFP_HIGHUSER)?;
 //! page.kmap_local_mut(0, |map| map.write(0, b"hello"))??;
 //! let mut hello = [0u8; 5];
 //! page.kmap_local(0, |map| map.read(0, &mut hello))??;
+//! assert_eq!(&hello, b"hello");
 //! // Both blocks are freed here, with the order they were allocated with.
 //! ```
 

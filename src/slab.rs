@@ -20,7 +20,7 @@
 //! A [`SlabBox`] borrows its cache, so a cache cannot be destroyed while
 //! one of its objects is alive: the compiler refuses the program.
 //!
-//! ```ignore
+//! ```text
 //! let cache = SlabCache::<Request>::new(c"my_requests", SlabOptions::new())?;
 //! let req = cache.alloc(Request::default(), GFP_KERNEL)?;
 //! drop(cache); // error[E0505]: cannot move out of `cache` because it is borrowed
@@ -70,7 +70,7 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
 //! use kalloc::gfp::GFP_KERNEL;
 //! use kalloc::slab::{Construct, SlabCache, SlabOptions};
 //! use kernel::sync::{new_spinlock, SpinLock};
@@ -83,6 +83,7 @@
 //! let requests = SlabCache::<Request>::new(c"my_requests", SlabOptions::new().hwcache_align())?;
 //! let mut req = requests.alloc(Request { id: 1, len: 0 }, GFP_KERNEL)?;
 //! req.len = 512;
+//! assert_eq!((req.id, req.len), (1, 512));
 //! drop(req); // Back to `requests`.
 //!
 //! // A session's lock is set up once per slot, by the constructor.
@@ -101,6 +102,7 @@
 //! let sessions = SlabCache::<Session, _>::with_constructor(c"my_sessions", SlabOptions::new())?;
 //! let session = sessions.alloc(GFP_KERNEL)?;
 //! *session.hits.lock() += 1;
+//! assert_eq!(*session.hits.lock(), 1);
 //! ```
 
 use kernel::{bindings, page::PAGE_SIZE};

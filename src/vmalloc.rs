@@ -38,7 +38,7 @@
 //!
 //! # Examples
 //!
-//! ```ignore
+//! ```
 //! use kalloc::gfp::{GFP_KERNEL, __GFP_NOWARN};
 //! use kalloc::vmalloc::VBuf;
 //!

@@ -2,8 +2,17 @@
 //! of the test VM (tests/fixtures/), and on variants of them.
 
 use kalloc_harness::ktap::{self, Status};
-use kalloc_harness::verdict::{judge, Exit, Problem, Verdict};
+use kalloc_harness::verdict::{self, Exit, Expect, Problem, Verdict};
 
+/// A full passing run of today's module: nine suites, `kalloc_devm` run
+/// again by the edu-rebind step, the sample driver's step, kmemleak's scan
+/// and the taint at the end.
+const NOW: &str = include_str!("fixtures/pass_rerun.log");
+/// The token of the run recorded in [`NOW`].
+const NOW_TOKEN: &str = "19f1a5b1c0de-4242";
+/// Older recordings (two suites, before `/init` printed a token, its step
+/// results, the kmemleak scan and the taint): they still show how a pass,
+/// a failure, a crash, a hang and a leak look in KTAP.
 const PASS: &str = include_str!("fixtures/pass.log");
 const FAILING_AND_SKIPPED: &str = include_str!("fixtures/failing_and_skipped.log");
 const CRASH: &str = include_str!("fixtures/crash_mid_suite.log");
@@ -14,12 +23,59 @@ fn suites(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-fn base() -> Vec<String> {
-    suites(&["kalloc_gfp", "kalloc_module"])
+/// The token the older recordings are given by [`stamp`].
+const OLD_TOKEN: &str = "old";
+
+fn expect(names: &[&str], token: &str, steps: &[&str]) -> Expect {
+    Expect {
+        module: "kalloc".into(),
+        suites: suites(names),
+        token: token.into(),
+        steps: suites(steps),
+    }
 }
 
-fn with_demo() -> Vec<String> {
-    suites(&["kalloc_gfp", "kalloc_module", "kalloc_demo"])
+fn base() -> Expect {
+    expect(&["kalloc_gfp", "kalloc_module"], OLD_TOKEN, &[])
+}
+
+fn with_demo() -> Expect {
+    expect(&["kalloc_gfp", "kalloc_module", "kalloc_demo"], OLD_TOKEN, &[])
+}
+
+/// What today's module registers, as in [`NOW`].
+fn now() -> Expect {
+    expect(
+        &[
+            "kalloc_doctests",
+            "kalloc_gfp",
+            "kalloc_devm",
+            "kalloc_slab",
+            "kalloc_iomem",
+            "kalloc_pages",
+            "kalloc_kmalloc",
+            "kalloc_vmalloc",
+            "kalloc_module",
+        ],
+        NOW_TOKEN,
+        &["edu-rebind", "sample"],
+    )
+}
+
+/// An older recording as today's `/init` would have printed it: with the
+/// run's token before insmod (the checks that came later are judged on
+/// [`NOW`]).
+fn stamp(log: &str) -> String {
+    log.replacen(
+        "kalloc-vm: insmod\r\n",
+        &format!("kalloc-vm: token {OLD_TOKEN}\r\nkalloc-vm: insmod\r\n"),
+        1,
+    )
+}
+
+fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
+    let stamped = stamp(log);
+    verdict::judge(&stamped, exit, expect)
 }
 
 fn first_kind(v: &Verdict) -> &'static str {
@@ -28,15 +84,27 @@ fn first_kind(v: &Verdict) -> &'static str {
 
 #[test]
 fn all_pass() {
-    let v = judge(PASS, Exit::Exited, &base(), "kalloc");
+    let v = verdict::judge(NOW, Exit::Exited, &now());
     assert!(v.passed(), "{:?}", v.problems);
-    assert_eq!(v.suites.len(), 2);
-    assert_eq!(v.suites[0].name, "kalloc_gfp");
-    assert_eq!(v.suites[0].passed, 10);
-    assert_eq!(v.suites[1].passed, 2);
+    assert_eq!(v.suites.len(), 10);
+    assert_eq!(v.suites[0].name, "kalloc_doctests");
+    assert_eq!(v.suites[9].name, "kalloc_devm (run 2)");
+    assert_eq!(v.suites[9].passed, 12);
     assert!(v
         .headline("serial.log")
-        .starts_with("kalloc: PASS: 2 suites, 12 cases ok"));
+        .starts_with("kalloc: PASS: 9 suites (+1 run again), 124 cases ok"));
+}
+
+#[test]
+fn old_recording_passes_its_ktap_checks() {
+    // Everything about the suites passes; what fails is only what older
+    // `/init`s did not print yet.
+    let v = judge(PASS, Exit::Exited, &base());
+    assert_eq!(v.suites.iter().filter(|s| s.ok()).count(), 2);
+    assert!(v.problems.iter().all(|p| matches!(
+        p,
+        Problem::KmemleakOff(_) | Problem::NoLeakReport | Problem::Tainted(None)
+    )));
 }
 
 #[test]
@@ -45,7 +113,7 @@ fn boot_suites_and_empty_boot_block_are_not_kallocs() {
     // the kernel's built-in Rust suites; only kalloc's suites count.
     let all = ktap::parse(PASS);
     assert!(all.iter().any(|s| s.name == "rust_kernel_fmt"));
-    let v = judge(PASS, Exit::Exited, &base(), "kalloc");
+    let v = judge(PASS, Exit::Exited, &base());
     assert!(v.suites.iter().all(|s| s.name.starts_with("kalloc_")));
     let gfp = &v.parsed[0];
     assert_eq!(gfp.plan, Some(10));
@@ -54,7 +122,7 @@ fn boot_suites_and_empty_boot_block_are_not_kallocs() {
 
 #[test]
 fn one_failing_case() {
-    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo(), "kalloc");
+    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo());
     assert!(!v.passed());
     assert_eq!(first_kind(&v), "failing case");
     assert!(v.problems.contains(&Problem::CaseFailed {
@@ -78,7 +146,7 @@ fn one_failing_case() {
 
 #[test]
 fn a_skipped_case_fails_the_run() {
-    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo(), "kalloc");
+    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo());
     assert!(v.problems.iter().any(|p| matches!(p,
         Problem::CaseSkipped { suite, case, .. } if suite == "kalloc_demo" && case == "skipped_by_cfg")));
     let demo = v.suites.iter().find(|s| s.name == "kalloc_demo").unwrap();
@@ -87,7 +155,7 @@ fn a_skipped_case_fails_the_run() {
 
 #[test]
 fn crash_mid_suite() {
-    let v = judge(CRASH, Exit::Exited, &with_demo(), "kalloc");
+    let v = judge(CRASH, Exit::Exited, &with_demo());
     assert_eq!(first_kind(&v), "kernel crash");
     assert!(matches!(&v.problems[0], Problem::KernelError(l) if l.starts_with("Oops")));
     assert!(v.problems.contains(&Problem::Unfinished));
@@ -102,7 +170,7 @@ fn crash_mid_suite() {
 
 #[test]
 fn hang_is_named_as_such() {
-    let v = judge(HANG, Exit::TimedOut, &with_demo(), "kalloc");
+    let v = judge(HANG, Exit::TimedOut, &with_demo());
     assert_eq!(first_kind(&v), "hang (timeout)");
     assert!(!v.problems.contains(&Problem::Unfinished));
     assert!(v.headline("x.log").contains("FAIL (hang (timeout))"));
@@ -115,7 +183,7 @@ fn truncated_log() {
         .find("ok 5 invalid_zone_combinations_are_einval")
         .unwrap();
     let truncated = &PASS[..cut];
-    let v = judge(truncated, Exit::Exited, &base(), "kalloc");
+    let v = judge(truncated, Exit::Exited, &base());
     assert!(!v.passed());
     assert!(v.problems.contains(&Problem::Unfinished));
     assert!(v.problems.contains(&Problem::SuiteUnfinished {
@@ -129,7 +197,7 @@ fn truncated_log() {
 
 #[test]
 fn kmemleak_report_fails_the_run() {
-    let v = judge(LEAK, Exit::Exited, &with_demo(), "kalloc");
+    let v = judge(LEAK, Exit::Exited, &with_demo());
     assert_eq!(first_kind(&v), "memory leak");
     assert!(matches!(&v.problems[0],
         Problem::Leak(l) if l.starts_with("unreferenced object") && l.contains("(size 128)")));
@@ -137,7 +205,9 @@ fn kmemleak_report_fails_the_run() {
 
 #[test]
 fn missing_suite() {
-    let v = judge(PASS, Exit::Exited, &with_demo(), "kalloc");
+    let mut e = now();
+    e.suites.push("kalloc_demo".into());
+    let v = verdict::judge(NOW, Exit::Exited, &e);
     assert_eq!(
         v.problems,
         vec![Problem::MissingSuite("kalloc_demo".into())]
@@ -149,14 +219,14 @@ fn missing_suite() {
 
 #[test]
 fn suite_with_no_cases() {
-    let start = PASS.find("    # Subtest: kalloc_module").unwrap();
-    let end = PASS[start..].find("ok 2 kalloc_module").unwrap() + start;
+    let start = NOW.find("    # Subtest: kalloc_module").unwrap();
+    let end = NOW[start..].find("ok 9 kalloc_module").unwrap() + start;
     let empty = format!(
-        "{}    # Subtest: kalloc_module\n    # module: kalloc\n    1..0\n{}",
-        &PASS[..start],
-        &PASS[end..]
+        "{}    # Subtest: kalloc_module\n    1..0\n{}",
+        &NOW[..start],
+        &NOW[end..]
     );
-    let v = judge(&empty, Exit::Exited, &base(), "kalloc");
+    let v = verdict::judge(&empty, Exit::Exited, &now());
     assert_eq!(
         v.problems,
         vec![Problem::EmptySuite("kalloc_module".into())]
@@ -167,7 +237,7 @@ fn suite_with_no_cases() {
 fn fewer_cases_than_planned() {
     let log = PASS.replace("    1..2\r\n", "    1..3\r\n");
     assert_ne!(log, PASS);
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    let v = judge(&log, Exit::Exited, &base());
     assert!(v.problems.contains(&Problem::PlanMismatch {
         suite: "kalloc_module".into(),
         planned: Some(3),
@@ -177,15 +247,21 @@ fn fewer_cases_than_planned() {
 
 #[test]
 fn rmmod_failure() {
-    let log = PASS.replace("kalloc-vm: rmmod ok", "kalloc-vm: rmmod failed (1)");
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
-    assert_eq!(v.problems, vec![Problem::RmmodFailed]);
+    let log = NOW.replace("kalloc-vm: rmmod ok", "kalloc-vm: rmmod FAILED (1)");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(
+        v.problems,
+        vec![
+            Problem::StepFailed("kalloc-vm: rmmod FAILED (1)".into()),
+            Problem::RmmodFailed
+        ]
+    );
 }
 
 #[test]
 fn insmod_failure() {
-    let log = PASS.replace("kalloc-vm: insmod ok", "kalloc-vm: insmod failed (1)");
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    let log = PASS.replace("kalloc-vm: insmod ok", "kalloc-vm: insmod FAILED (1)");
+    let v = judge(&log, Exit::Exited, &base());
     assert_eq!(first_kind(&v), "insmod failed");
 }
 
@@ -195,21 +271,21 @@ fn kernel_warning_anywhere_fails() {
         "kalloc-vm: insmod ok",
         "[   12.0] WARNING: CPU: 1 PID: 60 at mm/page_alloc.c:4900 __alloc_pages+0x1\nkalloc-vm: insmod ok",
     );
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    let v = judge(&log, Exit::Exited, &base());
     assert_eq!(first_kind(&v), "kernel crash");
     assert!(matches!(&v.problems[0], Problem::KernelError(l) if l.starts_with("WARNING: CPU")));
 }
 
 #[test]
 fn missing_kmemleak_report_fails() {
-    let log = PASS.replace("kalloc-vm: kmemleak report end", "");
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    let log = NOW.replace("kalloc-vm: kmemleak 0 unreferenced objects", "");
+    let v = verdict::judge(&log, Exit::Exited, &now());
     assert_eq!(v.problems, vec![Problem::NoLeakReport]);
 }
 
 #[test]
 fn ktap_for_kunit_py_is_standalone_and_renumbered() {
-    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo(), "kalloc");
+    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &with_demo());
     let doc = ktap::to_ktap(&v.parsed);
     assert!(doc.starts_with("KTAP version 1\n1..3\n"));
     assert!(doc.contains("\nok 1 kalloc_gfp\n"));
@@ -231,23 +307,180 @@ fn ktap_for_kunit_py_is_standalone_and_renumbered() {
 fn suites_run_at_insmod_count_even_if_not_declared() {
     // kalloc_demo is not in the expected list, but it ran while kalloc was
     // being loaded: its failure still fails the run.
-    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &base(), "kalloc");
+    let v = judge(FAILING_AND_SKIPPED, Exit::Exited, &base());
     assert_eq!(first_kind(&v), "failing case");
     assert!(v.suites.iter().any(|s| s.name == "kalloc_demo"));
 }
 
 #[test]
 fn a_failed_vm_step_fails_the_run() {
-    let log = PASS.replace(
-        "kalloc-vm: insmod ok",
-        "kalloc-vm: insmod ok\r\nkalloc-vm: step edu-rebind\r\nkalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0",
+    let log = NOW.replace(
+        "kalloc-vm: edu-rebind: unbound 0000:00:04.0",
+        "kalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0",
     );
-    let v = judge(&log, Exit::Exited, &base(), "kalloc");
+    let v = verdict::judge(&log, Exit::Exited, &now());
     assert_eq!(first_kind(&v), "failed step");
     assert_eq!(
         v.problems,
         vec![Problem::StepFailed(
             "kalloc-vm: edu-rebind: FAILED to unbind 0000:00:04.0".into()
         )]
+    );
+}
+
+// The false passes of a weaker gate: each log below passed once.
+
+#[test]
+fn kmemleak_off_fails_the_run() {
+    // The scan fails when kmemleak is off: an empty report proves nothing.
+    let log = NOW
+        .replace("kalloc-vm: kmemleak scan ok", "kalloc-vm: kmemleak scan FAILED")
+        .replace("kalloc-vm: kmemleak 0 unreferenced objects\r\n", "");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert!(v.problems.contains(&Problem::KmemleakOff("kalloc-vm: kmemleak scan FAILED".into())));
+    // kmemleak turned itself off at run time, yet a scan "worked".
+    let log = NOW.replace(
+        "kalloc-vm: rmmod ok",
+        "kmemleak: Kernel memory leak detector disabled\r\n[   40.1] kalloc-vm: rmmod ok",
+    );
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(first_kind(&v), "leak detector off");
+    // No debugfs file at all.
+    let log = NOW.replace("kalloc-vm: kmemleak scan ok", "kalloc-vm: kmemleak unavailable");
+    assert_eq!(first_kind(&verdict::judge(&log, Exit::Exited, &now())), "leak detector off");
+}
+
+#[test]
+fn another_runs_log_fails_the_run() {
+    let mut e = now();
+    e.token = "this-run".into();
+    let v = verdict::judge(NOW, Exit::Exited, &e);
+    assert_eq!(
+        v.problems[0],
+        Problem::StaleLog {
+            found: Some(NOW_TOKEN.into())
+        }
+    );
+    // An /init that printed no token at all.
+    let log = NOW.replace(&format!("kalloc-vm: token {NOW_TOKEN}"), "");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(v.problems[0], Problem::StaleLog { found: None });
+    assert!(v.headline("x").contains("FAIL (stale log)"));
+}
+
+#[test]
+fn an_empty_log_is_a_vm_that_did_not_boot() {
+    let v = verdict::judge("", Exit::Exited, &now());
+    assert_eq!(v.problems[0], Problem::NoBoot);
+    assert_eq!(first_kind(&v), "the VM did not boot");
+}
+
+#[test]
+fn a_step_that_stops_early_fails_the_run() {
+    // The step never said ok (a syntax error, an early exit).
+    let log = NOW.replace("kalloc-vm: step sample ok", "");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(v.problems, vec![Problem::StepMissing("sample".into())]);
+    // A step that exited non-zero.
+    let log = NOW.replace("kalloc-vm: step sample ok", "kalloc-vm: step sample FAILED (2)");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(first_kind(&v), "failed step");
+}
+
+#[test]
+fn a_promised_rerun_that_did_not_happen_fails_the_run() {
+    // Cut the second run of kalloc_devm out of the log.
+    let promise = NOW.find("kalloc-vm: rerun kalloc_devm").unwrap();
+    let start = NOW[promise..].find("KTAP version 1").unwrap() + promise;
+    let end = NOW[start..].find("kalloc-vm: step edu-rebind ok").unwrap() + start;
+    let log = format!("{}{}", &NOW[..start], &NOW[end..]);
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(v.problems, vec![Problem::RerunMissing("kalloc_devm".into())]);
+}
+
+#[test]
+fn results_the_parser_cannot_place_fail_the_run() {
+    // The rerun's `# Subtest:` line merged with a kernel record: its suite
+    // cannot be placed, and a failure in it must not vanish.
+    let promise = NOW.find("kalloc-vm: rerun kalloc_devm").unwrap();
+    let subtest = NOW[promise..].find("    # Subtest: kalloc_devm").unwrap() + promise;
+    let mut log = NOW.to_string();
+    log.replace_range(subtest..subtest + 4, "ACPI: ...");
+    let first_case = log[subtest..].find("    ok 1 ").unwrap() + subtest;
+    log.replace_range(first_case..first_case + 8, "    not ok 1 ");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert!(v.problems.contains(&Problem::RerunMissing("kalloc_devm".into())));
+    assert!(v
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::Unplaced(l) if l.starts_with("not ok 1 "))));
+    assert!(v
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::Unplaced(l) if l.ends_with(" kalloc_devm"))));
+}
+
+#[test]
+fn a_tainted_kernel_fails_the_run() {
+    // The recorded run: tainted by an out-of-tree module (O) and by KUnit
+    // (N), which is how every run is.
+    assert!(NOW.contains("kalloc-vm: tainted 266240"));
+    // W (a warning was printed, 1 << 9), even if the warning's text was lost.
+    let log = NOW.replace("kalloc-vm: tainted 266240", "kalloc-vm: tainted 266752");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(v.problems, vec![Problem::Tainted(Some(266752))]);
+    assert!(v.headline("x").contains("0x200"));
+    let log = NOW.replace("kalloc-vm: tainted 266240", "");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(v.problems, vec![Problem::Tainted(None)]);
+}
+
+#[test]
+fn dropped_kernel_messages_fail_the_run() {
+    let log = NOW.replace(
+        "kalloc-vm: rmmod ok",
+        "** 3 printk messages dropped **\r\n[   40.1] kalloc-vm: rmmod ok",
+    );
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(first_kind(&v), "lost kernel messages");
+}
+
+#[test]
+fn a_module_with_no_suites_fails_the_run() {
+    let mut e = now();
+    e.suites.clear();
+    let v = verdict::judge(NOW, Exit::Exited, &e);
+    assert_eq!(v.problems[0], Problem::NothingExpected);
+}
+
+#[test]
+fn a_bare_call_trace_names_the_line_before_it() {
+    let log = NOW.replace(
+        "kalloc-vm: rmmod ok",
+        "FAULT_INJECTION: forcing a failure.\r\n[   40.1] Call Trace:\r\n[   40.2] kalloc-vm: rmmod ok",
+    );
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(
+        v.problems[0],
+        Problem::KernelError("Call Trace: (after: FAULT_INJECTION: forcing a failure.)".into())
+    );
+}
+
+#[test]
+fn the_module_part_starts_at_insmod() {
+    let part = verdict::module_part(NOW);
+    assert!(part.trim_start_matches(|c| c != 'k').starts_with("kalloc-vm: insmod"));
+    assert!(!part.contains("rust_kernel_fmt"));
+    assert!(part.contains("# Subtest: kalloc_doctests"));
+}
+
+#[test]
+fn suites_are_read_from_the_module_itself() {
+    // tests/fixtures/kunit_suites.c, compiled: two suites in
+    // .kunit_test_suites, as relocations against .data.
+    let elf = include_bytes!("fixtures/kunit_suites.o");
+    assert_eq!(
+        kalloc_harness::elf::kunit_suites(elf).unwrap(),
+        vec!["alpha_suite", "beta_suite"]
     );
 }

@@ -83,12 +83,19 @@ impl Drop for BarClaim {
 ///
 /// # Examples
 ///
-/// ```ignore
-/// use kernel::io::Io;
+/// Compiled, not run: the self-tests' edu driver has claimed the only BAR
+/// the test VM has (its probe does exactly this).
+///
+/// ```no_run
+/// use kalloc::devm::DevmIoMap;
+/// use kernel::{device::Bound, io::Io, pci};
 ///
 /// // In probe(): BAR 0, with the compile-time checked accessors below 0x100.
-/// let regs = DevmIoMap::<0x100>::map_bar(pdev, 0, c"my_driver")?;
-/// let id = regs.read32(0x00);
+/// fn identify(pdev: &pci::Device<Bound>) -> Result<u32> {
+///     let regs = DevmIoMap::<0x100>::map_bar(pdev, 0, c"my_driver")?;
+///     Ok(regs.read32(0x00)) // unmapped and released when `pdev` is unbound
+/// }
+/// # let _ = identify;
 /// ```
 pub type DevmIoMap<'a, const SIZE: usize = 0> = DevmOwned<'a, BarMap<SIZE>>;
 

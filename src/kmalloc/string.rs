@@ -70,7 +70,9 @@ impl KString {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
+/// use kalloc::gfp::GFP_KERNEL;
+///
 /// let name = kalloc::kasprintf!(GFP_KERNEL, "{}-{:#x}", "dev", 255)?;
 /// assert_eq!(name.to_bytes(), b"dev-0xff");
 /// ```

@@ -13,8 +13,11 @@ use kernel::{
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
+/// use kalloc::slab::SlabOptions;
+///
 /// let options = SlabOptions::new().hwcache_align().align(128);
+/// assert_ne!(options, SlabOptions::new());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlabOptions {

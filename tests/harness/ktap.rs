@@ -138,7 +138,17 @@ fn parse_plan(s: &str) -> Option<u32> {
 
 /// Parses every KUnit suite found in a kernel log.
 pub fn parse(log: &str) -> Vec<Suite> {
+    parse_all(log).0
+}
+
+/// Parses every KUnit suite found in a kernel log, and also returns the
+/// result lines it could not place in a suite: a `not ok` case line outside
+/// any suite, or a suite result line that names no open suite. A garbled
+/// `# Subtest:` line leaves its suite's results there, so they must not be
+/// dropped in silence.
+pub fn parse_all(log: &str) -> (Vec<Suite>, Vec<String>) {
     let mut suites = Vec::new();
+    let mut unplaced = Vec::new();
     let mut current: Option<Suite> = None;
     let mut pending: Vec<String> = Vec::new();
 
@@ -159,6 +169,14 @@ pub fn parse(log: &str) -> Vec<Suite> {
         }
 
         let Some(suite) = current.as_mut() else {
+            // Outside a suite, only suite results that belong to no suite
+            // (boot suites start with their own `# Subtest:`) and failed
+            // cases matter.
+            if let Some(r) = parse_result(body) {
+                if indent == 0 || r.status == Status::Fail {
+                    unplaced.push(body.to_string());
+                }
+            }
             continue;
         };
 
@@ -187,7 +205,8 @@ pub fn parse(log: &str) -> Vec<Suite> {
                     suite.trailing = std::mem::take(&mut pending);
                     suites.push(current.take().expect("current suite"));
                 }
-                _ => {
+                Some(_) => unplaced.push(body.to_string()),
+                None => {
                     if !body.is_empty() && !body.starts_with("# ") {
                         pending.push(body.to_string());
                     }
@@ -202,7 +221,7 @@ pub fn parse(log: &str) -> Vec<Suite> {
         unfinished.trailing = pending;
         suites.push(unfinished);
     }
-    suites
+    (suites, unplaced)
 }
 
 /// Renders suites as a standalone KTAP document, numbered from 1, so that

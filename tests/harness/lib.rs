@@ -5,6 +5,7 @@
 //! module's KTAP output from the serial log ([`ktap`]) and decides whether
 //! the run passed ([`verdict`]).
 
+pub mod elf;
 pub mod ktap;
 pub mod verdict;
 pub mod vm;

@@ -1,15 +1,23 @@
 //! Decides whether a VM run of kalloc passed, from its serial log.
 //!
-//! A run passes only if all of these hold:
+//! A run passes only if all of these hold (the README's "What makes a run
+//! pass" says the same for people):
+//! - the log is this run's: `/init` printed the run's token back;
 //! - the VM finished by itself (the `/init` script's `kalloc-vm: done`
 //!   marker is in the log) rather than hanging or crashing;
-//! - `insmod` and `rmmod` of kalloc both succeeded, and no extra step of
-//!   `/init` (`scripts/vm/steps.d/`) reported a failure;
-//! - every expected suite is present, announced at least one case, ran all
-//!   the cases it announced, and every case is `ok` (a skip is a failure:
-//!   a skipped case proves nothing);
+//! - `insmod` and `rmmod` of kalloc both succeeded, every extra step of
+//!   `/init` (`scripts/vm/steps.d/`) reported `ok` and none `FAILED`, and
+//!   every suite a step promised to run again (`kalloc-vm: rerun NAME`) ran
+//!   again after the promise;
+//! - the module registers at least one suite, and every one is present,
+//!   announced at least one case, ran all the cases it announced, and every
+//!   case is `ok` (a skip is a failure: a skipped case proves nothing); no
+//!   result line lies outside a suite the parser could place;
 //! - the log holds no kernel error report (`BUG:`, `WARNING:`, `Oops`,
-//!   `KASAN`, `UBSAN`, `Call Trace`, a panic) and kmemleak reported no leak.
+//!   `KASAN`, `UBSAN`, `Call Trace`, a panic), no lost kernel messages, and
+//!   the kernel is tainted by nothing but out-of-tree, unsigned and test
+//!   modules;
+//! - kmemleak was on, scanned, and reported no leak.
 
 use crate::ktap::{self, Status, Suite};
 
@@ -19,9 +27,21 @@ const MARK_PREFIX: &str = "kalloc-vm: ";
 const MARK_INSMOD: &str = "kalloc-vm: insmod";
 const MARK_INSMOD_OK: &str = "kalloc-vm: insmod ok";
 const MARK_RMMOD_OK: &str = "kalloc-vm: rmmod ok";
-const MARK_LEAKS_BEGIN: &str = "kalloc-vm: kmemleak report begin";
-const MARK_LEAKS_END: &str = "kalloc-vm: kmemleak report end";
+const MARK_TOKEN: &str = "kalloc-vm: token ";
+const MARK_STEP: &str = "kalloc-vm: step ";
+const MARK_RERUN: &str = "kalloc-vm: rerun ";
+const MARK_SCAN_OK: &str = "kalloc-vm: kmemleak scan ok";
+const MARK_LEAKS: &str = "kalloc-vm: kmemleak ";
+const MARK_TAINTED: &str = "kalloc-vm: tainted ";
 const MARK_DONE: &str = "kalloc-vm: done";
+
+/// Lines by which the kernel says that kmemleak is off: its report would be
+/// empty whatever leaked.
+const KMEMLEAK_OFF: &[&str] = &["Kernel memory leak detector disabled", "kmemleak: Disabled"];
+
+/// The taint flags a passing run may have: `O` (an out-of-tree module is
+/// loaded), `E` (an unsigned module) and `N` (KUnit tests ran).
+pub const ALLOWED_TAINT: u64 = (1 << 12) | (1 << 13) | (1 << 18);
 
 /// Substrings that mark a kernel error report anywhere in the log.
 const KERNEL_ERRORS: &[&str] = &[
@@ -45,10 +65,30 @@ pub enum Exit {
     TimedOut,
 }
 
+/// What a run must show, besides passing cases and a clean kernel log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// The module whose suites count (`# module:` lines of older kernels).
+    pub module: String,
+    /// The suites the module registers (see [`crate::elf::kunit_suites`]).
+    pub suites: Vec<String>,
+    /// The token this run put on the kernel command line.
+    pub token: String,
+    /// The steps of `/init` (`scripts/vm/steps.d`), each of which must say `ok`.
+    pub steps: Vec<String>,
+}
+
 /// One reason a run failed. The first problem in [`Verdict::problems`] is
 /// the most important one (see [`Problem::rank`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
+    /// The log is not this run's: `/init` printed another token, or none
+    /// although it ran.
+    StaleLog { found: Option<String> },
+    /// The log holds nothing from `/init`: the VM did not boot.
+    NoBoot,
+    /// The module registers no suite: nothing would prove anything.
+    NothingExpected,
     /// The VM did not finish within its time limit.
     Hang,
     /// A kernel error report (the first line of it).
@@ -87,33 +127,53 @@ pub enum Problem {
     /// An extra step of the VM's `/init` (`scripts/vm/steps.d/`) reported a
     /// failure (its `kalloc-vm: ... FAILED ...` line).
     StepFailed(String),
+    /// A step of `/init` did not report `ok`.
+    StepMissing(String),
+    /// A step promised to run a suite again, and it is not in the log after.
+    RerunMissing(String),
+    /// A result line outside any suite the parser could place (a suite's
+    /// header may have been garbled): the result may hide a failure.
+    Unplaced(String),
     /// kmemleak reported an unreferenced object (its first line).
     Leak(String),
     /// The kmemleak report is missing from the log.
     NoLeakReport,
+    /// kmemleak was off or its scan failed (the line that says so).
+    KmemleakOff(String),
+    /// The kernel is tainted beyond [`ALLOWED_TAINT`] (its taint mask), or
+    /// `/init` did not say (`None`).
+    Tainted(Option<u64>),
+    /// The kernel dropped log messages (its line): what they said is lost.
+    MessagesDropped(String),
 }
 
 impl Problem {
     /// Lower is more important: a hang or crash explains everything after.
     fn rank(&self) -> u8 {
         match self {
-            Problem::Hang => 0,
-            Problem::KernelError(_) => 1,
-            Problem::Unfinished => 2,
-            Problem::InsmodFailed => 3,
-            Problem::SuiteUnfinished { .. } => 4,
-            Problem::CaseFailed { .. } => 5,
-            Problem::CaseSkipped { .. } => 6,
-            Problem::PlanMismatch { .. } | Problem::SuiteFailed(_) => 7,
-            Problem::MissingSuite(_) | Problem::EmptySuite(_) => 8,
-            Problem::RmmodFailed | Problem::StepFailed(_) => 9,
-            Problem::Leak(_) | Problem::NoLeakReport => 10,
+            Problem::StaleLog { .. } | Problem::NothingExpected => 0,
+            Problem::Hang | Problem::NoBoot => 1,
+            Problem::KernelError(_) => 2,
+            Problem::Unfinished => 3,
+            Problem::InsmodFailed => 4,
+            Problem::SuiteUnfinished { .. } => 5,
+            Problem::CaseFailed { .. } | Problem::Unplaced(_) => 6,
+            Problem::CaseSkipped { .. } => 7,
+            Problem::PlanMismatch { .. } | Problem::SuiteFailed(_) => 8,
+            Problem::MissingSuite(_) | Problem::EmptySuite(_) | Problem::RerunMissing(_) => 9,
+            Problem::RmmodFailed | Problem::StepFailed(_) | Problem::StepMissing(_) => 10,
+            Problem::Leak(_) => 11,
+            Problem::NoLeakReport | Problem::KmemleakOff(_) => 12,
+            Problem::Tainted(_) | Problem::MessagesDropped(_) => 13,
         }
     }
 
     /// The kind of failure, as the one-line summary names it.
     pub fn kind(&self) -> &'static str {
         match self {
+            Problem::StaleLog { .. } => "stale log",
+            Problem::NoBoot => "the VM did not boot",
+            Problem::NothingExpected => "no suites",
             Problem::Hang => "hang (timeout)",
             Problem::KernelError(_) | Problem::Unfinished => "kernel crash",
             Problem::SuiteUnfinished { .. } => "unfinished suite",
@@ -121,10 +181,16 @@ impl Problem {
             Problem::CaseFailed { .. } | Problem::SuiteFailed(_) => "failing case",
             Problem::CaseSkipped { .. } => "skipped case",
             Problem::PlanMismatch { .. } => "wrong case count",
-            Problem::MissingSuite(_) | Problem::EmptySuite(_) => "missing suite",
+            Problem::MissingSuite(_) | Problem::EmptySuite(_) | Problem::RerunMissing(_) => {
+                "missing suite"
+            }
             Problem::RmmodFailed => "rmmod failed",
-            Problem::StepFailed(_) => "failed step",
+            Problem::StepFailed(_) | Problem::StepMissing(_) => "failed step",
+            Problem::Unplaced(_) => "unplaced result",
             Problem::Leak(_) | Problem::NoLeakReport => "memory leak",
+            Problem::KmemleakOff(_) => "leak detector off",
+            Problem::Tainted(_) => "tainted kernel",
+            Problem::MessagesDropped(_) => "lost kernel messages",
         }
     }
 }
@@ -132,6 +198,14 @@ impl Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Problem::StaleLog { found: Some(t) } => {
+                write!(f, "the log is another run's (token {t}): it proves nothing")
+            }
+            Problem::StaleLog { found: None } => {
+                write!(f, "/init ran but printed no token: the log proves nothing")
+            }
+            Problem::NoBoot => write!(f, "nothing from /init in the log"),
+            Problem::NothingExpected => write!(f, "the module registers no KUnit suite"),
             Problem::Hang => write!(f, "the VM did not finish before its timeout"),
             Problem::KernelError(l) => write!(f, "kernel error report: {l}"),
             Problem::Unfinished => write!(f, "the VM stopped before /init finished"),
@@ -168,8 +242,21 @@ impl std::fmt::Display for Problem {
             Problem::EmptySuite(s) => write!(f, "suite {s} has no cases"),
             Problem::RmmodFailed => write!(f, "rmmod kalloc failed"),
             Problem::StepFailed(l) => write!(f, "{l}"),
+            Problem::StepMissing(s) => write!(f, "step {s} did not report ok"),
+            Problem::RerunMissing(s) => {
+                write!(f, "a step ran suite {s} again, but its run is not in the log")
+            }
+            Problem::Unplaced(l) => write!(f, "a result outside any suite: {l}"),
             Problem::Leak(l) => write!(f, "kmemleak: {l}"),
             Problem::NoLeakReport => write!(f, "no kmemleak report in the log"),
+            Problem::KmemleakOff(l) => write!(f, "kmemleak did not scan: {l}"),
+            Problem::Tainted(Some(t)) => write!(
+                f,
+                "the kernel is tainted ({t:#x}; flags beyond O, E and N: {:#x})",
+                t & !ALLOWED_TAINT
+            ),
+            Problem::Tainted(None) => write!(f, "/init did not print the kernel's taint"),
+            Problem::MessagesDropped(l) => write!(f, "{l}"),
         }
     }
 }
@@ -242,63 +329,87 @@ impl Verdict {
     }
 }
 
-/// The suite names declared in Rust sources with `#[kunit_tests(NAME)]`.
-pub fn declared_suites(source: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in source.lines() {
-        let t = line.trim();
-        if t.starts_with("//") {
-            continue;
-        }
-        if let Some(rest) = t.strip_prefix("#[kunit_tests(") {
-            if let Some(name) = rest.split(')').next() {
-                out.push(name.trim().to_string());
-            }
-        }
-    }
-    out
-}
-
-fn kmemleak_report(lines: &[&str]) -> Option<Vec<String>> {
-    let begin = lines.iter().position(|l| l.contains(MARK_LEAKS_BEGIN))?;
-    let end = lines[begin..]
+/// The marker lines of `/init` and its steps, in order, without the
+/// printk time stamp.
+fn markers<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
         .iter()
-        .position(|l| l.contains(MARK_LEAKS_END))?
-        + begin;
-    Some(
-        lines[begin + 1..end]
-            .iter()
-            .map(|l| l.to_string())
-            .collect(),
-    )
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with(MARK_PREFIX))
+        .collect()
 }
 
-/// Judges a run: `log` is the serial log, `expected` the suites that must
-/// be present, `module` the module whose suites count.
-pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdict {
+/// The first kernel error report, with the line before it when the match is
+/// a bare `Call Trace` (which says little on its own).
+fn kernel_error(lines: &[&str]) -> Option<String> {
+    let at = lines
+        .iter()
+        .position(|l| KERNEL_ERRORS.iter().any(|e| l.contains(e)))?;
+    let line = lines[at].trim();
+    match at.checked_sub(1) {
+        Some(prev) if line.starts_with("Call Trace") => {
+            Some(format!("{line} (after: {})", lines[prev].trim()))
+        }
+        _ => Some(line.to_string()),
+    }
+}
+
+/// Byte offset in `log` of the line that is exactly `marker` (after its time
+/// stamp), or the end of the log.
+fn offset_of_marker(log: &str, marker: &str) -> usize {
+    log.split_inclusive('\n')
+        .scan(0, |pos, l| {
+            let at = *pos;
+            *pos += l.len();
+            Some((at, l))
+        })
+        .find(|(_, l)| ktap::strip_timestamp(l).trim() == marker)
+        .map_or(log.len(), |(at, _)| at)
+}
+
+/// The part of the serial log that belongs to the module: from the insmod
+/// marker on (what the kernel's `kunit.py parse` gets as a second opinion).
+pub fn module_part(log: &str) -> &str {
+    &log[offset_of_marker(log, MARK_INSMOD)..]
+}
+
+/// Judges a run: `log` is the serial log, `exit` how the VM ended, `expect`
+/// what the run must show.
+pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
     let lines: Vec<&str> = log.lines().map(ktap::strip_timestamp).collect();
+    let marks = markers(&lines);
     let mut problems = Vec::new();
 
+    if expect.suites.is_empty() {
+        problems.push(Problem::NothingExpected);
+    }
+    let token = marks.iter().find_map(|m| m.strip_prefix(MARK_TOKEN));
+    match token {
+        Some(t) if t.trim() == expect.token => {}
+        Some(t) => problems.push(Problem::StaleLog {
+            found: Some(t.trim().to_string()),
+        }),
+        None if !marks.is_empty() => problems.push(Problem::StaleLog { found: None }),
+        None => {}
+    }
     if exit == Exit::TimedOut {
         problems.push(Problem::Hang);
+    } else if marks.is_empty() {
+        problems.push(Problem::NoBoot);
     }
-    for l in &lines {
-        if KERNEL_ERRORS.iter().any(|e| l.contains(e)) {
-            problems.push(Problem::KernelError(l.trim().to_string()));
-            break;
-        }
+    if let Some(e) = kernel_error(&lines) {
+        problems.push(Problem::KernelError(e));
     }
-    let done = lines.iter().any(|l| l.trim() == MARK_DONE);
-    if !done && exit != Exit::TimedOut {
+    let done = marks.contains(&MARK_DONE);
+    if !done && exit != Exit::TimedOut && !marks.is_empty() {
         problems.push(Problem::Unfinished);
     }
-    for l in &lines {
-        let l = l.trim();
-        if l.starts_with(MARK_PREFIX) && l.contains("FAILED") {
-            problems.push(Problem::StepFailed(l.to_string()));
+    for m in &marks {
+        if m.contains("FAILED") {
+            problems.push(Problem::StepFailed(m.to_string()));
         }
     }
-    let insmod_ok = lines.iter().any(|l| l.trim() == MARK_INSMOD_OK);
+    let insmod_ok = marks.contains(&MARK_INSMOD_OK);
     if !insmod_ok && done {
         problems.push(Problem::InsmodFailed);
     }
@@ -306,20 +417,15 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
     // The module's suites are the ones KUnit runs while insmod loads it;
     // the boot's own suites come before. Older kernels also name the
     // module in a `# module:` line.
-    let after_insmod = log
-        .split_inclusive('\n')
-        .scan(0, |pos, l| {
-            let at = *pos;
-            *pos += l.len();
-            Some((at, l))
-        })
-        .find(|(_, l)| ktap::strip_timestamp(l).trim() == MARK_INSMOD)
-        .map_or(log.len(), |(at, _)| at);
-    let parsed: Vec<Suite> = ktap::parse(&log[..after_insmod])
+    let after_insmod = offset_of_marker(log, MARK_INSMOD);
+    let (before, _) = ktap::parse_all(&log[..after_insmod]);
+    let (after, unplaced) = ktap::parse_all(&log[after_insmod..]);
+    let parsed: Vec<Suite> = before
         .into_iter()
-        .filter(|s| s.module.as_deref() == Some(module) || expected.contains(&s.name))
-        .chain(ktap::parse(&log[after_insmod..]))
+        .filter(|s| s.module.as_deref() == Some(&expect.module) || expect.suites.contains(&s.name))
+        .chain(after)
         .collect();
+    problems.extend(unplaced.into_iter().map(Problem::Unplaced));
 
     let mut suites: Vec<SuiteSummary> = Vec::new();
     for s in &parsed {
@@ -374,7 +480,7 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
         }
         suites.push(summary);
     }
-    for e in expected {
+    for e in &expect.suites {
         if !parsed.iter().any(|s| &s.name == e) {
             problems.push(Problem::MissingSuite(e.clone()));
             suites.push(SuiteSummary {
@@ -387,18 +493,55 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
             });
         }
     }
+    // A suite a step promised to run again must appear after the promise.
+    for m in &marks {
+        if let Some(name) = m.strip_prefix(MARK_RERUN) {
+            let promise = offset_of_marker(log, m);
+            let again = ktap::parse(&log[promise..]);
+            if !again.iter().any(|s| s.name == name.trim()) {
+                problems.push(Problem::RerunMissing(name.trim().to_string()));
+            }
+        }
+    }
 
     if done {
-        if !lines.iter().any(|l| l.trim() == MARK_RMMOD_OK) {
+        if !marks.contains(&MARK_RMMOD_OK) {
             problems.push(Problem::RmmodFailed);
         }
-        match kmemleak_report(&lines) {
-            None => problems.push(Problem::NoLeakReport),
-            Some(report) => {
-                if let Some(first) = report.iter().find(|l| l.contains("unreferenced object")) {
-                    problems.push(Problem::Leak(first.trim().to_string()));
-                }
+        for step in &expect.steps {
+            if !marks.contains(&format!("{MARK_STEP}{step} ok").as_str()) {
+                problems.push(Problem::StepMissing(step.clone()));
             }
+        }
+        if !marks.contains(&MARK_SCAN_OK) {
+            problems.push(Problem::KmemleakOff(
+                marks
+                    .iter()
+                    .find(|m| m.contains("kmemleak"))
+                    .map_or("no scan reported".into(), |m| m.to_string()),
+            ));
+        }
+        let leaks = marks
+            .iter()
+            .filter_map(|m| m.strip_prefix(MARK_LEAKS)?.strip_suffix(" unreferenced objects"))
+            .find_map(|n| n.trim().parse::<usize>().ok());
+        // The report itself follows, for people; a leak in it counts even
+        // if the count line was lost.
+        let reported = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("unreferenced object"));
+        match (leaks, reported) {
+            (_, Some(l)) => problems.push(Problem::Leak(l.trim().to_string())),
+            (None, None) => problems.push(Problem::NoLeakReport),
+            (Some(0), None) => {}
+            (Some(n), None) => problems.push(Problem::Leak(format!("{n} unreferenced objects"))),
+        }
+        let taint = marks
+            .iter()
+            .find_map(|m| m.strip_prefix(MARK_TAINTED)?.trim().parse::<u64>().ok());
+        match taint {
+            Some(t) if t & !ALLOWED_TAINT == 0 => {}
+            t => problems.push(Problem::Tainted(t)),
         }
     }
     if let Some(l) = lines.iter().find(|l| l.contains("suspected memory leaks")) {
@@ -406,22 +549,18 @@ pub fn judge(log: &str, exit: Exit, expected: &[String], module: &str) -> Verdic
             problems.push(Problem::Leak(l.trim().to_string()));
         }
     }
+    if let Some(l) = lines.iter().find(|l| KMEMLEAK_OFF.iter().any(|k| l.contains(k))) {
+        problems.push(Problem::KmemleakOff(l.trim().to_string()));
+    }
+    if let Some(l) = lines.iter().find(|l| l.contains("printk messages dropped")) {
+        problems.push(Problem::MessagesDropped(l.trim().to_string()));
+    }
 
     problems.sort_by_key(Problem::rank);
+    problems.dedup();
     Verdict {
         suites,
         parsed,
         problems,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_declared_suites() {
-        let src = "#[kunit_tests(kalloc_gfp)]\nmod tests {}\n// #[kunit_tests(old)]\n  #[kunit_tests(b)]\n";
-        assert_eq!(declared_suites(src), vec!["kalloc_gfp", "b"]);
     }
 }
