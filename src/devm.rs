@@ -101,7 +101,8 @@
 //! // Unregistering the faux device unbinds it: its memory goes back.
 //! ```
 
-use crate::gfp::{Gfp, __GFP_NOFAIL};
+use crate::gfp::Gfp;
+use crate::request;
 use core::ptr;
 use kernel::{
     bindings,
@@ -123,8 +124,7 @@ pub const DEVM_KMALLOC_MAX_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize - b
 /// A [`DevmBox`] of a type with a larger alignment does not compile.
 pub const DEVM_ALIGN: usize = align_of::<u64>();
 
-/// The largest order [`DevmPages::alloc`] accepts (C's `MAX_PAGE_ORDER`).
-pub const MAX_PAGE_ORDER: u32 = bindings::MAX_PAGE_ORDER;
+pub use crate::request::MAX_PAGE_ORDER;
 
 /// The C `struct device` of `dev`.
 pub(crate) fn raw<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut bindings::device {
@@ -144,24 +144,16 @@ pub(crate) fn raw_pci<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindi
 /// Returns the flags if the kmalloc family can serve a device with them
 /// (see the module documentation).
 fn check_flags(flags: Gfp) -> Result<Gfp> {
-    let flags = flags.check_slab()?;
-    if flags.contains(__GFP_NOFAIL) {
-        return Err(EINVAL);
-    }
-    Ok(flags)
+    request::slab(flags, 0, DEVM_KMALLOC_MAX_SIZE, None)
 }
 
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
 /// for a device (see the module documentation).
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
-    let flags = check_flags(flags)?;
     if size == 0 {
         return Err(EINVAL);
     }
-    if size > DEVM_KMALLOC_MAX_SIZE {
-        return Err(ENOMEM);
-    }
-    Ok(flags)
+    request::slab(flags, size, DEVM_KMALLOC_MAX_SIZE, None)
 }
 
 mod boxed;

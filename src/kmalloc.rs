@@ -67,7 +67,8 @@
 //! assert_eq!(name.to_bytes(), b"kalloc-3");
 //! ```
 
-use crate::gfp::{Gfp, __GFP_NOFAIL};
+use crate::gfp::Gfp;
+use crate::request::{self, array_size};
 use core::ptr::NonNull;
 use kernel::{bindings, prelude::*};
 
@@ -98,19 +99,7 @@ pub const NOFAIL_MAX_SIZE: usize = kernel::page::PAGE_SIZE;
 /// Returns `flags` if kmalloc can serve `size` bytes with them (see the
 /// module documentation).
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
-    let flags = flags.check_slab()?;
-    if size > KMALLOC_MAX_SIZE {
-        return Err(ENOMEM);
-    }
-    if flags.contains(__GFP_NOFAIL) && size > NOFAIL_MAX_SIZE {
-        return Err(EINVAL);
-    }
-    Ok(flags)
-}
-
-/// The size in bytes of `n` values of `T`, or `EOVERFLOW`.
-fn array_size<T>(n: usize) -> Result<usize> {
-    n.checked_mul(size_of::<T>()).ok_or(EOVERFLOW)
+    request::slab(flags, size, KMALLOC_MAX_SIZE, Some(NOFAIL_MAX_SIZE))
 }
 
 /// The pointer Rust may use for `size` bytes that kmalloc returned at `c_ptr`:

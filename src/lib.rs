@@ -15,6 +15,7 @@ pub mod gfp;
 pub mod iomem;
 pub mod kmalloc;
 pub mod pages;
+mod request;
 pub mod slab;
 pub mod vmalloc;
 

@@ -55,46 +55,22 @@
 //! // Both blocks are freed here, with the order they were allocated with.
 //! ```
 
-use crate::gfp::{Gfp, Zone, __GFP_NOFAIL};
-use kernel::bindings;
+use crate::gfp::Gfp;
+use crate::request;
 use kernel::prelude::*;
 
-/// The largest order the page allocator serves (C's `MAX_PAGE_ORDER`): a
-/// block of `2^MAX_PAGE_ORDER` pages. Larger orders are `EINVAL`.
-pub const MAX_PAGE_ORDER: u32 = bindings::MAX_PAGE_ORDER;
+pub use crate::request::MAX_PAGE_ORDER;
 
-/// Validates a request for a block of `2^order` pages: `EINVAL` for an
-/// order above [`MAX_PAGE_ORDER`] (the allocator would WARN and fail), for
-/// flags [`Gfp::check`] refuses, for `__GFP_NOFAIL` above order 1, which
-/// the buddy allocator does not support (`gfp_types.h`), and for movable
-/// memory ([`Gfp::movable`]).
-///
-/// Movable memory comes from `ZONE_MOVABLE`, CMA areas or movable
-/// pageblocks, which the kernel empties by migrating their pages, to take
-/// memory offline or to hand out contiguous ranges (`cma_alloc()`). A block
-/// kalloc hands out stays where it is, and kalloc has no callbacks that
-/// would let the kernel move it: in such places it would make offlining
-/// and `cma_alloc()` fail.
+/// Returns `flags` if the page allocator can serve a block of `2^order`
+/// pages with them (see the module documentation).
 fn check_request(flags: Gfp, order: u32) -> Result<Gfp> {
-    if order > MAX_PAGE_ORDER {
-        return Err(EINVAL);
-    }
-    let flags = flags.check()?;
-    if (flags.contains(__GFP_NOFAIL) && order > 1) || flags.movable() {
-        return Err(EINVAL);
-    }
-    Ok(flags)
+    request::pages(flags, order, false)
 }
 
 /// [`check_request`] for the calls that return an address: also `EINVAL`
-/// for flags that ask for highmem, since an address cannot name a highmem
-/// page (C's `__get_free_pages()` silently drops `__GFP_HIGHMEM`).
+/// for a zone without one (highmem, movable).
 fn check_lowmem_request(flags: Gfp, order: u32) -> Result<Gfp> {
-    let flags = check_request(flags, order)?;
-    match flags.zone()? {
-        Zone::HighMem | Zone::Movable => Err(EINVAL),
-        Zone::Dma | Zone::Dma32 | Zone::Normal => Ok(flags),
-    }
+    request::pages(flags, order, true)
 }
 
 mod kmap;

@@ -50,6 +50,7 @@
 //! ```
 
 use crate::ffi;
+use crate::request::array_size;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
@@ -122,12 +123,9 @@ impl<T> VBuf<T> {
                 "vmalloc memory is only page-aligned"
             )
         };
-        let size = len.checked_mul(size_of::<T>()).ok_or(EOVERFLOW)?;
+        let size = array_size::<T>(len)?;
         if size == 0 {
             return Err(EINVAL);
-        }
-        if size > isize::MAX as usize {
-            return Err(EOVERFLOW);
         }
         // `EAGAIN` in atomic context: the flags must allow sleeping (below),
         // and `check()` refuses sleeping flags where sleeping is not allowed.

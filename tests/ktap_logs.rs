@@ -40,7 +40,11 @@ fn base() -> Expect {
 }
 
 fn with_demo() -> Expect {
-    expect(&["kalloc_gfp", "kalloc_module", "kalloc_demo"], OLD_TOKEN, &[])
+    expect(
+        &["kalloc_gfp", "kalloc_module", "kalloc_demo"],
+        OLD_TOKEN,
+        &[],
+    )
 }
 
 /// What today's module registers, as in [`NOW`].
@@ -334,10 +338,15 @@ fn a_failed_vm_step_fails_the_run() {
 fn kmemleak_off_fails_the_run() {
     // The scan fails when kmemleak is off: an empty report proves nothing.
     let log = NOW
-        .replace("kalloc-vm: kmemleak scan ok", "kalloc-vm: kmemleak scan FAILED")
+        .replace(
+            "kalloc-vm: kmemleak scan ok",
+            "kalloc-vm: kmemleak scan FAILED",
+        )
         .replace("kalloc-vm: kmemleak 0 unreferenced objects\r\n", "");
     let v = verdict::judge(&log, Exit::Exited, &now());
-    assert!(v.problems.contains(&Problem::KmemleakOff("kalloc-vm: kmemleak scan FAILED".into())));
+    assert!(v.problems.contains(&Problem::KmemleakOff(
+        "kalloc-vm: kmemleak scan FAILED".into()
+    )));
     // kmemleak turned itself off at run time, yet a scan "worked".
     let log = NOW.replace(
         "kalloc-vm: rmmod ok",
@@ -346,8 +355,14 @@ fn kmemleak_off_fails_the_run() {
     let v = verdict::judge(&log, Exit::Exited, &now());
     assert_eq!(first_kind(&v), "leak detector off");
     // No debugfs file at all.
-    let log = NOW.replace("kalloc-vm: kmemleak scan ok", "kalloc-vm: kmemleak unavailable");
-    assert_eq!(first_kind(&verdict::judge(&log, Exit::Exited, &now())), "leak detector off");
+    let log = NOW.replace(
+        "kalloc-vm: kmemleak scan ok",
+        "kalloc-vm: kmemleak unavailable",
+    );
+    assert_eq!(
+        first_kind(&verdict::judge(&log, Exit::Exited, &now())),
+        "leak detector off"
+    );
 }
 
 #[test]
@@ -382,7 +397,10 @@ fn a_step_that_stops_early_fails_the_run() {
     let v = verdict::judge(&log, Exit::Exited, &now());
     assert_eq!(v.problems, vec![Problem::StepMissing("sample".into())]);
     // A step that exited non-zero.
-    let log = NOW.replace("kalloc-vm: step sample ok", "kalloc-vm: step sample FAILED (2)");
+    let log = NOW.replace(
+        "kalloc-vm: step sample ok",
+        "kalloc-vm: step sample FAILED (2)",
+    );
     let v = verdict::judge(&log, Exit::Exited, &now());
     assert_eq!(first_kind(&v), "failed step");
 }
@@ -395,7 +413,10 @@ fn a_promised_rerun_that_did_not_happen_fails_the_run() {
     let end = NOW[start..].find("kalloc-vm: step edu-rebind ok").unwrap() + start;
     let log = format!("{}{}", &NOW[..start], &NOW[end..]);
     let v = verdict::judge(&log, Exit::Exited, &now());
-    assert_eq!(v.problems, vec![Problem::RerunMissing("kalloc_devm".into())]);
+    assert_eq!(
+        v.problems,
+        vec![Problem::RerunMissing("kalloc_devm".into())]
+    );
 }
 
 #[test]
@@ -409,7 +430,9 @@ fn results_the_parser_cannot_place_fail_the_run() {
     let first_case = log[subtest..].find("    ok 1 ").unwrap() + subtest;
     log.replace_range(first_case..first_case + 8, "    not ok 1 ");
     let v = verdict::judge(&log, Exit::Exited, &now());
-    assert!(v.problems.contains(&Problem::RerunMissing("kalloc_devm".into())));
+    assert!(v
+        .problems
+        .contains(&Problem::RerunMissing("kalloc_devm".into())));
     assert!(v
         .problems
         .iter()
@@ -469,7 +492,9 @@ fn a_bare_call_trace_names_the_line_before_it() {
 #[test]
 fn the_module_part_starts_at_insmod() {
     let part = verdict::module_part(NOW);
-    assert!(part.trim_start_matches(|c| c != 'k').starts_with("kalloc-vm: insmod"));
+    assert!(part
+        .trim_start_matches(|c| c != 'k')
+        .starts_with("kalloc-vm: insmod"));
     assert!(!part.contains("rust_kernel_fmt"));
     assert!(part.contains("# Subtest: kalloc_doctests"));
 }

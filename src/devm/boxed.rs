@@ -5,6 +5,7 @@
 use super::{check_request, raw, DEVM_ALIGN};
 use crate::ffi;
 use crate::gfp::Gfp;
+use crate::request::array_size;
 use core::{
     ops::{Deref, DerefMut},
     ptr::NonNull,
@@ -116,7 +117,7 @@ impl<'a, T> DevmBox<'a, [T]> {
                 "no drop glue, alignment at most DEVM_ALIGN"
             )
         };
-        let size = len.checked_mul(size_of::<T>()).ok_or(EOVERFLOW)?;
+        let size = array_size::<T>(len)?;
         let flags = check_request(size, flags)?;
         // SAFETY: As in `new`; `len * size_of::<T>()` does not overflow.
         let ptr =

@@ -2,8 +2,9 @@
 
 //! [`DevmPages`]: pages that belong to a bound device (`devm_get_free_pages()`).
 
-use super::{raw, MAX_PAGE_ORDER};
-use crate::gfp::{Gfp, Zone, __GFP_NOFAIL, __GFP_ZERO};
+use super::raw;
+use crate::gfp::{Gfp, __GFP_NOFAIL, __GFP_ZERO};
+use crate::request;
 use core::{
     ops::{Deref, DerefMut},
     ptr::{self, NonNull},
@@ -51,11 +52,8 @@ impl<'a> DevmPages<'a> {
     /// highmem and movable zones (the pages need a kernel address);
     /// `ENOMEM` if the allocation fails.
     pub fn alloc(dev: &'a Device<Bound>, flags: Gfp, order: u32) -> Result<Self> {
-        let flags = flags.check()?;
-        if order > MAX_PAGE_ORDER || flags.contains(__GFP_NOFAIL) || !flags.may_sleep() {
-            return Err(EINVAL);
-        }
-        if matches!(flags.zone()?, Zone::HighMem | Zone::Movable) {
+        let flags = request::pages(flags, order, true)?;
+        if flags.contains(__GFP_NOFAIL) || !flags.may_sleep() {
             return Err(EINVAL);
         }
         // SAFETY: `dev` is bound; the flags are valid, may sleep and ask for

@@ -7,6 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_devm)]
 mod kalloc_devm {
     use super::super::*;
+    use crate::gfp::__GFP_NOFAIL;
     use crate::gfp::{
         __GFP_HIGHMEM, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, GFP_ATOMIC, GFP_DMA, GFP_DMA32,
         GFP_HIGHUSER, GFP_KERNEL,
@@ -41,6 +42,28 @@ mod kalloc_devm {
     fn bound(reg: &faux::Registration) -> &Device<Bound> {
         let fdev: &faux::Device<Bound> = reg.as_ref();
         fdev.as_ref()
+    }
+
+    /// Pages for a device pass the same request check as the page
+    /// allocator's own types: what `LowmemPages` refuses, `DevmPages`
+    /// refuses with the same error (movable memory among it).
+    #[test]
+    fn devm_pages_refuse_what_lowmem_pages_refuse() -> Result {
+        let reg = faux_device(c"kalloc_devm_same_rules")?;
+        let dev = bound(&reg);
+        let movable = Gfp::from_raw(GFP_KERNEL.as_raw() | 1 << bindings::___GFP_MOVABLE_BIT)?;
+        assert!(movable.movable());
+        let refused = [
+            (movable, 0),
+            (GFP_HIGHUSER, 0),
+            (GFP_KERNEL, MAX_PAGE_ORDER + 1),
+        ];
+        for (flags, order) in refused {
+            let lowmem = crate::pages::LowmemPages::get_free_pages(flags, order).err();
+            assert!(lowmem == Some(EINVAL));
+            assert!(DevmPages::alloc(dev, flags, order).err() == lowmem);
+        }
+        Ok(())
     }
 
     /// What the release actions of one device saw.

@@ -7,6 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_pages)]
 mod kalloc_pages {
     use super::super::*;
+    use crate::gfp::Zone;
     use crate::gfp::{
         __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_DMA,
         GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,

@@ -2,13 +2,10 @@
 
 //! Cache names (unique in `/sys/kernel/slab`) and allocation flags, checked.
 
-use super::{MAX_NAME_LEN, NOFAIL_MAX_OBJECT_SIZE};
+use super::{MAX_NAME_LEN, MAX_OBJECT_SIZE, NOFAIL_MAX_OBJECT_SIZE};
 use crate::ffi;
-use crate::gfp::{
-    Gfp,
-    Zone,
-    __GFP_NOFAIL, //
-};
+use crate::gfp::{Gfp, Zone};
+use crate::request;
 use kernel::prelude::*;
 
 /// Checks flags for an allocation from a cache of `T`: those the slab
@@ -16,10 +13,13 @@ use kernel::prelude::*;
 /// is fixed when the cache is created (SLUB ignores one given at
 /// allocation); `__GFP_NOFAIL` only up to [`NOFAIL_MAX_OBJECT_SIZE`].
 pub(super) fn check_alloc_flags<T>(flags: Gfp) -> Result<Gfp> {
-    let flags = flags.check_slab()?;
-    if flags.zone()? != Zone::Normal
-        || (flags.contains(__GFP_NOFAIL) && size_of::<T>() > NOFAIL_MAX_OBJECT_SIZE)
-    {
+    let flags = request::slab(
+        flags,
+        size_of::<T>(),
+        MAX_OBJECT_SIZE,
+        Some(NOFAIL_MAX_OBJECT_SIZE),
+    )?;
+    if flags.zone()? != Zone::Normal {
         return Err(EINVAL);
     }
     Ok(flags)

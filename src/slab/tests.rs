@@ -8,7 +8,6 @@ use kernel::prelude::*;
 mod kalloc_slab {
     use super::super::*;
     use crate::gfp::__GFP_NOFAIL;
-    use kernel::prelude::*;
     use crate::gfp::{
         __GFP_HIGHMEM,
         __GFP_NORETRY,
@@ -21,6 +20,7 @@ mod kalloc_slab {
     };
     use crate::selftest::ffi::c_macro;
     use core::ptr;
+    use kernel::prelude::*;
     use kernel::{
         alloc::flags as kernel_gfp,
         sync::{

@@ -49,8 +49,13 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64, Error> {
 
 /// The NUL-terminated string at `at` in `b`.
 fn c_str(b: &[u8], at: usize) -> Result<String, Error> {
-    let rest = b.get(at..).ok_or_else(|| format!("string beyond the file at {at:#x}"))?;
-    let end = rest.iter().position(|&c| c == 0).ok_or("unterminated string")?;
+    let rest = b
+        .get(at..)
+        .ok_or_else(|| format!("string beyond the file at {at:#x}"))?;
+    let end = rest
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or("unterminated string")?;
     Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
@@ -95,14 +100,19 @@ pub fn kunit_suites(elf: &[u8]) -> Result<Vec<String>, Error> {
         .iter()
         .find(|s| s.kind == SHT_RELA && s.info as usize == suites)
         .ok_or(".kunit_test_suites has no relocations")?;
-    let symtab = secs.get(rela.link as usize).filter(|s| s.kind == SHT_SYMTAB);
+    let symtab = secs
+        .get(rela.link as usize)
+        .filter(|s| s.kind == SHT_SYMTAB);
     let symtab = symtab.ok_or("relocations without a symbol table")?;
 
     let mut entries = Vec::new();
     for r in (0..rela.size / rela.entsize.max(24)).map(|i| rela.offset + i * 24) {
         let (offset, info, addend) = (u64_at(elf, r)?, u64_at(elf, r + 8)?, u64_at(elf, r + 16)?);
         if info as u32 != R_X86_64_64 {
-            return Err(format!("unexpected relocation type {} in .kunit_test_suites", info as u32));
+            return Err(format!(
+                "unexpected relocation type {} in .kunit_test_suites",
+                info as u32
+            ));
         }
         let sym = symtab.offset + (info >> 32) as usize * 24;
         let shndx = u16_at(elf, sym + 6)? as usize;

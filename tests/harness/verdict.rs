@@ -244,7 +244,10 @@ impl std::fmt::Display for Problem {
             Problem::StepFailed(l) => write!(f, "{l}"),
             Problem::StepMissing(s) => write!(f, "step {s} did not report ok"),
             Problem::RerunMissing(s) => {
-                write!(f, "a step ran suite {s} again, but its run is not in the log")
+                write!(
+                    f,
+                    "a step ran suite {s} again, but its run is not in the log"
+                )
             }
             Problem::Unplaced(l) => write!(f, "a result outside any suite: {l}"),
             Problem::Leak(l) => write!(f, "kmemleak: {l}"),
@@ -523,7 +526,10 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
         }
         let leaks = marks
             .iter()
-            .filter_map(|m| m.strip_prefix(MARK_LEAKS)?.strip_suffix(" unreferenced objects"))
+            .filter_map(|m| {
+                m.strip_prefix(MARK_LEAKS)?
+                    .strip_suffix(" unreferenced objects")
+            })
             .find_map(|n| n.trim().parse::<usize>().ok());
         // The report itself follows, for people; a leak in it counts even
         // if the count line was lost.
@@ -549,7 +555,10 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
             problems.push(Problem::Leak(l.trim().to_string()));
         }
     }
-    if let Some(l) = lines.iter().find(|l| KMEMLEAK_OFF.iter().any(|k| l.contains(k))) {
+    if let Some(l) = lines
+        .iter()
+        .find(|l| KMEMLEAK_OFF.iter().any(|k| l.contains(k)))
+    {
         problems.push(Problem::KmemleakOff(l.trim().to_string()));
     }
     if let Some(l) = lines.iter().find(|l| l.contains("printk messages dropped")) {
