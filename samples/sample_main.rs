@@ -25,12 +25,19 @@
 //! the log (or whose records do not fit in the index) is `ENOSPC`, an unknown
 //! ioctl `ENOTTY`.
 //!
-//! Two ioctls, for user space (`<linux/ioctl.h>`):
+//! Three ioctls, for user space (`<linux/ioctl.h>`):
 //!
 //! ```c
 //! #define KALLOC_SAMPLE_RESET _IO('k', 0)          /* empty the log */
 //! #define KALLOC_SAMPLE_COUNT _IOR('k', 1, __u32)  /* records written */
+//! struct kalloc_sample_record { __u32 len; __u8 data[256]; };
+//! #define KALLOC_SAMPLE_APPEND _IOW('k', 2, struct kalloc_sample_record)
 //! ```
+//!
+//! `KALLOC_SAMPLE_APPEND` appends one record of `len` bytes (at most 256,
+//! else `EINVAL`), copied with `copy_from_user()` straight into a slab
+//! object, a copy that `CONFIG_HARDENED_USERCOPY` checks against the cache's
+//! user-copy region. `samples/kalloc_sample_ioctl.c` uses the ioctls.
 
 use core::mem::offset_of;
 use kalloc::{
@@ -49,7 +56,8 @@ use kernel::{
     },
     ioctl::{
         _IO,
-        _IOR, //
+        _IOR,
+        _IOW, //
     },
     iov::{
         IovIterDest,
@@ -85,6 +93,11 @@ module! {
 const KALLOC_SAMPLE_RESET: u32 = _IO('k' as u32, 0);
 /// Writes the number of records in the log, a `u32`, to the argument.
 const KALLOC_SAMPLE_COUNT: u32 = _IOR::<u32>('k' as u32, 1);
+/// Appends the record the argument points to: a `u32` length, then
+/// [`RECORD_DATA`] bytes of which the first `length` count.
+const KALLOC_SAMPLE_APPEND: u32 = _IOW::<[u8; USER_RECORD_SIZE]>('k' as u32, 2);
+/// The size of the record `KALLOC_SAMPLE_APPEND` reads.
+const USER_RECORD_SIZE: usize = size_of::<u32>() + RECORD_DATA;
 
 /// The most bytes one [`Record`] carries; longer writes are cut into records.
 const RECORD_DATA: usize = 256;
@@ -144,10 +157,10 @@ impl Log {
         // With `CONFIG_HARDENED_USERCOPY`, a copy between user space and a slab
         // object (`copy_from_user()`, `copy_to_user()`) may only touch the cache's
         // usercopy region: a copy elsewhere in the object is a kernel BUG. Here
-        // user space fills `data` and nothing else. (In 7.3 the `iov_iter` copies
-        // of `write_iter` skip that check, but the region still says what user
-        // space may reach.) `account()` charges the records to the writer's memory
-        // cgroup: user space decides how many there are.
+        // user space fills `data` and nothing else (`KALLOC_SAMPLE_APPEND`; in
+        // 7.3 the `iov_iter` copies of `write_iter` skip that check). `account()`
+        // charges the records to the writer's memory cgroup: user space decides
+        // how many there are.
         let options = SlabOptions::new()
             .account()
             .usercopy(offset_of!(Record, data), RECORD_DATA);
@@ -167,16 +180,15 @@ impl Log {
         &self.ring.as_slice()[..self.used]
     }
 
-    /// Appends all of `iov` to the log, one [`Record`] per `RECORD_DATA` bytes.
-    /// Returns the number of bytes appended.
+    /// Appends `len` bytes to the log, one [`Record`] per `RECORD_DATA` bytes:
+    /// `fill` copies each chunk from user space into its record. Returns `len`.
     ///
     /// # Errors
     ///
     /// `ENOSPC` if the bytes do not fit in the log or their records do not fit
-    /// in the index; `EFAULT` if user space memory cannot be read; `ENOMEM`.
-    /// The log is unchanged on error.
-    fn append(&mut self, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        let len = iov.len();
+    /// in the index; `fill`'s error (`EFAULT` if user space memory cannot be
+    /// read); `ENOMEM`. The log is unchanged on error.
+    fn append(&mut self, len: usize, mut fill: impl FnMut(&mut [u8]) -> Result) -> Result<usize> {
         if len > self.ring.size() - self.used
             || len.div_ceil(RECORD_DATA) > self.index.len() - self.count
         {
@@ -186,12 +198,12 @@ impl Log {
         // readers do not see the new bytes, so a failure changes nothing.
         let mut end = self.used;
         let mut count = self.count;
-        while !iov.is_empty() {
+        let mut left = len;
+        while left > 0 {
             let mut record = self.records.alloc(Record::EMPTY, gfp::GFP_KERNEL)?;
-            let chunk = iov.len().min(RECORD_DATA);
-            if iov.copy_from_iter(&mut record.data[..chunk]) != chunk {
-                return Err(EFAULT);
-            }
+            let chunk = left.min(RECORD_DATA);
+            fill(&mut record.data[..chunk])?;
+            left -= chunk;
             record.len = u32::try_from(chunk)?;
             let bytes = record.bytes();
             self.ring.as_mut_slice()[end..end + bytes.len()].copy_from_slice(bytes);
@@ -263,13 +275,31 @@ impl MiscDevice for Session {
 
     /// Appends, whatever the file position: the log is append-only.
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        kiocb.file().log.lock().append(iov)
+        let len = iov.len();
+        kiocb.file().log.lock().append(len, |chunk| {
+            match iov.copy_from_iter(chunk) == chunk.len() {
+                true => Ok(()),
+                false => Err(EFAULT),
+            }
+        })
     }
 
     fn ioctl(session: Pin<&Session>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             KALLOC_SAMPLE_RESET => {
                 session.log.lock().reset();
+                Ok(0)
+            }
+            KALLOC_SAMPLE_APPEND => {
+                let user = UserSlice::new(UserPtr::from_addr(arg), USER_RECORD_SIZE);
+                let mut reader = user.reader();
+                let len = usize::try_from(reader.read::<u32>()?)?;
+                if len > RECORD_DATA {
+                    return Err(EINVAL);
+                }
+                // `copy_from_user()` into the slab object's `data`.
+                let mut log = session.log.lock();
+                log.append(len, |chunk| reader.read_slice(chunk))?;
                 Ok(0)
             }
             KALLOC_SAMPLE_COUNT => {

@@ -35,6 +35,9 @@ busybox=$(command -v busybox || true)
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run 'make setup'"
 
 mkdir -p "$out"
+# The sample's user-space half, static: the initramfs has no libc.
+gcc -static -O2 -Wall -o "$out/kalloc-sample-ioctl" "$KALLOC_TOP/samples/kalloc_sample_ioctl.c" \
+	|| die "could not build samples/kalloc_sample_ioctl.c"
 list=$out/initramfs.list
 {
 	echo "dir /dev 0755 0 0"
@@ -45,6 +48,7 @@ list=$out/initramfs.list
 	echo "file /init $KALLOC_TOP/scripts/vm/init 0755 0 0"
 	echo "file /kalloc.ko $module 0644 0 0"
 	echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
+	echo "file /bin/kalloc-sample-ioctl $out/kalloc-sample-ioctl 0755 0 0"
 	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
 		[ -f "$step" ] && echo "file /steps.d/$(basename "$step") $step 0755 0 0"
 	done

@@ -18,12 +18,9 @@ const NOFAIL_MAX_ORDER: u32 = 1;
 ///
 /// # Errors
 ///
-/// `EOVERFLOW` if it overflows, or exceeds `isize::MAX` (no Rust object
-/// may be larger).
+/// `EOVERFLOW` if it overflows.
 pub(crate) fn array_size<T>(n: usize) -> Result<usize> {
-    n.checked_mul(size_of::<T>())
-        .filter(|&size| size <= isize::MAX as usize)
-        .ok_or(EOVERFLOW)
+    n.checked_mul(size_of::<T>()).ok_or(EOVERFLOW)
 }
 
 /// Checks a request for `size` bytes from the slab allocator (kmalloc,

@@ -127,6 +127,11 @@ impl<T> VBuf<T> {
         if size == 0 {
             return Err(EINVAL);
         }
+        // No Rust object may be larger, and vmalloc has no limit of its own
+        // that would refuse it first.
+        if size > isize::MAX as usize {
+            return Err(EOVERFLOW);
+        }
         // `EAGAIN` in atomic context: the flags must allow sleeping (below),
         // and `check()` refuses sleeping flags where sleeping is not allowed.
         let flags = flags.check()?;
