@@ -17,6 +17,8 @@ use kernel::ffi::{c_char, c_uint, c_ulong, c_void};
 extern "C" {
     // gfp
     fn kalloc_may_sleep() -> bool;
+    fn kalloc_in_nmi() -> bool;
+    fn kalloc_in_hardirq() -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
@@ -62,6 +64,19 @@ extern "C" {
         size: usize,
         gfp: bindings::gfp_t,
     ) -> *mut c_void;
+}
+
+/// Whether the current code runs in NMI context (C's `in_nmi()`).
+pub(crate) fn in_nmi() -> bool {
+    // SAFETY: The shim only reads the current CPU's preempt count.
+    unsafe { kalloc_in_nmi() }
+}
+
+/// Whether the current code runs in hard interrupt context, NMI included
+/// (C's `in_hardirq()`).
+pub(crate) fn in_hardirq() -> bool {
+    // SAFETY: The shim only reads the current CPU's preempt count.
+    unsafe { kalloc_in_hardirq() }
 }
 
 /// Whether the current context may sleep (see `kalloc_may_sleep` in

@@ -15,9 +15,11 @@
 //!   added with `|` and removed with [`Gfp::without`].
 //! - **Invalid combinations are errors, not bugs.** Two zone modifiers at
 //!   once (`GFP_DMA | GFP_DMA32`, `__GFP_HIGHMEM | GFP_DMA`) make C's
-//!   `gfp_zone()` hit `VM_BUG_ON`. [`Gfp::check`] rejects them with
-//!   `EINVAL`, and every kalloc allocator calls it before the C allocator
-//!   sees the flags.
+//!   `gfp_zone()` hit `VM_BUG_ON`, and both migratetype bits at once
+//!   (`__GFP_MOVABLE | __GFP_RECLAIMABLE`) index past the free lists.
+//!   [`Gfp::check`] rejects them with `EINVAL`, and every kalloc allocator
+//!   calls it before the C allocator sees the flags; [`Gfp::from_raw`]
+//!   takes every other mask C builds, so a `gfp_t` from C passes through.
 //!
 //! The bit positions come from the kernel being built (`___GFP_*_BIT` in
 //! `kernel::bindings`); the KUnit suite `kalloc_gfp` checks every constant
@@ -117,8 +119,7 @@ pub fn context_may_sleep() -> bool {
     crate::ffi::may_sleep()
 }
 
-// The single bits. Modifiers are public; the ones only reachable through a
-// documented composite (HARDWALL, MOVABLE, SKIP_KASAN) stay private.
+// The single bits, in the order of `enum ___GFP_*_BIT` (gfp_types.h).
 const DMA: RawGfp = bit(bindings::___GFP_DMA_BIT);
 const HIGHMEM: RawGfp = bit(bindings::___GFP_HIGHMEM_BIT);
 const DMA32: RawGfp = bit(bindings::___GFP_DMA32_BIT);
@@ -134,8 +135,22 @@ const NOWARN: RawGfp = bit(bindings::___GFP_NOWARN_BIT);
 const RETRY_MAYFAIL: RawGfp = bit(bindings::___GFP_RETRY_MAYFAIL_BIT);
 const NOFAIL: RawGfp = bit(bindings::___GFP_NOFAIL_BIT);
 const NORETRY: RawGfp = bit(bindings::___GFP_NORETRY_BIT);
+const WRITE: RawGfp = bit(bindings::___GFP_WRITE_BIT);
+const MEMALLOC: RawGfp = bit(bindings::___GFP_MEMALLOC_BIT);
+const COMP: RawGfp = bit(bindings::___GFP_COMP_BIT);
+const NOMEMALLOC: RawGfp = bit(bindings::___GFP_NOMEMALLOC_BIT);
 const HARDWALL: RawGfp = bit(bindings::___GFP_HARDWALL_BIT);
+const THISNODE: RawGfp = bit(bindings::___GFP_THISNODE_BIT);
 const ACCOUNT: RawGfp = bit(bindings::___GFP_ACCOUNT_BIT);
+const ZEROTAGS: RawGfp = bit(bindings::___GFP_ZEROTAGS_BIT);
+// `__GFP_NOLOCKDEP` exists only with lockdep; 0 without, as in C.
+#[cfg(CONFIG_LOCKDEP)]
+const NOLOCKDEP: RawGfp = bit(bindings::___GFP_NOLOCKDEP_BIT);
+#[cfg(not(CONFIG_LOCKDEP))]
+const NOLOCKDEP: RawGfp = 0;
+/// The bit between `__GFP_ZERO` and `__GFP_DIRECT_RECLAIM` that C no longer
+/// uses (`___GFP_UNUSED_BIT`): no mask C builds has it.
+const UNUSED: RawGfp = bit(bindings::___GFP_UNUSED_BIT);
 // `__GFP_SKIP_KASAN` exists only when KASAN's tag modes are configured;
 // with generic KASAN (and without KASAN) it is 0, as in C.
 #[cfg(CONFIG_KASAN_HW_TAGS)]
@@ -144,28 +159,16 @@ const SKIP_KASAN: RawGfp = bit(bindings::___GFP_SKIP_KASAN_BIT);
 const SKIP_KASAN: RawGfp = 0;
 
 const RECLAIM: RawGfp = DIRECT_RECLAIM | KSWAPD_RECLAIM;
-const ZONE_MASK: RawGfp = DMA | HIGHMEM | DMA32 | MOVABLE;
 /// The bits a slab allocation (kmalloc, kmem_cache) cannot honour: slab
 /// memory must be permanently mapped and has no DMA32 caches (C's
 /// `GFP_SLAB_BUG_MASK` warns on them); movable slab pages do not exist.
 const SLAB_REJECT: RawGfp = HIGHMEM | DMA32 | MOVABLE;
-// No `Gfp` can name a migratetype other than movable.
-const _: () = assert!(KNOWN & RECLAIMABLE == 0);
+/// The migratetype bits: at most one may be set.
+const MIGRATETYPE_MASK: RawGfp = MOVABLE | RECLAIMABLE;
 
-/// Every bit a [`Gfp`] may hold.
-const KNOWN: RawGfp = ZONE_MASK
-    | HIGH
-    | IO
-    | FS
-    | ZERO
-    | RECLAIM
-    | NOWARN
-    | RETRY_MAYFAIL
-    | NOFAIL
-    | NORETRY
-    | HARDWALL
-    | ACCOUNT
-    | SKIP_KASAN;
+/// Every bit a `gfp_t` of this kernel may hold (C's `__GFP_BITS_MASK`),
+/// but the unused one.
+const KNOWN: RawGfp = ((1 << bindings::___GFP_LAST_BIT) - 1) & !UNUSED;
 
 /// The usual flags for kernel-internal allocations: may sleep, may start
 /// direct reclaim, I/O and file-system calls. Process context only. Zone:
@@ -233,6 +236,28 @@ pub const __GFP_DIRECT_RECLAIM: Gfp = Gfp(DIRECT_RECLAIM);
 /// Wake kswapd to reclaim in the background when memory runs low. With
 /// [`__GFP_DIRECT_RECLAIM`] this is `__GFP_RECLAIM`, the old `__GFP_WAIT`.
 pub const __GFP_KSWAPD_RECLAIM: Gfp = Gfp(KSWAPD_RECLAIM);
+/// Migratetype: the kernel may migrate the memory (page cache, anonymous
+/// memory). kalloc's allocators refuse it: their memory stays put.
+pub const __GFP_MOVABLE: Gfp = Gfp(MOVABLE);
+/// Migratetype: the memory is reclaimable through a shrinker (slab caches
+/// with `SLAB_RECLAIM_ACCOUNT`). Never together with [`__GFP_MOVABLE`].
+pub const __GFP_RECLAIMABLE: Gfp = Gfp(RECLAIMABLE);
+/// The page will be written to soon (page cache): spread dirty pages.
+pub const __GFP_WRITE: Gfp = Gfp(WRITE);
+/// May use all memory reserves: only for code that frees memory itself.
+pub const __GFP_MEMALLOC: Gfp = Gfp(MEMALLOC);
+/// Make a compound page of a block of pages (page allocator).
+pub const __GFP_COMP: Gfp = Gfp(COMP);
+/// Never use the memory reserves, even where the task may.
+pub const __GFP_NOMEMALLOC: Gfp = Gfp(NOMEMALLOC);
+/// Enforce the task's cpuset (part of [`GFP_USER`]).
+pub const __GFP_HARDWALL: Gfp = Gfp(HARDWALL);
+/// Only the requested NUMA node, no fallback.
+pub const __GFP_THISNODE: Gfp = Gfp(THISNODE);
+/// Zero the memory tags with the memory (KASAN's hardware tag mode).
+pub const __GFP_ZEROTAGS: Gfp = Gfp(ZEROTAGS);
+/// Lockdep does not track this allocation's reclaim (0 without lockdep).
+pub const __GFP_NOLOCKDEP: Gfp = Gfp(NOLOCKDEP);
 
 impl Gfp {
     /// No flags at all: a request that may not sleep, reclaim or warn.
@@ -243,15 +268,22 @@ impl Gfp {
         self.0
     }
 
-    /// Takes flags from C, or `EINVAL` if they hold bits kalloc does not
-    /// know (such as `__GFP_RECLAIMABLE`) or are not a valid combination.
+    /// Takes flags from C: every mask C builds from its flags.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for what C's own checks refuse: an invalid mix of zone
+    /// modifiers ([`Gfp::zone`], C's `GFP_ZONE_BAD`), both migratetype bits,
+    /// and bits that are no `gfp_t` flag (beyond `__GFP_BITS_MASK`, or the
+    /// unused bit). Whether an allocator can honour the flags is its own
+    /// check ([`Gfp::check`]).
     pub fn from_raw(raw: RawGfp) -> Result<Gfp> {
-        // `KNOWN` holds no `__GFP_RECLAIMABLE`, so both migratetype bits
-        // (`__GFP_MOVABLE | __GFP_RECLAIMABLE`) can never be set together.
         if raw & !KNOWN != 0 {
             return Err(EINVAL);
         }
-        Gfp(raw).check_combination()
+        let flags = Gfp(raw);
+        flags.valid()?;
+        Ok(flags)
     }
 
     /// Both sets of flags (as `|`), usable in `const` items.
@@ -310,22 +342,35 @@ impl Gfp {
     /// Returns the flags if they can be used for an allocation here and
     /// now, else an error:
     /// - `EINVAL` unless they are a combination the page allocator accepts:
-    ///   at most one zone modifier ([`Gfp::zone`]) and `__GFP_NOFAIL` only
-    ///   with a request that may sleep;
+    ///   at most one zone modifier ([`Gfp::zone`]), at most one migratetype,
+    ///   and `__GFP_NOFAIL` only with a request that may sleep;
     /// - `EAGAIN` for flags that may sleep in a context that must not
     ///   ([`context_may_sleep`]): a sleeping allocation under a spinlock or
-    ///   with interrupts off would be a bug, so it is refused instead.
+    ///   with interrupts off would be a bug, so it is refused instead;
+    /// - `EAGAIN` in NMI context, whatever the flags: neither kmalloc nor
+    ///   the page allocator may run there (they take locks an NMI may have
+    ///   interrupted). C code that must allocate there uses
+    ///   `kmalloc_nolock()`, which kalloc does not wrap.
     pub fn check(self) -> Result<Gfp> {
         self.check_combination()?;
-        if self.may_sleep() && !context_may_sleep() {
+        if crate::ffi::in_nmi() || (self.may_sleep() && !context_may_sleep()) {
             return Err(EAGAIN);
         }
         Ok(self)
     }
 
+    /// What C refuses in any mask: an invalid zone, both migratetypes.
+    fn valid(self) -> Result {
+        self.zone()?;
+        if self.0 & MIGRATETYPE_MASK == MIGRATETYPE_MASK {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     /// The context-free part of [`Gfp::check`].
     fn check_combination(self) -> Result<Gfp> {
-        self.zone()?;
+        self.valid()?;
         if self.0 & NOFAIL != 0 && !self.may_sleep() {
             return Err(EINVAL);
         }
@@ -390,6 +435,16 @@ pub const ALL: &[(&CStr, Gfp)] = &[
     (c"__GFP_ACCOUNT", __GFP_ACCOUNT),
     (c"__GFP_DIRECT_RECLAIM", __GFP_DIRECT_RECLAIM),
     (c"__GFP_KSWAPD_RECLAIM", __GFP_KSWAPD_RECLAIM),
+    (c"__GFP_MOVABLE", __GFP_MOVABLE),
+    (c"__GFP_RECLAIMABLE", __GFP_RECLAIMABLE),
+    (c"__GFP_WRITE", __GFP_WRITE),
+    (c"__GFP_MEMALLOC", __GFP_MEMALLOC),
+    (c"__GFP_COMP", __GFP_COMP),
+    (c"__GFP_NOMEMALLOC", __GFP_NOMEMALLOC),
+    (c"__GFP_HARDWALL", __GFP_HARDWALL),
+    (c"__GFP_THISNODE", __GFP_THISNODE),
+    (c"__GFP_ZEROTAGS", __GFP_ZEROTAGS),
+    (c"__GFP_NOLOCKDEP", __GFP_NOLOCKDEP),
 ];
 
 #[cfg(kalloc_selftest)]

@@ -37,6 +37,8 @@
 
 /* Prototypes: the only callers are in Rust. */
 bool kalloc_may_sleep(void);
+bool kalloc_in_nmi(void);
+bool kalloc_in_hardirq(void);
 unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order);
 unsigned long kalloc_get_zeroed_page(gfp_t gfp);
 void *kalloc_page_address(const struct page *page);
@@ -62,6 +64,16 @@ void *kalloc_vmalloc(unsigned long size, gfp_t flags);
  * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
  * spinlock does not show in in_atomic().
  */
+bool kalloc_in_nmi(void)
+{
+	return in_nmi();
+}
+
+bool kalloc_in_hardirq(void)
+{
+	return in_hardirq();
+}
+
 bool kalloc_may_sleep(void)
 {
 	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();

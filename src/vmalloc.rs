@@ -27,12 +27,14 @@
 //!   (`EOVERFLOW`) and never zero (`EINVAL`: C WARNs on a zero size).
 //! - The flags are ones `__vmalloc()` supports (`EINVAL`: C WARNs on zone
 //!   modifiers such as `GFP_DMA32` and drops them).
-//! - The request may sleep. Flags that do not allow sleeping (`GFP_ATOMIC`,
-//!   `GFP_NOWAIT`) are `EINVAL`, and so is `__GFP_NOFAIL`, which would
-//!   retry a large request forever. A call from a context that cannot sleep
-//!   (spinlock held, preemption or interrupts disabled, RCU read-side
-//!   critical section, interrupt) is refused with `EAGAIN` instead of
-//!   sleeping there.
+//! - The flags follow C (`GFP_VMALLOC_SUPPORTED`): `GFP_ATOMIC` and
+//!   `GFP_NOWAIT` allocate without sleeping, from atomic context too (not
+//!   from a hard interrupt or NMI: `EAGAIN`, where C would `BUG()`), and
+//!   `__GFP_NOFAIL` with a sleeping class is the way to a large buffer that
+//!   cannot fail. Flags that may sleep, from a context that cannot (spinlock
+//!   held, preemption or interrupts disabled, RCU read-side critical
+//!   section, interrupt), are refused with `EAGAIN` instead of sleeping
+//!   there.
 //! - A buffer dropped where sleeping is not allowed is freed with
 //!   `vfree_atomic()` (deferred to a workqueue), because `vfree()` may sleep.
 //!
@@ -62,8 +64,9 @@ use kernel::page::{AsPageIter, PAGE_SIZE};
 use kernel::prelude::*;
 
 use crate::gfp::{
-    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
-    GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
+    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NOLOCKDEP, __GFP_NORETRY, __GFP_RETRY_MAYFAIL,
+    __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT,
+    GFP_USER,
 };
 
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
@@ -78,7 +81,8 @@ const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
     .union(GFP_NOFS)
     .union(GFP_NOIO)
     .union(GFP_KERNEL_ACCOUNT)
-    .union(GFP_USER);
+    .union(GFP_USER)
+    .union(__GFP_NOLOCKDEP);
 
 /// Whether `ptr` points into the vmalloc area (C's `is_vmalloc_addr()`):
 /// memory from `vmalloc()` (or `vmap()`), as opposed to the kernel's
@@ -132,17 +136,19 @@ impl<T> VBuf<T> {
         if size > isize::MAX as usize {
             return Err(EOVERFLOW);
         }
-        // `EAGAIN` in atomic context: the flags must allow sleeping (below),
-        // and `check()` refuses sleeping flags where sleeping is not allowed.
+        // `check()` refuses sleeping flags where sleeping is not allowed
+        // (`EAGAIN`), and `__GFP_NOFAIL` without sleeping (`EINVAL`).
         let flags = flags.check()?;
-        if !GFP_VMALLOC_SUPPORTED.contains(flags)
-            || !flags.may_sleep()
-            || flags.contains(__GFP_NOFAIL)
-        {
+        if !GFP_VMALLOC_SUPPORTED.contains(flags) {
             return Err(EINVAL);
         }
-        // SAFETY: `size` is not zero, the flags are supported by vmalloc and
-        // allow sleeping, and the current context may sleep (`check()`).
+        // vmalloc BUG()s in hard interrupt (and NMI) context.
+        if ffi::in_hardirq() {
+            return Err(EAGAIN);
+        }
+        // SAFETY: `size` is not zero, the flags are supported by vmalloc, and
+        // sleeping ones come only where the context may sleep (`check()`);
+        // this is not hard interrupt or NMI context.
         let ptr = unsafe { ffi::kalloc_vmalloc(size, flags.as_raw()) };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)

@@ -7,7 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_gfp)]
 mod kalloc_gfp {
     use super::super::*;
-    use crate::selftest::ffi::{c_macro, gfp_c_allow_blocking, gfp_c_zone};
+    use crate::selftest::ffi::{c_macro, gfp_c_allow_blocking, gfp_c_zone, gfp_c_zone_bad};
     use kernel::new_spinlock;
 
     /// A few flags outside every composite, to combine with the constants.
@@ -89,18 +89,24 @@ mod kalloc_gfp {
         }
     }
 
-    /// No combination of constants with `|` or `without` sets both
-    /// migratetype bits (Rust-for-Linux issue 1253), and raw flags that
-    /// do are refused.
+    /// Flags with both migratetype bits (Rust-for-Linux issue 1253) never
+    /// reach C: of all combinations of constants with `|` or `without`,
+    /// exactly those that set both are refused by the check every
+    /// allocator makes, and raw flags that do are refused.
     #[test]
     fn migratetype_bits_never_both_set() {
         for (_, a) in ALL {
             for (_, b) in ALL {
                 for flags in [*a | *b, a.without(*b)] {
-                    assert!(flags.as_raw() & (MOVABLE | RECLAIMABLE) != MOVABLE | RECLAIMABLE);
+                    if flags.as_raw() & MIGRATETYPE_MASK == MIGRATETYPE_MASK {
+                        assert!(flags.check() == Err(EINVAL));
+                        assert!(flags.check_slab() == Err(EINVAL));
+                        assert!(Gfp::from_raw(flags.as_raw()) == Err(EINVAL));
+                    }
                 }
             }
         }
+        assert!((__GFP_MOVABLE | __GFP_RECLAIMABLE).check() == Err(EINVAL));
         // The upstream bug: the complement of GFP_ATOMIC. Here, removing
         // GFP_ATOMIC from itself leaves nothing, not every other bit.
         assert!(GFP_ATOMIC.without(GFP_ATOMIC) == Gfp::NONE);
@@ -113,9 +119,37 @@ mod kalloc_gfp {
     fn from_raw_validates() {
         assert!(Gfp::from_raw(GFP_KERNEL.as_raw()) == Ok(GFP_KERNEL));
         assert!(Gfp::from_raw((GFP_ATOMIC | __GFP_ZERO).as_raw()) == Ok(GFP_ATOMIC | __GFP_ZERO));
-        // A bit no constant uses.
-        assert!(Gfp::from_raw(RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw(RECLAIMABLE) == Ok(__GFP_RECLAIMABLE));
+        // Both migratetypes, two zones, bits that are no flag.
+        assert!(Gfp::from_raw(MOVABLE | RECLAIMABLE) == Err(EINVAL));
+        assert!(Gfp::from_raw((GFP_DMA | GFP_DMA32).as_raw()) == Err(EINVAL));
+        assert!(Gfp::from_raw(UNUSED) == Err(EINVAL));
         assert!(Gfp::from_raw(1 << 31) == Err(EINVAL));
+        // `|` can make both migratetypes; every allocator's check refuses them.
+        assert!((__GFP_MOVABLE | __GFP_RECLAIMABLE).check() == Err(EINVAL));
+    }
+
+    /// Every mask C builds from its documented flags passes through
+    /// `from_raw` unchanged, and so does every pair of them, except exactly
+    /// the pairs C's own checks refuse: `GFP_ZONE_BAD` and both
+    /// migratetypes.
+    #[test]
+    fn from_raw_round_trips_every_c_mask() -> Result {
+        for (name, _) in ALL {
+            let c = c_macro(name)? as RawGfp;
+            assert!(Gfp::from_raw(c).map(Gfp::as_raw) == Ok(c));
+        }
+        for (a, _) in ALL {
+            for (b, _) in ALL {
+                let mask = c_macro(a)? as RawGfp | c_macro(b)? as RawGfp;
+                let c_refuses = gfp_c_zone_bad(mask) || mask & MIGRATETYPE_MASK == MIGRATETYPE_MASK;
+                match Gfp::from_raw(mask) {
+                    Ok(flags) => assert!(!c_refuses && flags.as_raw() == mask),
+                    Err(e) => assert!(c_refuses && e == EINVAL),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `|`, `|=`, `without` and `contains` add and remove exactly the
@@ -142,13 +176,15 @@ mod kalloc_gfp {
         assert!((GFP_NOWAIT | __GFP_NOFAIL).check() == Err(EINVAL));
     }
 
-    /// Of the constants, only `GFP_HIGHUSER_MOVABLE` asks for movable
-    /// memory, and it keeps doing so combined with others.
+    /// Of the constants, only `GFP_HIGHUSER_MOVABLE` and `__GFP_MOVABLE`
+    /// ask for movable memory, and keep doing so combined with others.
     #[test]
     fn movable_only_with_gfp_highuser_movable() {
         for (_, flags) in ALL {
-            assert!(flags.movable() == (*flags == GFP_HIGHUSER_MOVABLE));
+            let movable = *flags == GFP_HIGHUSER_MOVABLE || *flags == __GFP_MOVABLE;
+            assert!(flags.movable() == movable);
             assert!((*flags | GFP_HIGHUSER_MOVABLE).movable());
+            assert!((*flags | __GFP_MOVABLE).movable());
         }
         // What `GFP_HIGHUSER_MOVABLE` adds to `GFP_HIGHUSER`: the movable bit.
         let movable = GFP_HIGHUSER_MOVABLE.without(GFP_HIGHUSER);

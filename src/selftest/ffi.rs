@@ -19,6 +19,7 @@ extern "C" {
 
     fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
     fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
+    fn kalloc_gfp_zone_bad(flags: bindings::gfp_t) -> bool;
 
     pub(crate) fn kalloc_stop_machine(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,
@@ -73,4 +74,11 @@ pub(crate) fn gfp_c_zone(flags: Gfp) -> Result<bindings::zone_type> {
 pub(crate) fn gfp_c_allow_blocking(flags: Gfp) -> bool {
     // SAFETY: a pure function of its argument.
     unsafe { kalloc_gfp_allow_blocking(flags.as_raw()) }
+}
+
+/// Whether C's `GFP_ZONE_BAD` table calls the zone modifiers of `flags` an
+/// invalid combination.
+pub(crate) fn gfp_c_zone_bad(flags: bindings::gfp_t) -> bool {
+    // SAFETY: a pure function of its argument (a table lookup).
+    unsafe { kalloc_gfp_zone_bad(flags) }
 }

@@ -35,6 +35,7 @@
 
 /* Prototypes: the only callers are in Rust. */
 int kalloc_gfp_zone(gfp_t flags);
+bool kalloc_gfp_zone_bad(gfp_t flags);
 bool kalloc_gfp_allow_blocking(gfp_t flags);
 u32 kalloc_shim_abi(void);
 int kalloc_c_macro(const char *name, unsigned long *out);
@@ -87,6 +88,17 @@ static const struct {
 	KALLOC_C_MACRO(__GFP_DIRECT_RECLAIM),
 	KALLOC_C_MACRO(__GFP_KSWAPD_RECLAIM),
 	KALLOC_C_MACRO(__GFP_RECLAIM),
+	KALLOC_C_MACRO(__GFP_MOVABLE),
+	KALLOC_C_MACRO(__GFP_RECLAIMABLE),
+	KALLOC_C_MACRO(__GFP_WRITE),
+	KALLOC_C_MACRO(__GFP_MEMALLOC),
+	KALLOC_C_MACRO(__GFP_COMP),
+	KALLOC_C_MACRO(__GFP_NOMEMALLOC),
+	KALLOC_C_MACRO(__GFP_HARDWALL),
+	KALLOC_C_MACRO(__GFP_THISNODE),
+	KALLOC_C_MACRO(__GFP_ZEROTAGS),
+	KALLOC_C_MACRO(__GFP_NOLOCKDEP),
+	KALLOC_C_MACRO(__GFP_BITS_MASK),
 	KALLOC_C_MACRO(SLAB_HWCACHE_ALIGN),
 	KALLOC_C_MACRO(SLAB_ACCOUNT),
 	KALLOC_C_MACRO(SLAB_RECLAIM_ACCOUNT),
@@ -260,4 +272,12 @@ int kalloc_gfp_zone(gfp_t flags)
 bool kalloc_gfp_allow_blocking(gfp_t flags)
 {
 	return gfpflags_allow_blocking(flags);
+}
+
+/* Whether GFP_ZONE_BAD calls the zone modifiers of @flags invalid. */
+bool kalloc_gfp_zone_bad(gfp_t flags)
+{
+	int bit = (__force int)(flags & GFP_ZONEMASK);
+
+	return (GFP_ZONE_BAD >> bit) & 1;
 }

@@ -7,7 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_vmalloc)]
 mod kalloc_vmalloc {
     use super::super::*;
-    use crate::gfp::{__GFP_HIGHMEM, __GFP_NOWARN, GFP_DMA, GFP_DMA32};
+    use crate::gfp::{__GFP_COMP, __GFP_HIGHMEM, __GFP_NOWARN, __GFP_THISNODE, GFP_DMA, GFP_DMA32};
     use core::cell::Cell;
     use kernel::interrupt::local_interrupt_disable;
     use kernel::sync::{new_spinlock, rcu};
@@ -182,25 +182,41 @@ mod kalloc_vmalloc {
         );
     }
 
-    /// Flags vmalloc cannot honour are `EINVAL`: zone modifiers (C would
-    /// WARN), flags that do not allow sleeping, and `__GFP_NOFAIL`.
+    /// Flags vmalloc cannot honour are `EINVAL`: zone modifiers and other
+    /// flags outside C's `GFP_VMALLOC_SUPPORTED` (C would WARN and drop
+    /// them), `__GFP_NOFAIL` without sleeping; every class C supports
+    /// works, the non-sleeping ones and `__GFP_NOFAIL` included.
     #[test]
-    fn unsupported_flags_are_refused() {
+    fn unsupported_flags_are_refused() -> Result {
         for flags in [
             GFP_KERNEL | GFP_DMA,
             GFP_KERNEL | GFP_DMA32,
             GFP_KERNEL | __GFP_HIGHMEM,
-            GFP_ATOMIC,
-            GFP_NOWAIT,
-            Gfp::NONE,
-            GFP_KERNEL | __GFP_NOFAIL,
+            GFP_KERNEL | __GFP_COMP,
+            GFP_KERNEL | __GFP_THISNODE,
+            GFP_ATOMIC | __GFP_NOFAIL,
         ] {
             assert_eq!(VBuf::<u8>::zeroed(PAGE_SIZE, flags).err(), Some(EINVAL));
         }
-        // The supported classes work.
-        for flags in [GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_KERNEL_ACCOUNT, GFP_USER] {
-            assert!(VBuf::<u8>::zeroed(PAGE_SIZE, flags | __GFP_NORETRY).is_ok());
+        // The supported classes work, as in C's `GFP_VMALLOC_SUPPORTED`.
+        for flags in [
+            GFP_KERNEL,
+            GFP_NOFS,
+            GFP_NOIO,
+            GFP_KERNEL_ACCOUNT,
+            GFP_USER,
+            GFP_ATOMIC,
+            GFP_NOWAIT,
+            Gfp::NONE,
+            GFP_KERNEL | __GFP_NOLOCKDEP,
+        ] {
+            let buf = VBuf::<u8>::zeroed(PAGE_SIZE, flags | __GFP_NORETRY)?;
+            assert!(buf.iter().all(|&b| b == 0));
         }
+        // `__GFP_NOFAIL`: the way to a large buffer that cannot fail.
+        let big = VBuf::<u64>::zeroed(1 << 17, GFP_KERNEL | __GFP_NOFAIL)?;
+        assert_eq!(big.len(), 1 << 17);
+        Ok(())
     }
 
     /// In atomic context (spinlock held, interrupts disabled, RCU
@@ -238,6 +254,14 @@ mod kalloc_vmalloc {
 
         assert!(context_may_sleep());
         assert!(VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).is_ok());
+
+        // Flags that never sleep work there, as in C (and the buffer is
+        // freed with `vfree_atomic()` when dropped there).
+        for flags in [GFP_ATOMIC, GFP_NOWAIT] {
+            let _guard = lock.lock();
+            let buf = VBuf::<u32>::zeroed(PAGE_SIZE, flags)?;
+            assert!(buf.iter().all(|&x| x == 0));
+        }
         Ok(())
     }
 
