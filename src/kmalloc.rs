@@ -88,12 +88,18 @@ type AllocFn = unsafe extern "C" fn(usize, bindings::gfp_t) -> *mut c_void;
 
 /// The largest request kmalloc serves with `__GFP_NOFAIL`: one page.
 ///
-/// The page allocator does not support `__GFP_NOFAIL` above order 1
-/// (`include/linux/gfp_types.h`). A slab that cannot get its preferred order
-/// falls back to the smallest order that holds one object, with the caller's
-/// flags: up to one page, that is order 1 at most, even with KASAN's redzone;
-/// the `kmalloc-8k` cache's smallest slab is order 2 under KASAN, and larger
-/// requests go to the page allocator directly at order 2 or more.
+/// In 7.3 the page allocator no longer warns about it, but its contract
+/// still says that `__GFP_NOFAIL` above order 1 is not supported
+/// (`include/linux/gfp_types.h`: "use kvmalloc() instead"). SLUB asks for a
+/// slab of its preferred order without `__GFP_NOFAIL`, then falls back to
+/// the smallest order that holds one object, with the caller's flags. That
+/// order depends on the object's metadata. Measured on kalloc's debug
+/// kernel (KASAN, `slub_debug=P`), `/sys/kernel/slab/kmalloc-*/slab_size`:
+/// `kmalloc-4k` takes 8192 bytes an object (smallest slab: order 1) and
+/// `kmalloc-8k` 16384 (order 2). Without debugging metadata `kmalloc-8k`
+/// takes 8192 (order 1), but one page is the limit that holds on every
+/// kernel; above `KMALLOC_MAX_CACHE_SIZE` kmalloc goes to the page
+/// allocator directly, at order 2 or more.
 pub const NOFAIL_MAX_SIZE: usize = kernel::page::PAGE_SIZE;
 
 /// Returns `flags` if kmalloc can serve `size` bytes with them (see the

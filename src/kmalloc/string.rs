@@ -37,8 +37,7 @@ impl KString {
     /// # Errors
     ///
     /// - `EINVAL` for flags kmalloc cannot honour, for text containing a NUL
-    ///   byte (C would cut the string there), if formatting fails, or if it
-    ///   gives a different text the second time;
+    ///   byte (C would cut the string there), or if formatting fails;
     /// - `ENOMEM` if the string and its NUL would exceed
     ///   [`KMALLOC_MAX_SIZE`], or if an allocation fails.
     pub fn from_fmt(flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
@@ -109,16 +108,15 @@ unsafe impl Send for KString {}
 unsafe impl Sync for KString {}
 
 /// A `fmt::Write` for the text of a C string: it refuses NUL bytes (C would
-/// end the string there) and stops after `limit` bytes. It copies the text
-/// into `out`, if there is one, which then is `limit` bytes long.
+/// end the string there), stops after `limit` bytes, and copies the text
+/// into `buf`, which it grows as the text needs.
 struct CText<'b> {
-    out: Option<&'b mut [u8]>,
+    buf: &'b mut KmallocBuf,
     len: usize,
     limit: usize,
+    flags: Gfp,
     /// Why writing stopped, if it stopped.
     stop: Option<Error>,
-    /// The error for text beyond `limit`.
-    too_long: Error,
 }
 
 impl fmt::Write for CText<'_> {
@@ -132,26 +130,21 @@ impl fmt::Write for CText<'_> {
             .checked_add(s.len())
             .filter(|&end| end <= self.limit)
         else {
-            self.stop = Some(self.too_long);
+            self.stop = Some(ENOMEM);
             return Err(fmt::Error);
         };
-        if let Some(out) = self.out.as_deref_mut() {
-            // `end <= limit`, the length of `out`: the range is in bounds.
-            out[self.len..end].copy_from_slice(s.as_bytes());
+        if end > self.buf.len() {
+            // Doubling keeps the number of `krealloc()` calls logarithmic.
+            let grown = end.max(2 * self.buf.len()).max(32).min(self.limit);
+            if let Err(e) = self.buf.resize(grown, 0, self.flags) {
+                self.stop = Some(e);
+                return Err(fmt::Error);
+            }
         }
+        // `end <= self.buf.len()`: the range is in bounds.
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
-    }
-}
-
-impl CText<'_> {
-    /// Formats `args` into `self`: the length of the text, or why it stopped
-    /// (`EINVAL` if a formatting trait implementation failed).
-    fn write(mut self, args: fmt::Arguments<'_>) -> Result<usize> {
-        match core::fmt::write(&mut self, args) {
-            Ok(()) => Ok(self.len),
-            Err(fmt::Error) => Err(self.stop.unwrap_or(EINVAL)),
-        }
     }
 }
 
@@ -160,37 +153,33 @@ impl CText<'_> {
 /// NUL. C can then format that text as often as it likes (`kasprintf()`
 /// does twice: to size its buffer, then to fill it) and get the same bytes.
 ///
-/// The arguments are formatted twice here: to measure the text, stopping at
-/// the first NUL byte or at `max_len` bytes (a huge `Display` is not
-/// formatted in full), then into a buffer of exactly that size.
+/// The arguments are formatted exactly once, into a buffer that grows with
+/// the text (`krealloc()`), and formatting stops at the first NUL byte or
+/// past `max_len` bytes (a huge `Display` is not formatted in full).
 ///
-/// Errors: `EINVAL` for text with a NUL byte, if formatting fails, or if
-/// the text differs between the two passes; `ENOMEM` for text longer than
-/// `max_len` or if the allocation fails; as for [`KmallocBuf::zeroed`].
+/// # Errors
+///
+/// `EINVAL` for text with a NUL byte or if formatting fails; `ENOMEM` for
+/// text longer than `max_len` or if an allocation fails; as for
+/// [`KmallocBuf::resize`].
 pub(crate) fn format_once(
     args: fmt::Arguments<'_>,
     max_len: usize,
     flags: Gfp,
 ) -> Result<KmallocBuf> {
-    let measure = CText {
-        out: None,
+    let mut buf = KmallocBuf::from_slice(&[], flags)?;
+    let mut text = CText {
+        buf: &mut buf,
         len: 0,
         limit: max_len,
+        flags,
         stop: None,
-        too_long: ENOMEM,
     };
-    let len = measure.write(args)?;
-    let mut buf = KmallocBuf::zeroed(len, flags)?;
-    let fill = CText {
-        out: Some(&mut buf),
-        len: 0,
-        limit: len,
-        stop: None,
-        // Longer the second time: the text changed.
-        too_long: EINVAL,
-    };
-    if fill.write(args)? != len {
-        return Err(EINVAL);
+    if core::fmt::write(&mut text, args).is_err() {
+        return Err(text.stop.unwrap_or(EINVAL));
     }
+    let len = text.len;
+    // Give back what the doubling over-allocated.
+    buf.resize(len, 0, flags)?;
     Ok(buf)
 }
