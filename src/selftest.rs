@@ -11,5 +11,6 @@ pub(crate) mod devres;
 pub(crate) mod ffi;
 pub(crate) mod kmalloc;
 pub(crate) mod pages;
+pub(crate) mod slab;
 
 mod tests;

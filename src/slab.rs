@@ -125,6 +125,9 @@ const SLAB_RECLAIM_ACCOUNT: bindings::slab_flags_t =
 #[cfg(CONFIG_SLUB_TINY)]
 const SLAB_RECLAIM_ACCOUNT: bindings::slab_flags_t = 0;
 const SLAB_NO_MERGE: bindings::slab_flags_t = slab_flag(bindings::_slab_flag_bits__SLAB_NO_MERGE);
+const SLAB_CACHE_DMA: bindings::slab_flags_t = slab_flag(bindings::_slab_flag_bits__SLAB_CACHE_DMA);
+const SLAB_CACHE_DMA32: bindings::slab_flags_t =
+    slab_flag(bindings::_slab_flag_bits__SLAB_CACHE_DMA32);
 
 /// The longest cache name kalloc accepts, in bytes: SLUB names the cache's
 /// directory in `/sys/kernel/slab` after it, and a file name holds at most

@@ -7,6 +7,7 @@ use super::{
     cache_name_taken, check_alloc_flags, check_name, CacheKind, Construct, Constructed, NamesGuard,
     Plain, SlabBox, SlabOptions, SlabStats, MAX_ALIGN, MAX_OBJECT_SIZE,
 };
+use super::{SLAB_CACHE_DMA, SLAB_CACHE_DMA32};
 use crate::ffi;
 use crate::gfp::{
     context_may_sleep,
@@ -146,6 +147,12 @@ impl<T, K: CacheKind> SlabCache<T, K> {
             None => align_of::<T>(),
         };
         if align > MAX_ALIGN {
+            return Err(EINVAL);
+        }
+        // Both would make SLUB allocate its slabs with `GFP_DMA | GFP_DMA32`,
+        // an invalid zone (`gfp_zone()` hits `VM_BUG_ON`).
+        let both = SLAB_CACHE_DMA | SLAB_CACHE_DMA32;
+        if options.flags & both == both {
             return Err(EINVAL);
         }
         let (useroffset, usersize) = match options.usercopy {

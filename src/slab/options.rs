@@ -2,7 +2,10 @@
 
 //! [`SlabOptions`] and the kinds of cache: what a cache is created with.
 
-use super::{SLAB_ACCOUNT, SLAB_HWCACHE_ALIGN, SLAB_NO_MERGE, SLAB_RECLAIM_ACCOUNT};
+use super::{
+    SLAB_ACCOUNT, SLAB_CACHE_DMA, SLAB_CACHE_DMA32, SLAB_HWCACHE_ALIGN, SLAB_NO_MERGE,
+    SLAB_RECLAIM_ACCOUNT,
+};
 use kernel::{
     bindings,
     prelude::*, //
@@ -65,6 +68,21 @@ impl SlabOptions {
     /// self-tests, debugging and rare performance-critical caches.
     pub const fn no_merge(self) -> Self {
         self.with_flags(SLAB_NO_MERGE)
+    }
+
+    /// `SLAB_CACHE_DMA`: the objects come from `ZONE_DMA` (below 16 MiB on
+    /// x86), for devices that address only 24 bits. Prefer the DMA API
+    /// (`dma_alloc_coherent()`) for device memory: it knows the device's
+    /// real limits. Not together with [`SlabOptions::dma32`] (`EINVAL`).
+    pub const fn dma(self) -> Self {
+        self.with_flags(SLAB_CACHE_DMA)
+    }
+
+    /// `SLAB_CACHE_DMA32`: the objects come from `ZONE_DMA32` (below
+    /// 4 GiB). kmalloc has no such caches; this is the way to small DMA32
+    /// objects. Not together with [`SlabOptions::dma`] (`EINVAL`).
+    pub const fn dma32(self) -> Self {
+        self.with_flags(SLAB_CACHE_DMA32)
     }
 
     /// Align objects to `align` bytes (or more, if `T` needs more). Cache

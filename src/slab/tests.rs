@@ -19,6 +19,7 @@ mod kalloc_slab {
         GFP_KERNEL,
     };
     use crate::selftest::ffi::c_macro;
+    use crate::selftest::slab::zone_of_object;
     use core::ptr;
     use kernel::prelude::*;
     use kernel::{
@@ -143,6 +144,14 @@ mod kalloc_slab {
             (c_macro(c"SLAB_NO_MERGE")? as bindings::slab_flags_t)
         );
         assert_eq!(
+            SLAB_CACHE_DMA,
+            (c_macro(c"SLAB_CACHE_DMA")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
+            SLAB_CACHE_DMA32,
+            (c_macro(c"SLAB_CACHE_DMA32")? as bindings::slab_flags_t)
+        );
+        assert_eq!(
             SlabOptions::new()
                 .hwcache_align()
                 .reclaim_account()
@@ -166,6 +175,28 @@ mod kalloc_slab {
             let options = none.align(align);
             assert!(SlabCache::<Item>::new(c"kalloc_slab_align", options).err() == Some(EINVAL));
         }
+    }
+
+    /// DMA caches hand out objects from their zone, whatever the allocation
+    /// flags say; asking for both zones is `EINVAL`, before SLUB sees it.
+    #[test]
+    fn dma_caches_come_from_their_zones() -> Result {
+        let none = SlabOptions::new().no_merge();
+        for (options, zone) in [
+            (none.dma(), bindings::zone_type_ZONE_DMA),
+            (none.dma32(), bindings::zone_type_ZONE_DMA32),
+            (none, bindings::zone_type_ZONE_NORMAL),
+        ] {
+            let cache = SlabCache::<Item>::new(c"kalloc_slab_dma", options)?;
+            for flags in [GFP_KERNEL, GFP_ATOMIC] {
+                let item = cache.alloc(Item::new(7), flags)?;
+                assert!(item.is(7));
+                assert_eq!(zone_of_object(&item), zone);
+            }
+        }
+        let both = none.dma().dma32();
+        assert!(SlabCache::<Item>::new(c"kalloc_slab_dma_both", both).err() == Some(EINVAL));
+        Ok(())
     }
 
     /// The user-copy region reaches SLUB as given (sysfs `usersize`), a
