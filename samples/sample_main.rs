@@ -168,7 +168,7 @@ impl Log {
         let name = CString::try_from_fmt(fmt!("kalloc_sample_{}", SESSIONS.fetch_add(1, Relaxed)))?;
         Ok(Log {
             records: SlabCache::new(&name, options)?,
-            ring: LowmemPages::get_free_pages(gfp::GFP_KERNEL | gfp::__GFP_ZERO, LOG_ORDER)?,
+            ring: LowmemPages::get_zeroed_pages(gfp::GFP_KERNEL, LOG_ORDER)?,
             index: VBuf::zeroed(INDEX_CAPACITY, gfp::GFP_KERNEL)?,
             used: 0,
             count: 0,

@@ -16,7 +16,7 @@
 //! | `devm_kcalloc(dev, n, size, gfp)`         | [`DevmBox::new_slice_zeroed`]         |
 //! | `devm_kfree(dev, p)`                      | [`DevmBox::free`], [`DevmStr::free`]  |
 //! | `devm_kasprintf(dev, gfp, "%pA", &args)`  | [`DevmStr::format`]                   |
-//! | `devm_get_free_pages(dev, gfp, order)`    | [`DevmPages::alloc`]                  |
+//! | `devm_get_free_pages(dev, gfp, order)`    | [`DevmPages::alloc`], [`DevmPages::alloc_zeroed`] |
 //! | `devm_free_pages(dev, addr)`              | [`DevmPages::free`]                   |
 //! | `devm_add_action_or_reset(dev, drop, v)`  | [`DevmOwned::new`]                    |
 //! | `devm_release_action(dev, drop, v)`       | [`DevmOwned::release`]                |
@@ -87,7 +87,7 @@
 //! fn setup<'a>(dev: &'a Device<Bound>, queue: u32) -> Result<DevmBox<'a, [u32]>> {
 //!     let _label = DevmStr::format(dev, GFP_KERNEL, fmt!("rx-{queue}"))?;
 //!     let mut ring = DevmBox::<[u32]>::new_slice_zeroed(dev, 256, GFP_KERNEL)?;
-//!     let staging = DevmPages::alloc(dev, GFP_KERNEL, 0)?; // one zeroed page
+//!     let staging = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?; // one zeroed page
 //!     ring[0] = staging.len() as u32;
 //!     staging.free(); // early release: off the device's list, freed once
 //!     Ok(ring) // `_label` and `ring` go back when `dev` is unbound

@@ -17,6 +17,13 @@
 //!   which map one page with `kmap_local_page()` for the length of a
 //!   closure. Dropped with `__free_pages(page, order)`.
 //!
+//! Pages allocated without `__GFP_ZERO` hold whatever their previous owner
+//! left: stale bytes that Rust must treat as uninitialised (KMSAN reports
+//! reads of them). The type says which it is: a block is
+//! [`Uninit`] until it is written in full, and only an [`Init`] block
+//! (allocated zeroed, or filled) gives `&[u8]` or copies bytes out;
+//! an [`Uninit`] one gives `MaybeUninit<u8>`.
+//!
 //! In C, the caller must remember the order and pass it again to the free
 //! call; a wrong order leaks pages or frees pages that are not its own.
 //! Here the order is part of the value, checked once when the block is
@@ -37,17 +44,21 @@
 //! # Examples
 //!
 //! ```
-//! use kalloc::gfp::{GFP_HIGHUSER, GFP_KERNEL, __GFP_ZERO};
+//! use kalloc::gfp::{GFP_HIGHUSER, GFP_KERNEL};
 //! use kalloc::pages::{LowmemPages, Pages};
 //!
 //! // 4 contiguous zeroed pages in the linear mapping, as a byte slice.
-//! let mut buf = LowmemPages::get_free_pages(GFP_KERNEL | __GFP_ZERO, 2)?;
+//! let mut buf = LowmemPages::get_zeroed_pages(GFP_KERNEL, 2)?;
 //! buf.as_mut_slice()[..5].copy_from_slice(b"hello");
 //! let first_pfn = buf.page(0).ok_or(EINVAL)?.pfn();
 //! assert_eq!(buf.page(1).ok_or(EINVAL)?.pfn(), first_pfn + 1);
 //!
+//! // Stale bytes are not readable until written: `fill` makes them so.
+//! let scratch = LowmemPages::get_free_page(GFP_KERNEL)?.fill(0xa5);
+//! assert!(scratch.as_slice().iter().all(|&b| b == 0xa5));
+//!
 //! // A page that may be highmem: only reachable through a local mapping.
-//! let mut page = Pages::alloc_page(GFP_HIGHUSER)?;
+//! let mut page = Pages::alloc_zeroed_page(GFP_HIGHUSER)?;
 //! page.kmap_local_mut(0, |map| map.write(0, b"hello"))??;
 //! let mut hello = [0u8; 5];
 //! page.kmap_local(0, |map| map.read(0, &mut hello))??;
@@ -71,6 +82,29 @@ fn check_request(flags: Gfp, order: u32) -> Result<Gfp> {
 /// for a zone without one (highmem, movable).
 fn check_lowmem_request(flags: Gfp, order: u32) -> Result<Gfp> {
     request::pages(flags, order, true)
+}
+
+/// What the bytes of a block are: [`Init`] or [`Uninit`].
+///
+/// Sealed: those are the only two.
+pub trait Contents: private::Sealed {}
+
+/// The block's bytes are initialised: it was allocated zeroed, or written
+/// in full. Its bytes can be read.
+pub enum Init {}
+
+/// The block's bytes may be uninitialised: allocated without `__GFP_ZERO`,
+/// they are whatever the previous owner left. They can be written, and
+/// read as `MaybeUninit<u8>`.
+pub enum Uninit {}
+
+impl Contents for Init {}
+impl Contents for Uninit {}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Init {}
+    impl Sealed for super::Uninit {}
 }
 
 mod kmap;

@@ -4,7 +4,7 @@
 //! family gives the same answer to the same request, and a bad request is an
 //! error rather than a warning splat or a `BUG()` in C.
 
-use crate::gfp::{Gfp, Zone, __GFP_NOFAIL};
+use crate::gfp::{Gfp, Zone, __GFP_COMP, __GFP_NOFAIL};
 use kernel::{bindings, prelude::*};
 
 /// The largest order of a block of pages (C's `MAX_PAGE_ORDER`).
@@ -63,6 +63,7 @@ pub(crate) fn slab(flags: Gfp, size: usize, max: usize, nofail_max: Option<usize
 /// - `EINVAL` for an order above [`MAX_PAGE_ORDER`], invalid flags
 ///   ([`Gfp::check`]), `__GFP_NOFAIL` above order 1, `__GFP_MOVABLE`
 ///   (kalloc's pages cannot be migrated: they are pinned by their owner),
+///   `__GFP_COMP` (kalloc's page types own plain, non-compound blocks),
 ///   and, with `lowmem`, a highmem or movable zone;
 /// - `EAGAIN` for flags that may sleep in a context that may not.
 pub(crate) fn pages(flags: Gfp, order: u32, lowmem: bool) -> Result<Gfp> {
@@ -70,7 +71,10 @@ pub(crate) fn pages(flags: Gfp, order: u32, lowmem: bool) -> Result<Gfp> {
         return Err(EINVAL);
     }
     let flags = flags.check()?;
-    if (flags.contains(__GFP_NOFAIL) && order > NOFAIL_MAX_ORDER) || flags.movable() {
+    if (flags.contains(__GFP_NOFAIL) && order > NOFAIL_MAX_ORDER)
+        || flags.movable()
+        || flags.contains(__GFP_COMP)
+    {
         return Err(EINVAL);
     }
     if lowmem && matches!(flags.zone()?, Zone::HighMem | Zone::Movable) {

@@ -3,6 +3,7 @@
 //! [`DevmOwned`]: a Rust value that a bound device drops when it is unbound.
 
 use super::raw;
+use crate::gfp::context_may_sleep;
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{
     alloc::flags as kflags,
@@ -81,7 +82,16 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
 
     /// Drops the value now (C's `devm_release_action()`): takes its action
     /// off the device's list and runs it. The device does not run it again.
-    pub fn release(self) {
+    ///
+    /// # Errors
+    ///
+    /// In a context that cannot sleep, the handle comes back unchanged and
+    /// the value stays with the device: dropping it may sleep (an
+    /// [`IoMap`](crate::iomem::IoMap) unmaps its registers, for one).
+    pub fn release(self) -> Result<(), Self> {
+        if !context_may_sleep() {
+            return Err(self);
+        }
         // SAFETY: By the type invariants, the action with `ptr` is on the
         // list of `dev`, which is still bound; C takes it off the list and
         // runs it, once. `self` is consumed, so the value is not used again.
@@ -92,6 +102,7 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
                 self.ptr.as_ptr().cast(),
             )
         };
+        Ok(())
     }
 }
 

@@ -4,8 +4,11 @@
 
 use super::raw;
 use crate::gfp::{Gfp, __GFP_NOFAIL, __GFP_ZERO};
+use crate::pages::{Contents, Init, Uninit};
 use crate::request;
 use core::{
+    marker::PhantomData,
+    mem::MaybeUninit,
     ops::{Deref, DerefMut},
     ptr::{self, NonNull},
 };
@@ -15,8 +18,14 @@ use kernel::{
     prelude::*,
 };
 
-/// `2^order` contiguous, zeroed pages that belong to a bound device (C's
-/// `devm_get_free_pages()`), as bytes.
+/// `2^order` contiguous pages that belong to a bound device (C's
+/// `devm_get_free_pages()`).
+///
+/// As for [`LowmemPages`](crate::pages::LowmemPages), what the handle
+/// dereferences to says whether the bytes were initialised: zeroed pages
+/// ([`DevmPages::alloc_zeroed`], [`Init`]) are `[u8]`, pages allocated
+/// without `__GFP_ZERO` ([`DevmPages::alloc`], [`Uninit`]) are
+/// `[MaybeUninit<u8>]`.
 ///
 /// Dropping the handle leaves the pages with the device, which frees them
 /// when it is unbound; [`DevmPages::free`] gives them back at once.
@@ -25,24 +34,44 @@ use kernel::{
 ///
 /// `addr` is the kernel address of `2^order` pages from
 /// `devm_get_free_pages()` for `dev`, on `dev`'s resource list, not freed
-/// while this handle exists (as for [`DevmBox`]), and initialised (they were
-/// allocated zeroed). No other handle refers to them.
+/// while this handle exists (as for [`DevmBox`]). If `C` is [`Init`], they
+/// are initialised. No other handle refers to them.
 #[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
-pub struct DevmPages<'a> {
+pub struct DevmPages<'a, C: Contents = Init> {
     dev: &'a Device<Bound>,
     addr: NonNull<u8>,
     order: u32,
+    _contents: PhantomData<C>,
 }
 
 // SAFETY: The handle is the only access path to the bytes, like `&mut [u8]`.
-unsafe impl Send for DevmPages<'_> {}
+unsafe impl<C: Contents> Send for DevmPages<'_, C> {}
 
-// SAFETY: `&DevmPages` only gives `&[u8]`.
-unsafe impl Sync for DevmPages<'_> {}
+// SAFETY: `&DevmPages` only gives shared access to the bytes.
+unsafe impl<C: Contents> Sync for DevmPages<'_, C> {}
 
 impl<'a> DevmPages<'a> {
     /// `2^order` zeroed pages for `dev` (C's `devm_get_free_pages()` with
-    /// `__GFP_ZERO` added, so that the bytes can be read).
+    /// `__GFP_ZERO`), as for [`DevmPages::alloc`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`DevmPages::alloc`].
+    pub fn alloc_zeroed(dev: &'a Device<Bound>, flags: Gfp, order: u32) -> Result<Self> {
+        let pages = DevmPages::alloc(dev, flags | __GFP_ZERO, order)?;
+        // INVARIANT: The page allocator zeroed every byte (`__GFP_ZERO`).
+        Ok(DevmPages {
+            dev: pages.dev,
+            addr: pages.addr,
+            order: pages.order,
+            _contents: PhantomData,
+        })
+    }
+}
+
+impl<'a> DevmPages<'a, Uninit> {
+    /// `2^order` pages for `dev` (C's `devm_get_free_pages()`), whose bytes
+    /// are whatever their previous owner left.
     ///
     /// May sleep, whatever the flags: C allocates its bookkeeping with
     /// `GFP_KERNEL`.
@@ -58,13 +87,23 @@ impl<'a> DevmPages<'a> {
         }
         // SAFETY: `dev` is bound; the flags are valid, may sleep and ask for
         // a zone with kernel addresses, and `order <= MAX_PAGE_ORDER`.
-        let addr = unsafe {
-            bindings::devm_get_free_pages(raw(dev), (flags | __GFP_ZERO).as_raw(), order)
-        };
-        // INVARIANT: Zeroed pages on `dev`'s list, or 0 on failure.
+        let addr = unsafe { bindings::devm_get_free_pages(raw(dev), flags.as_raw(), order) };
+        // INVARIANT: Pages on `dev`'s list, or 0 on failure.
         NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr as usize))
-            .map(|addr| Self { dev, addr, order })
+            .map(|addr| Self {
+                dev,
+                addr,
+                order,
+                _contents: PhantomData,
+            })
             .ok_or(ENOMEM)
+    }
+}
+
+impl<'a, C: Contents> DevmPages<'a, C> {
+    /// The length of the block in bytes.
+    fn size(&self) -> usize {
+        bindings::PAGE_SIZE << self.order
     }
 
     /// The order of the allocation: it spans `2^order` pages.
@@ -92,17 +131,33 @@ impl Deref for DevmPages<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        let len = bindings::PAGE_SIZE << self.order;
-        // SAFETY: By the type invariants, `addr` points to `len` initialised
-        // bytes that stay allocated while `self` exists.
-        unsafe { core::slice::from_raw_parts(self.addr.as_ptr(), len) }
+        // SAFETY: By the type invariants, `addr` points to `size()`
+        // initialised bytes that stay allocated while `self` exists.
+        unsafe { core::slice::from_raw_parts(self.addr.as_ptr(), self.size()) }
     }
 }
 
 impl DerefMut for DevmPages<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        let len = bindings::PAGE_SIZE << self.order;
         // SAFETY: As in `deref`; `&mut self` is the only access path.
-        unsafe { core::slice::from_raw_parts_mut(self.addr.as_ptr(), len) }
+        unsafe { core::slice::from_raw_parts_mut(self.addr.as_ptr(), self.size()) }
+    }
+}
+
+impl Deref for DevmPages<'_, Uninit> {
+    type Target = [MaybeUninit<u8>];
+
+    fn deref(&self) -> &[MaybeUninit<u8>] {
+        // SAFETY: By the type invariants, `addr` points to `size()` bytes
+        // that stay allocated while `self` exists; any byte is a valid
+        // `MaybeUninit<u8>`.
+        unsafe { core::slice::from_raw_parts(self.addr.as_ptr().cast(), self.size()) }
+    }
+}
+
+impl DerefMut for DevmPages<'_, Uninit> {
+    fn deref_mut(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: As in `deref`; `&mut self` is the only access path.
+        unsafe { core::slice::from_raw_parts_mut(self.addr.as_ptr().cast(), self.size()) }
     }
 }

@@ -191,7 +191,10 @@ mod kalloc_devm {
         assert_eq!(label.to_bytes(), b"edu-1.0a");
         assert_eq!(devres_count(dev), base + 4);
 
-        let mut pages = DevmPages::alloc(dev, GFP_KERNEL, 1)?;
+        // Dirty a block first: freed pages are handed out again first, so a
+        // zeroing that did not happen would show.
+        drop(crate::pages::LowmemPages::get_free_pages(GFP_KERNEL, 1)?.fill(0xa5));
+        let mut pages = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 1)?;
         assert_eq!(pages.order(), 1);
         assert_eq!(pages.len(), 2 * bindings::PAGE_SIZE);
         assert!(pages.iter().all(|&b| b == 0));
@@ -268,7 +271,10 @@ mod kalloc_devm {
                 DevmStr::format(dev, GFP_KERNEL, fmt!("{i}"))?,
                 kflags::GFP_KERNEL,
             )?;
-            pages.push(DevmPages::alloc(dev, GFP_KERNEL, 0)?, kflags::GFP_KERNEL)?;
+            pages.push(
+                DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?,
+                kflags::GFP_KERNEL,
+            )?;
             Release::register(dev, &tally, i)?;
         }
         assert_eq!(devres_count(dev), base + 4 * N);
@@ -444,8 +450,21 @@ mod kalloc_devm {
         let owned = DevmOwned::new(dev, release(0))?;
         assert_eq!(owned.index, 0);
         assert_eq!(devres_count(dev), base + 2);
-        drop(reg);
+        // Releasing early drops the value, which may sleep: under the lock
+        // the handle comes back and the value stays with the device.
+        let early = DevmOwned::new(dev, release(2))?;
+        let refused = {
+            let _guard = lock.lock();
+            early.release().err()
+        };
+        assert_eq!(tally.released.load(Relaxed), 1);
+        assert_eq!(devres_count(dev), base + 3);
+        let early = refused.ok_or(EINVAL)?;
+        assert!(early.release().is_ok());
         assert_eq!(tally.released.load(Relaxed), 2);
+        assert_eq!(devres_count(dev), base + 2);
+        drop(reg);
+        assert_eq!(tally.released.load(Relaxed), 3);
         assert_eq!(devres_count(&kept), 0);
         Ok(())
     }

@@ -2,8 +2,9 @@
 
 //! [`LocalMapping`]: a page mapped for the current thread (`kmap_local_page()`).
 
-use super::PageRef;
+use super::{Contents, Init, PageRef};
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
@@ -33,13 +34,15 @@ use kernel::types::NotThreadSafe;
 ///   after it, and before every local mapping made before it.
 /// - Only a guard lent as `&mut` writes to the page; nothing else accesses
 ///   the page meanwhile.
-pub struct LocalMapping<'m> {
+/// - If `C` is [`Init`], every byte of the page is initialised.
+pub struct LocalMapping<'m, C: Contents = Init> {
     addr: NonNull<u8>,
     _scope: PhantomData<fn(&'m ()) -> &'m ()>,
+    _contents: PhantomData<C>,
     _thread: NotThreadSafe,
 }
 
-impl LocalMapping<'_> {
+impl<C: Contents> LocalMapping<'_, C> {
     /// Maps `page` with `kmap_local_page()`.
     ///
     /// # Safety
@@ -49,6 +52,7 @@ impl LocalMapping<'_> {
     ///   made after it and before every local mapping made before it.
     /// - If the guard is used mutably, nothing else may access the page
     ///   while it lives; otherwise, nothing may write to it.
+    /// - If `C` is [`Init`], every byte of the page must be initialised.
     pub(super) unsafe fn new(page: PageRef<'_>) -> Self {
         // SAFETY: `page` is a valid `struct page` (type invariants of
         // `PageRef`); mapping it has no other requirement.
@@ -60,6 +64,7 @@ impl LocalMapping<'_> {
             // linear-map address or a fixmap slot, never NULL.
             addr: unsafe { NonNull::new_unchecked(addr.cast()) },
             _scope: PhantomData,
+            _contents: PhantomData,
             _thread: NotThreadSafe,
         }
     }
@@ -75,18 +80,16 @@ impl LocalMapping<'_> {
         Ok(unsafe { self.addr.as_ptr().add(offset) })
     }
 
-    /// Copies `dst.len()` bytes at `offset` in the page into `dst`.
-    /// `EINVAL` if they lie beyond the page, `EOVERFLOW` if the end
-    /// overflows.
-    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
+    /// Copies `dst.len()` possibly uninitialised bytes at `offset` in the
+    /// page into `dst`. `EINVAL` if they lie beyond the page, `EOVERFLOW`
+    /// if the end overflows.
+    pub fn read_uninit(&self, offset: usize, dst: &mut [MaybeUninit<u8>]) -> Result {
         let src = self.range(offset, dst.len())?;
-        // The bytes are initialised, so `dst` receives valid `u8`s: memory
-        // from the C allocator counts as initialised (it may be stale).
         // SAFETY: `src` is valid for `dst.len()` bytes (checked by `range`,
         // mapping valid while `self` lives) and nothing writes to it
         // meanwhile (type invariants). `dst` cannot overlap: no reference
-        // into the mapped page exists.
-        unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        // into the mapped page exists. Any byte is a `MaybeUninit<u8>`.
+        unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr().cast(), dst.len()) };
         Ok(())
     }
 
@@ -110,7 +113,20 @@ impl LocalMapping<'_> {
     }
 }
 
-impl Drop for LocalMapping<'_> {
+impl LocalMapping<'_, Init> {
+    /// Copies `dst.len()` bytes at `offset` in the page into `dst`.
+    /// `EINVAL` if they lie beyond the page, `EOVERFLOW` if the end
+    /// overflows.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
+        let src = self.range(offset, dst.len())?;
+        // SAFETY: As in `read_uninit`; the bytes are initialised (type
+        // invariants), so `dst` receives valid `u8`s.
+        unsafe { ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+}
+
+impl<C: Contents> Drop for LocalMapping<'_, C> {
     fn drop(&mut self) {
         // SAFETY: `addr` came from `kmap_local_page()` and is unmapped once,
         // here, on the mapping thread and in reverse order of mapping (type

@@ -2,9 +2,9 @@
 
 //! [`Pages`] and [`PageRef`]: page blocks as `struct page` (`alloc_pages()`), any zone.
 
-use super::{check_request, LocalMapping, LowmemPages};
+use super::{check_request, Contents, Init, LocalMapping, LowmemPages, Uninit};
 use crate::ffi;
-use crate::gfp::{Gfp, Zone};
+use crate::gfp::{Gfp, Zone, __GFP_ZERO};
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
@@ -19,8 +19,9 @@ use kernel::prelude::*;
 /// no slice of them: their bytes are reached one page at a time through a
 /// [`LocalMapping`] ([`Pages::kmap_local`], [`Pages::kmap_local_mut`]).
 /// On 64-bit systems every page is lowmem and the mapping is free, but
-/// portable code must not rely on that. As for [`LowmemPages`], bytes that
-/// were not allocated zeroed are stale but initialised.
+/// portable code must not rely on that. As for [`LowmemPages`], a block
+/// allocated without `__GFP_ZERO` is [`Uninit`]: its bytes can be written,
+/// and read only as `MaybeUninit<u8>`, until it is [`Pages::fill`]ed.
 ///
 /// # Invariants
 ///
@@ -29,22 +30,24 @@ use kernel::prelude::*;
 ///   `order`; this value owns it and nothing else accesses it. So
 ///   `__free_pages(page, order)` frees exactly that block.
 /// - `order <= MAX_PAGE_ORDER`.
-pub struct Pages {
+/// - If `C` is [`Init`], every byte of the block is initialised.
+pub struct Pages<C: Contents = Init> {
     pub(super) page: NonNull<bindings::page>,
     pub(super) order: u32,
+    pub(super) _contents: PhantomData<C>,
 }
 
 // SAFETY: `Pages` owns its memory exclusively and no mapping outlives a
 // method call, so it may move to another thread; `__free_pages` may be
 // called from any thread.
-unsafe impl Send for Pages {}
+unsafe impl<C: Contents> Send for Pages<C> {}
 
 // SAFETY: Shared references only read: `kmap_local` gives read access, in
 // a mapping local to the calling thread, and any number of threads may
 // read at once.
-unsafe impl Sync for Pages {}
+unsafe impl<C: Contents> Sync for Pages<C> {}
 
-impl Pages {
+impl Pages<Uninit> {
     /// Allocates `2^order` contiguous pages (C's `alloc_pages()`).
     ///
     /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
@@ -60,9 +63,14 @@ impl Pages {
         let page = unsafe { bindings::alloc_pages(flags.as_raw(), order) };
         let page = NonNull::new(page).ok_or(ENOMEM)?;
         // INVARIANT: A non-NULL return is the first page of a new block of
-        // order `order` (without `__GFP_COMP`, which `Gfp` cannot express,
-        // so not compound), now owned by the value returned.
-        Ok(Self { page, order })
+        // order `order` (not compound: the request check refuses
+        // `__GFP_COMP`), now owned by the value returned; its bytes count as
+        // uninitialised.
+        Ok(Self {
+            page,
+            order,
+            _contents: PhantomData,
+        })
     }
 
     /// Allocates one page (C's `alloc_page()`).
@@ -70,6 +78,52 @@ impl Pages {
         Self::alloc_pages(flags, 0)
     }
 
+    /// Sets every byte of the block to `byte`, one local mapping at a time:
+    /// the block is now [`Init`].
+    pub fn fill(mut self, byte: u8) -> Pages {
+        for index in 0..self.nr_pages() {
+            // `index < nr_pages()`: the page exists.
+            let _ = self.kmap_local_mut(index, |map| map.fill(byte));
+        }
+        // SAFETY: Every byte of every page was just written.
+        unsafe { self.assume_init() }
+    }
+
+    /// The block as [`Init`], without writing it.
+    ///
+    /// # Safety
+    ///
+    /// Every byte of the block must be initialised: written since it was
+    /// allocated (through a [`LocalMapping`] or by a C function), or
+    /// allocated with `__GFP_ZERO`.
+    pub unsafe fn assume_init(self) -> Pages {
+        let this = ManuallyDrop::new(self);
+        // INVARIANT: Guaranteed by the caller; the block moves, unchanged.
+        Pages {
+            page: this.page,
+            order: this.order,
+            _contents: PhantomData,
+        }
+    }
+}
+
+impl Pages {
+    /// Allocates `2^order` contiguous zeroed pages (C's
+    /// `alloc_pages(flags | __GFP_ZERO, order)`), as [`Pages::alloc_pages`]
+    /// does otherwise.
+    pub fn alloc_zeroed_pages(flags: Gfp, order: u32) -> Result<Self> {
+        let pages = Pages::alloc_pages(flags | __GFP_ZERO, order)?;
+        // SAFETY: The page allocator zeroed every byte (`__GFP_ZERO`).
+        Ok(unsafe { pages.assume_init() })
+    }
+
+    /// Allocates one zeroed page.
+    pub fn alloc_zeroed_page(flags: Gfp) -> Result<Self> {
+        Self::alloc_zeroed_pages(flags, 0)
+    }
+}
+
+impl<C: Contents> Pages<C> {
     /// The order of the block: it holds `2^order` pages.
     pub fn order(&self) -> u32 {
         self.order
@@ -114,7 +168,11 @@ impl Pages {
     /// undone in the reverse order they were made: both hold by
     /// construction, since the [`LocalMapping`] is only lent to `f` and
     /// cannot leave it, and calls nest.
-    pub fn kmap_local<T>(&self, index: usize, f: impl FnOnce(&LocalMapping<'_>) -> T) -> Result<T> {
+    pub fn kmap_local<T>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&LocalMapping<'_, C>) -> T,
+    ) -> Result<T> {
         let page = self.page(index).ok_or(EINVAL)?;
         // Unmaps happen in reverse order: mappings made before this one belong
         // to callers, still running; `f` gets only a reference with a lifetime
@@ -130,7 +188,7 @@ impl Pages {
     pub fn kmap_local_mut<T>(
         &mut self,
         index: usize,
-        f: impl FnOnce(&mut LocalMapping<'_>) -> T,
+        f: impl FnOnce(&mut LocalMapping<'_, C>) -> T,
     ) -> Result<T> {
         let page = self.page(index).ok_or(EINVAL)?;
         // SAFETY: As in `kmap_local`, except that `f` may write: the
@@ -145,7 +203,7 @@ impl Pages {
     ///
     /// Returns `self` unchanged if the block is highmem, which has no
     /// permanent address.
-    pub fn into_lowmem(self) -> Result<LowmemPages, Self> {
+    pub fn into_lowmem(self) -> Result<LowmemPages<C>, Self> {
         let Some(addr) = self.page(0).and_then(|page| page.address()) else {
             return Err(self);
         };
@@ -157,11 +215,12 @@ impl Pages {
         Ok(LowmemPages {
             addr,
             order: this.order,
+            _contents: PhantomData,
         })
     }
 }
 
-impl Drop for Pages {
+impl<C: Contents> Drop for Pages<C> {
     fn drop(&mut self) {
         // SAFETY: By the type invariants `self` owns the block starting at
         // `page`, of order `order`, and this is its only free.

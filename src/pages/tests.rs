@@ -7,10 +7,10 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_pages)]
 mod kalloc_pages {
     use super::super::*;
-    use crate::gfp::Zone;
+    use crate::gfp::{Zone, __GFP_COMP};
     use crate::gfp::{
-        __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_DMA,
-        GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
+        __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, GFP_ATOMIC, GFP_DMA, GFP_DMA32,
+        GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
     };
     use crate::selftest::pages::{free_page_count, stop_machine};
     use core::ptr::NonNull;
@@ -112,13 +112,8 @@ mod kalloc_pages {
         // again first (per-CPU lists are LIFO), so the zeroed blocks below
         // most likely reuse these 0xa5 bytes, and skipped zeroing would show.
         for order in 0..=3 {
-            LowmemPages::get_free_pages(GFP_KERNEL, order)?
-                .as_mut_slice()
-                .fill(0xa5);
-            let mut pages = Pages::alloc_pages(GFP_KERNEL, order)?;
-            for i in 0..pages.nr_pages() {
-                pages.kmap_local_mut(i, |map| map.fill(0xa5))?;
-            }
+            drop(LowmemPages::get_free_pages(GFP_KERNEL, order)?.fill(0xa5));
+            drop(Pages::alloc_pages(GFP_KERNEL, order)?.fill(0xa5));
         }
 
         let page = LowmemPages::get_zeroed_page(GFP_KERNEL)?;
@@ -126,12 +121,12 @@ mod kalloc_pages {
         assert!(page.as_slice().iter().all(|&b| b == 0));
 
         for order in 0..=3 {
-            let lowmem = LowmemPages::get_free_pages(GFP_KERNEL | __GFP_ZERO, order)?;
+            let lowmem = LowmemPages::get_zeroed_pages(GFP_KERNEL, order)?;
             assert_eq!(lowmem.as_slice().len(), lowmem.size());
             assert!(lowmem.as_slice().iter().all(|&b| b == 0));
 
-            for flags in [GFP_KERNEL | __GFP_ZERO, GFP_HIGHUSER | __GFP_ZERO] {
-                let pages = Pages::alloc_pages(flags, order)?;
+            for flags in [GFP_KERNEL, GFP_HIGHUSER] {
+                let pages = Pages::alloc_zeroed_pages(flags, order)?;
                 for i in 0..pages.nr_pages() {
                     assert!(pages.kmap_local(i, |map| page_matches(map, |_| 0))??);
                 }
@@ -179,13 +174,32 @@ mod kalloc_pages {
         Ok(())
     }
 
+    /// A block allocated without `__GFP_ZERO` becomes readable (`Init`) only
+    /// once written: `fill` writes every byte of every page, through both
+    /// page types. Compound blocks (`__GFP_COMP`), which kalloc's types do
+    /// not own, are refused.
+    #[test]
+    fn fill_writes_every_byte() -> Result {
+        for order in 0..=2 {
+            let lowmem = LowmemPages::get_free_pages(GFP_KERNEL, order)?.fill(0x3c);
+            assert!(lowmem.as_slice().iter().all(|&b| b == 0x3c));
+            let pages = Pages::alloc_pages(GFP_HIGHUSER, order)?.fill(0xc3);
+            for i in 0..pages.nr_pages() {
+                assert!(pages.kmap_local(i, |map| page_matches(map, |_| 0xc3))??);
+            }
+        }
+        assert!(Pages::alloc_page(GFP_KERNEL | __GFP_COMP).err() == Some(EINVAL));
+        assert!(LowmemPages::get_free_pages(GFP_KERNEL | __GFP_COMP, 1).err() == Some(EINVAL));
+        Ok(())
+    }
+
     /// Bytes written through one view are read back through the other: the
     /// permanent mapping of a [`LowmemPages`] and local mappings of the
     /// same block as [`Pages`], converted back and forth with
     /// `virt_to_page()` and `page_address()`.
     #[test]
     fn views_share_contents() -> Result {
-        let mut lowmem = LowmemPages::get_free_pages(GFP_KERNEL, 2)?;
+        let mut lowmem = LowmemPages::get_free_pages(GFP_KERNEL, 2)?.fill(0);
         for (pos, byte) in lowmem.as_mut_slice().iter_mut().enumerate() {
             *byte = pattern(pos);
         }
@@ -231,9 +245,8 @@ mod kalloc_pages {
     /// case checks the nesting and the bounds checks.
     #[test]
     fn kmap_local_nests_and_checks_bounds() -> Result {
-        let mut a = Pages::alloc_page(GFP_HIGHUSER)?;
-        let mut b = Pages::alloc_pages(GFP_HIGHUSER, 1)?;
-        a.kmap_local_mut(0, |map| map.fill(0xaa))?;
+        let a = Pages::alloc_page(GFP_HIGHUSER)?.fill(0xaa);
+        let mut b = Pages::alloc_pages(GFP_HIGHUSER, 1)?.fill(0);
         b.kmap_local_mut(0, |map| map.fill(0xb0))?;
         b.kmap_local_mut(1, |map| map.fill(0xb1))?;
 
@@ -247,6 +260,7 @@ mod kalloc_pages {
             Ok(())
         })??;
 
+        let mut a = a;
         a.kmap_local_mut(0, |map| -> Result {
             let mut buf = [0u8; 16];
             map.write(100, b"kalloc")?;
@@ -345,8 +359,8 @@ mod kalloc_pages {
         const ORDERS: usize = 6;
         let (before, allocated, after, batch_pages) = stop_machine(|stopped| -> Result<_> {
             // No heap: a slab allocation here could take pages too.
-            let mut pages: [Option<Pages>; ORDERS] = [const { None }; ORDERS];
-            let mut lowmem: [Option<LowmemPages>; ORDERS] = [const { None }; ORDERS];
+            let mut pages: [Option<Pages<Uninit>>; ORDERS] = [const { None }; ORDERS];
+            let mut lowmem: [Option<LowmemPages<Uninit>>; ORDERS] = [const { None }; ORDERS];
             let flags = GFP_ATOMIC | __GFP_NOWARN;
 
             let before = free_page_count(stopped);

@@ -127,7 +127,7 @@ impl pci::Driver for EduDriver {
 
         let (major, minor) = (id >> 24, (id >> 16) & 0xff);
         let label = DevmStr::format(dev, GFP_KERNEL, fmt!("edu v{major}.{minor}"))?;
-        let staging = DevmPages::alloc(dev, GFP_KERNEL, 0)?;
+        let staging = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?;
         let edu = Edu {
             regs,
             checks,
@@ -217,7 +217,7 @@ pub(crate) mod testing {
         let early = DevmIoMap::<4>::map_bar(pdev, 0, NAME)?;
         let (addr, listed) = (early.addr(), devres_count(dev));
         EARLY_ID.store(early.read32(ID), Relaxed);
-        early.release();
+        early.release().map_err(|_| EAGAIN)?;
         EARLY_OFF_LIST.store(listed.saturating_sub(devres_count(dev)), Relaxed);
         EARLY_UNMAPPED.store(read_edu_nofault(addr) == Err(EFAULT), Relaxed);
         Ok(())

@@ -225,9 +225,17 @@ impl<T, K: CacheKind> SlabCache<T, K> {
     /// quarantine) into the slabs, then frees every empty slab. Returns
     /// `true` if no slab is left, i.e. no object of the cache is alive.
     ///
-    /// Only useful after many objects were freed; may sleep.
-    pub fn shrink(&self) -> bool {
-        self.raw.shrink()
+    /// Only useful after many objects were freed.
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN` in a context that cannot sleep: shrinking takes the CPU
+    /// hotplug lock and a mutex.
+    pub fn shrink(&self) -> Result<bool> {
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
+        Ok(self.raw.shrink())
     }
 
     /// SLUB's counters for this cache, from `/sys/kernel/slab/<name>/`.
@@ -239,7 +247,15 @@ impl<T, K: CacheKind> SlabCache<T, K> {
     /// until [`SlabCache::shrink`] drains them. For a merged cache (see the
     /// [module documentation](self)) they are those of the cache it was
     /// merged into.
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN` in a context that cannot sleep (reading a file may);
+    /// an error from reading the files.
     pub fn stats(&self) -> Result<SlabStats> {
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
         SlabStats::read(&self.name)
     }
 }
