@@ -2,8 +2,11 @@
 #
 #   make run    set up on first use, build, boot the VM, load kalloc and
 #               print a per-suite summary
-#   make test   the same, judged by the Rust harness (cargo test) and by the
-#               kernel's own kunit.py parser; fails on any problem
+#   make test   make check, then the same as make run, judged by the Rust
+#               harness (cargo test) and by the kernel's own kunit.py
+#               parser; fails on any problem
+#   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
+#               the formatting
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
@@ -16,7 +19,7 @@ export KDIR KERNEL
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module run test rust-analyzer clean
+.PHONY: all setup kernel module check fmt run test rust-analyzer clean
 
 all: module
 
@@ -28,6 +31,12 @@ kernel: setup
 
 module: kernel
 	@scripts/build-module.sh modules
+
+check: kernel
+	@scripts/check.sh
+
+fmt: kernel
+	@scripts/check.sh --fix
 
 run: module
 	@$(CARGO) run -q --bin kalloc-vm

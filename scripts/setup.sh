@@ -6,7 +6,8 @@
 #  - qemu-system-x86 10.x from bookworm-backports;
 #  - Debian's linux-source-7.3 from trixie-backports, downloaded and
 #    unpacked into the cache (never installed);
-#  - rustup's rust-src component and bindgen-cli 0.72.1 (into the cache).
+#  - rustup's rust-src, rustfmt and clippy components, and bindgen-cli
+#    0.72.1 (into the cache).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -74,10 +75,12 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing afte
 
 # 2. Rust: rust-src for the kernel's core/alloc build, bindgen for bindings.
 command -v rustup >/dev/null || die "rustup not found (kalloc uses the machine's rustup toolchain)"
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-	note "adding rustup component rust-src"
-	rustup component add rust-src || die "rustup component add rust-src failed"
-fi
+for component in rust-src rustfmt clippy; do
+	if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+		note "adding rustup component $component"
+		rustup component add "$component" || die "rustup component add $component failed"
+	fi
+done
 if ! "$TOOLS_DIR/bin/bindgen" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 	note "installing bindgen-cli $BINDGEN_VERSION into $TOOLS_DIR"
 	cargo install -q bindgen-cli --version "$BINDGEN_VERSION" --locked --root "$TOOLS_DIR" \
