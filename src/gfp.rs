@@ -37,6 +37,7 @@
 //! ```
 
 use core::ops::{BitOr, BitOrAssign};
+use kernel::alloc::{flags as kernel_flags, Flags};
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -386,6 +387,58 @@ impl Gfp {
             return Err(EINVAL);
         }
         Ok(self)
+    }
+}
+
+/// The kernel crate's flag constants and their kalloc counterparts: every
+/// value of `kernel::alloc::Flags` is a union of these (its constructor is
+/// private to the kernel crate).
+const KERNEL_FLAGS: [(Flags, Gfp); 7] = [
+    (kernel_flags::GFP_KERNEL, GFP_KERNEL),
+    (kernel_flags::GFP_KERNEL_ACCOUNT, GFP_KERNEL_ACCOUNT),
+    (kernel_flags::GFP_ATOMIC, GFP_ATOMIC),
+    (kernel_flags::GFP_NOWAIT, GFP_NOWAIT),
+    (kernel_flags::__GFP_ZERO, __GFP_ZERO),
+    (kernel_flags::__GFP_HIGHMEM, __GFP_HIGHMEM),
+    (kernel_flags::__GFP_NOWARN, __GFP_NOWARN),
+];
+
+/// The same bits as the kernel crate's flags (`kernel::alloc::Flags`), so
+/// that flags a caller of the kernel crate holds go to kalloc unchanged.
+impl From<Flags> for Gfp {
+    fn from(flags: Flags) -> Gfp {
+        // A union of constants contains each of them, and contains only
+        // constants whose bits lie in the union: the result has exactly
+        // its bits.
+        KERNEL_FLAGS
+            .iter()
+            .filter(|(k, _)| flags.contains(*k))
+            .fold(Gfp::NONE, |gfp, (_, g)| gfp | *g)
+    }
+}
+
+/// The kernel crate's flags with the same bits, for its allocating APIs
+/// (`KBox`, `KVec`, ...).
+///
+/// # Errors
+///
+/// `EINVAL` if the flags hold a bit that no constant of the kernel crate
+/// names (`__GFP_RETRY_MAYFAIL`, `GFP_DMA`, ...): the kernel crate cannot
+/// express it.
+impl TryFrom<Gfp> for Flags {
+    type Error = Error;
+
+    fn try_from(gfp: Gfp) -> Result<Flags> {
+        // The empty set: two disjoint constants intersected.
+        let none = kernel_flags::__GFP_ZERO & kernel_flags::__GFP_NOWARN;
+        let (flags, covered) = KERNEL_FLAGS
+            .iter()
+            .filter(|(_, g)| gfp.contains(*g))
+            .fold((none, Gfp::NONE), |(f, c), (k, g)| (f | *k, c | *g));
+        if covered != gfp {
+            return Err(EINVAL);
+        }
+        Ok(flags)
     }
 }
 

@@ -131,11 +131,13 @@ pub fn kmalloc_size_roundup(size: usize) -> usize {
     unsafe { bindings::kmalloc_size_roundup(size) }
 }
 
+mod allocator;
 mod array;
 mod boxed;
 mod sensitive;
 mod string;
 
+pub use allocator::Kmalloc;
 pub use array::{KmallocArray, KmallocBuf};
 pub use boxed::KmallocBox;
 pub use sensitive::SensitiveBuf;

@@ -14,6 +14,7 @@ mod ffi;
 pub mod gfp;
 pub mod iomem;
 pub mod kmalloc;
+pub mod kvmalloc;
 pub mod pages;
 mod request;
 pub mod slab;

@@ -71,7 +71,7 @@ use crate::gfp::{
 
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
 /// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
-const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
+pub(crate) const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
     .union(GFP_ATOMIC)
     .union(GFP_NOWAIT)
     .union(__GFP_NOFAIL)

@@ -224,4 +224,31 @@ mod kalloc_gfp {
         assert!(GFP_KERNEL.check().is_ok());
         Ok(())
     }
+
+    /// The kernel crate's flags and kalloc's convert both ways with the
+    /// same bits: every constant the kernel crate has, and unions of them;
+    /// flags the kernel crate cannot express are `EINVAL`.
+    #[test]
+    fn kernel_crate_flags_convert_both_ways() -> Result {
+        use kernel::alloc::{flags as kf, Flags};
+
+        let pairs = [
+            (kf::GFP_KERNEL, GFP_KERNEL),
+            (kf::GFP_KERNEL_ACCOUNT, GFP_KERNEL_ACCOUNT),
+            (kf::GFP_ATOMIC, GFP_ATOMIC),
+            (kf::GFP_NOWAIT, GFP_NOWAIT),
+            (kf::__GFP_ZERO, __GFP_ZERO),
+            (kf::__GFP_HIGHMEM, __GFP_HIGHMEM),
+            (kf::__GFP_NOWARN, __GFP_NOWARN),
+        ];
+        for (k, g) in pairs {
+            for (k2, g2) in pairs {
+                assert!(Gfp::from(k | k2) == g | g2);
+                assert!(Flags::try_from(g | g2)? == k | k2);
+            }
+        }
+        assert!(Flags::try_from(GFP_KERNEL | __GFP_RETRY_MAYFAIL).is_err());
+        assert!(Flags::try_from(GFP_KERNEL | GFP_DMA).is_err());
+        Ok(())
+    }
 }

@@ -606,4 +606,78 @@ mod kalloc_kmalloc {
         assert_eq!(longest.count_bytes(), KMALLOC_MAX_SIZE - 1);
         Ok(())
     }
+
+    /// kalloc's `Kmalloc` under the kernel crate's `Box` and `Vec`: values,
+    /// growth through `krealloc()` with every element kept, alignment
+    /// beyond kmalloc's own, pinned initialisation, zero-sized values, and
+    /// the request check (highmem: an allocation error, no warning).
+    #[test]
+    fn kernel_box_and_vec_run_on_kalloc_kmalloc() -> Result {
+        use kernel::alloc::{flags as kf, Box, Vec};
+
+        let b = Box::<u64, Kmalloc>::new(41, kf::GFP_KERNEL)?;
+        assert_eq!(*b + 1, 42);
+        let wide = Box::<Aligned256, Kmalloc>::new(Aligned256([3; 32]), kf::GFP_KERNEL)?;
+        assert!(ptr::from_ref(&*wide).is_aligned() && wide.0 == [3; 32]);
+        let unit = Box::<(), Kmalloc>::new((), kf::GFP_ATOMIC)?;
+        assert_eq!(*unit, ());
+
+        let mut v = Vec::<u32, Kmalloc>::new();
+        for i in 0..1000 {
+            v.push(i, kf::GFP_KERNEL)?;
+        }
+        assert!(v.iter().enumerate().all(|(i, &x)| x as usize == i));
+        v.truncate(3);
+        v.extend_from_slice(&[7, 8], kf::GFP_KERNEL)?;
+        assert_eq!(&v[..], &[0, 1, 2, 7, 8]);
+        let mut w = Vec::<Aligned256, Kmalloc>::with_capacity(3, kf::GFP_KERNEL)?;
+        for i in 0..9u8 {
+            w.push(Aligned256([i; 32]), kf::GFP_KERNEL)?;
+        }
+        assert!(w.as_ptr().is_aligned() && w.iter().enumerate().all(|(i, e)| e.0 == [i as u8; 32]));
+
+        let locked = Box::<_, Kmalloc>::pin_init(new_spinlock!(5u32), kf::GFP_KERNEL)?;
+        assert_eq!(*locked.lock(), 5);
+
+        assert!(Box::<u8, Kmalloc>::new(0, kf::GFP_KERNEL | kf::__GFP_HIGHMEM).is_err());
+        Ok(())
+    }
+
+    /// 32 bytes on a 256-byte boundary.
+    #[derive(Clone, Copy)]
+    #[repr(C, align(256))]
+    struct Aligned256([u8; 32]);
+
+    /// Boxes on kalloc's `Kmalloc` go where the kernel crate takes ownership
+    /// through `ForeignOwnable`: here, an XArray, which holds them, lends
+    /// them out and gives them back.
+    #[test]
+    fn kalloc_boxes_are_xarray_entries() -> Result {
+        use kernel::alloc::{flags as kf, Box};
+        use kernel::xarray::{AllocKind, XArray};
+
+        let xa = KBox::pin_init(
+            XArray::<Box<u64, Kmalloc>>::new(AllocKind::Alloc),
+            kf::GFP_KERNEL,
+        )?;
+        // Allocated before the XArray's lock is taken: under it, kalloc
+        // refuses `GFP_KERNEL` (it may sleep).
+        let mut boxes = KVec::new();
+        for i in 0..4u64 {
+            boxes.push(
+                Box::<u64, Kmalloc>::new(i * 10, kf::GFP_KERNEL)?,
+                kf::GFP_KERNEL,
+            )?;
+        }
+        let mut guard = xa.lock();
+        for (i, b) in boxes.into_iter().enumerate() {
+            let old = guard.store(i, b, kf::GFP_ATOMIC).map_err(|_| ENOMEM)?;
+            assert!(old.is_none());
+        }
+        assert_eq!(guard.get(2).map(|v| *v), Some(20));
+        let taken = guard.remove(3).ok_or(ENOENT)?;
+        assert_eq!(*taken, 30);
+        assert!(guard.get(3).is_none());
+        Ok(())
+    }
 }

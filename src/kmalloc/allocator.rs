@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`Kmalloc`]: kalloc's kmalloc path as the kernel crate's `Allocator`.
+
+use super::{check_request, ARCH_KMALLOC_MINALIGN};
+use crate::ffi;
+use crate::gfp::Gfp;
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
+use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// kalloc's kmalloc path as an [`Allocator`] of the kernel crate, so that
+/// its `Box<T, A>` and `Vec<T, A>` (with `pin_init`, `ForeignOwnable`,
+/// `push`, `extend_from_slice`, `truncate`, ...) run on it.
+///
+/// What it adds to the kernel crate's own `Kmalloc`: a request kmalloc
+/// cannot serve is an allocation error before C sees it (kalloc's request
+/// check: no highmem, no DMA32, nothing above `KMALLOC_MAX_SIZE`, sleeping
+/// flags only where sleeping is allowed), and a new allocation is a plain
+/// `kmalloc()` where that gives the alignment, as C's `kmalloc()` does,
+/// rather than `krealloc(NULL, ...)`.
+///
+/// # Examples
+///
+/// ```
+/// use kalloc::kmalloc::Kmalloc;
+/// use kernel::alloc::{flags::GFP_KERNEL, Box, Vec};
+///
+/// let b = Box::<_, Kmalloc>::new([7u32; 4], GFP_KERNEL)?;
+/// assert_eq!(b[3], 7);
+/// let mut v = Vec::<u32, Kmalloc>::new();
+/// v.extend_from_slice(&[1, 2, 3], GFP_KERNEL)?;
+/// v.truncate(2);
+/// assert_eq!(&v[..], &[1, 2]);
+/// ```
+pub struct Kmalloc;
+
+/// Whether `kmalloc(size)` alone returns memory aligned to `align`: it
+/// always aligns to `ARCH_KMALLOC_MINALIGN`, and a power-of-two size to
+/// itself.
+fn kmalloc_aligns(size: usize, align: usize) -> bool {
+    align <= ARCH_KMALLOC_MINALIGN || (size.is_power_of_two() && align <= size)
+}
+
+/// The NUMA node number of `nid` (the kernel crate keeps it private: find
+/// it by comparison), `NUMA_NO_NODE` for any node.
+fn node_number(nid: NumaNode) -> Option<i32> {
+    if nid == NumaNode::NO_NODE {
+        return Some(bindings::NUMA_NO_NODE);
+    }
+    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
+}
+
+// SAFETY: `realloc` returns memory from `kmalloc()` or `krealloc()` of at
+// least `layout.size()` bytes aligned to `layout.align()` (kmalloc's
+// alignment guarantee, or `krealloc_node_align()`'s explicit alignment),
+// keeps the first `min(old, new)` bytes of an old allocation, leaves it
+// intact on failure and frees it with `kfree()` semantics, as the trait
+// requires; every allocation of it is freed by it or by `kfree()`.
+unsafe impl Allocator for Kmalloc {
+    const MIN_ALIGN: usize = ARCH_KMALLOC_MINALIGN;
+
+    #[inline]
+    unsafe fn realloc(
+        ptr: Option<NonNull<u8>>,
+        layout: Layout,
+        old_layout: Layout,
+        flags: Flags,
+        nid: NumaNode,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // An old allocation of size 0 is a dangling pointer, not kmalloc's.
+        let old = ptr.filter(|_| old_layout.size() != 0);
+        let size = layout.size();
+        if size == 0 {
+            if let Some(old) = old {
+                // SAFETY: `old` is a live allocation of this allocator
+                // (the caller's guarantee), which `kfree()` frees.
+                unsafe { bindings::kfree(old.as_ptr().cast()) };
+            }
+            // A dangling pointer aligned for `layout`, as the trait wants.
+            let dangling = ptr::without_provenance_mut::<u8>(layout.align());
+            // SAFETY: `layout.align()` is a power of two, never zero.
+            let dangling = unsafe { NonNull::new_unchecked(dangling) };
+            return Ok(NonNull::slice_from_raw_parts(dangling, 0));
+        }
+        let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
+        let node = node_number(nid).ok_or(AllocError)?;
+        let new = match old {
+            None if node == bindings::NUMA_NO_NODE && kmalloc_aligns(size, layout.align()) => {
+                // SAFETY: `kmalloc()` takes any size and flags; the request
+                // check refused what would make it warn.
+                unsafe { ffi::kalloc_kmalloc(size, gfp.as_raw()) }
+            }
+            _ => {
+                let old = old.map_or(ptr::null_mut(), |old| old.as_ptr().cast());
+                // SAFETY: `old` is NULL or a live allocation of this
+                // allocator (the caller's guarantee), which `krealloc()`
+                // takes; the alignment is a power of two; the request
+                // check refused what would make it warn.
+                unsafe {
+                    bindings::krealloc_node_align(
+                        old,
+                        size,
+                        layout.align() as _,
+                        gfp.as_raw(),
+                        node,
+                    )
+                }
+            }
+        };
+        let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(new, size))
+    }
+}

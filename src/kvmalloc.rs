@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kvmalloc: kmalloc when it can, vmalloc when it must, as the kernel
+//! crate's `Allocator`: [`KVmalloc`].
+//!
+//! C's `kvmalloc()` first tries kmalloc (physically contiguous, fast), and
+//! only if that fails for a request larger than a page, vmalloc (virtually
+//! contiguous: any size up to `INT_MAX`, whatever the fragmentation);
+//! `kvfree()` frees either. It suits buffers whose size user space or
+//! hardware decides: small ones stay cheap, large ones still succeed.
+//!
+//! | C                                        | Rust                                       |
+//! |------------------------------------------|--------------------------------------------|
+//! | `kvmalloc(size, gfp)`, `kvzalloc(...)`   | `Box`/`Vec` of the kernel crate on [`KVmalloc`] (`__GFP_ZERO` for kvzalloc) |
+//! | `kvrealloc(p, size, gfp)`                | growing a `Vec<T, KVmalloc>`               |
+//! | `kvfree(p)`                              | dropping it                                |
+//!
+//! # Examples
+//!
+//! ```
+//! use kalloc::kvmalloc::KVmalloc;
+//! use kalloc::vmalloc::is_vmalloc_addr;
+//! use kernel::alloc::{flags::GFP_KERNEL, Vec};
+//!
+//! // Small: kmalloc. Larger than kmalloc can ever give: vmalloc.
+//! let small = Vec::<u8, KVmalloc>::with_capacity(100, GFP_KERNEL)?;
+//! assert!(!is_vmalloc_addr(small.as_ptr()));
+//! let large = Vec::<u8, KVmalloc>::with_capacity(8 << 20, GFP_KERNEL)?;
+//! assert!(is_vmalloc_addr(large.as_ptr()));
+//! ```
+
+use crate::ffi;
+use crate::gfp::{Gfp, Zone};
+use crate::kmalloc::ARCH_KMALLOC_MINALIGN;
+use crate::vmalloc::GFP_VMALLOC_SUPPORTED;
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
+use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
+use kernel::bindings;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+/// kalloc's kvmalloc path as an [`Allocator`] of the kernel crate: `Box<T,
+/// KVmalloc>`, `Vec<T, KVmalloc>`. See the [module documentation](self).
+///
+/// Requests are checked before C sees them: flags both halves honour
+/// (those of the slab allocator and of `GFP_VMALLOC_SUPPORTED`, no zone
+/// modifier), at most `INT_MAX` bytes (C would warn), sleeping flags only
+/// where sleeping is allowed, and no vmalloc fallback from a hard
+/// interrupt (C would `BUG()`). A refused request is an allocation error.
+pub struct KVmalloc;
+
+/// Returns the flags if kvmalloc can serve `size` bytes with them.
+fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
+    let flags = flags.check_slab()?;
+    if flags.zone()? != Zone::Normal || !GFP_VMALLOC_SUPPORTED.contains(flags) {
+        return Err(EINVAL);
+    }
+    if size > i32::MAX as usize {
+        return Err(ENOMEM);
+    }
+    if size > PAGE_SIZE && ffi::in_hardirq() {
+        return Err(EAGAIN);
+    }
+    Ok(flags)
+}
+
+/// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node (see
+/// [`crate::kmalloc::Kmalloc`]).
+fn node_number(nid: NumaNode) -> Option<i32> {
+    if nid == NumaNode::NO_NODE {
+        return Some(bindings::NUMA_NO_NODE);
+    }
+    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
+}
+
+// SAFETY: `realloc` returns memory from `kvrealloc_node_align()` of at
+// least `layout.size()` bytes aligned to `layout.align()`, which keeps the
+// first `min(old, new)` bytes of an old allocation and leaves it intact on
+// failure; size 0 frees with `kvfree()`. Every allocation of it is freed by
+// it or by `kvfree()`.
+unsafe impl Allocator for KVmalloc {
+    const MIN_ALIGN: usize = ARCH_KMALLOC_MINALIGN;
+
+    #[inline]
+    unsafe fn realloc(
+        ptr: Option<NonNull<u8>>,
+        layout: Layout,
+        old_layout: Layout,
+        flags: Flags,
+        nid: NumaNode,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let old = ptr.filter(|_| old_layout.size() != 0);
+        let size = layout.size();
+        if size == 0 {
+            if let Some(old) = old {
+                // SAFETY: `old` is a live allocation of this allocator (the
+                // caller's guarantee), which `kvfree()` frees.
+                unsafe { bindings::kvfree(old.as_ptr().cast()) };
+            }
+            let dangling = ptr::without_provenance_mut::<u8>(layout.align());
+            // SAFETY: `layout.align()` is a power of two, never zero.
+            let dangling = unsafe { NonNull::new_unchecked(dangling) };
+            return Ok(NonNull::slice_from_raw_parts(dangling, 0));
+        }
+        let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
+        let node = node_number(nid).ok_or(AllocError)?;
+        let old = old.map_or(ptr::null_mut(), |old| old.as_ptr().cast());
+        // SAFETY: `old` is NULL or a live allocation of this allocator (the
+        // caller's guarantee); the alignment is a power of two; the request
+        // check refused what would make C warn or `BUG()`.
+        let new = unsafe {
+            bindings::kvrealloc_node_align(old, size, layout.align() as _, gfp.as_raw(), node)
+        };
+        let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(new, size))
+    }
+}
+
+#[cfg(kalloc_selftest)]
+mod tests;

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `kalloc_kvmalloc` KUnit suite.
+
+use kernel::prelude::*;
+
+#[kunit_tests(kalloc_kvmalloc)]
+mod kalloc_kvmalloc {
+    use super::super::*;
+    use crate::kmalloc::KMALLOC_MAX_SIZE;
+    use crate::vmalloc::is_vmalloc_addr;
+    use kernel::alloc::{flags as kf, Box, Vec};
+    use kernel::sync::new_spinlock;
+    use pin_init::stack_pin_init;
+
+    /// Small requests come from kmalloc, larger than kmalloc can ever
+    /// serve from vmalloc; growing a buffer past kmalloc's limit moves it
+    /// to vmalloc with every byte kept, and shrinking keeps them too.
+    #[test]
+    fn small_is_kmalloc_and_large_is_vmalloc() -> Result {
+        let small = Box::<[u8; 512], KVmalloc>::new([9; 512], kf::GFP_KERNEL)?;
+        assert!(!is_vmalloc_addr(small.as_ptr()));
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        assert!(is_vmalloc_addr(large.as_ptr()));
+
+        let mut v = Vec::<u32, KVmalloc>::new();
+        v.extend_from_slice(&[1, 2, 3], kf::GFP_KERNEL)?;
+        assert!(!is_vmalloc_addr(v.as_ptr()));
+        v.reserve(KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        assert!(is_vmalloc_addr(v.as_ptr()));
+        assert_eq!(&v[..], &[1, 2, 3]);
+        Ok(())
+    }
+
+    /// What kvmalloc cannot honour fails before C sees it: a zone modifier,
+    /// more than `INT_MAX` bytes (C would warn), sleeping flags under a
+    /// spinlock; `GFP_ATOMIC` works there.
+    #[test]
+    fn bad_requests_fail_cleanly() -> Result {
+        assert!(
+            Vec::<u8, KVmalloc>::with_capacity(64, kf::GFP_KERNEL | kf::__GFP_HIGHMEM).is_err()
+        );
+        assert!(Vec::<u8, KVmalloc>::with_capacity(i32::MAX as usize + 1, kf::GFP_KERNEL).is_err());
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let (sleeping, atomic) = {
+            let _guard = lock.lock();
+            (
+                Box::<u64, KVmalloc>::new(1, kf::GFP_KERNEL).is_err(),
+                Box::<u64, KVmalloc>::new(2, kf::GFP_ATOMIC)
+                    .map(|b| *b)
+                    .ok(),
+            )
+        };
+        assert!(sleeping);
+        assert_eq!(atomic, Some(2));
+        Ok(())
+    }
+}
