@@ -37,6 +37,7 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
 use kernel::bindings;
+use kernel::ffi::c_ulong;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
@@ -110,7 +111,7 @@ unsafe impl Allocator for KVmalloc {
         // caller's guarantee); the alignment is a power of two; the request
         // check refused what would make C warn or `BUG()`.
         let new = unsafe {
-            bindings::kvrealloc_node_align(old, size, layout.align() as _, gfp.as_raw(), node)
+            bindings::kvrealloc_node_align(old, size, layout.align() as c_ulong, gfp.as_raw(), node)
         };
         let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(new, size))

@@ -9,6 +9,7 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
 use kernel::bindings;
+use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
 /// kalloc's kmalloc path as an [`Allocator`] of the kernel crate, so that
@@ -103,7 +104,7 @@ unsafe impl Allocator for Kmalloc {
                     bindings::krealloc_node_align(
                         old,
                         size,
-                        layout.align() as _,
+                        layout.align() as c_ulong,
                         gfp.as_raw(),
                         node,
                     )

@@ -674,7 +674,7 @@ mod kalloc_kmalloc {
             let old = guard.store(i, b, kf::GFP_ATOMIC).map_err(|_| ENOMEM)?;
             assert!(old.is_none());
         }
-        assert_eq!(guard.get(2).map(|v| *v), Some(20));
+        assert_eq!(guard.get(2).copied(), Some(20));
         let taken = guard.remove(3).ok_or(ENOENT)?;
         assert_eq!(*taken, 30);
         assert!(guard.get(3).is_none());
