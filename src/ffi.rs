@@ -47,6 +47,12 @@ extern "C" {
         cache: *mut bindings::kmem_cache,
         flags: bindings::gfp_t,
     ) -> *mut c_void;
+    pub(crate) fn kalloc_kmem_cache_alloc_bulk(
+        cache: *mut bindings::kmem_cache,
+        flags: bindings::gfp_t,
+        n: usize,
+        objects: *mut *mut c_void,
+    ) -> bool;
     pub(crate) fn kalloc_slab_names_lock();
     pub(crate) fn kalloc_slab_names_unlock();
     pub(crate) fn kalloc_slab_name_taken(name: *const c_char) -> bool;

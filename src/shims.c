@@ -47,6 +47,7 @@ unsigned long kalloc_page_to_pfn(const struct page *page);
 enum zone_type kalloc_page_zonenum(const struct page *page);
 bool kalloc_page_is_highmem(const struct page *page);
 void *kalloc_kmem_cache_alloc(struct kmem_cache *cache, gfp_t flags);
+bool kalloc_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t flags, size_t n, void **objects);
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
 bool kalloc_slab_name_taken(const char *name);
@@ -127,6 +128,12 @@ bool kalloc_page_is_highmem(const struct page *page)
 void *kalloc_kmem_cache_alloc(struct kmem_cache *cache, gfp_t flags)
 {
 	return kmem_cache_alloc(cache, flags);
+}
+
+/* kmem_cache_alloc_bulk() is a macro too: all @n objects, or none. */
+bool kalloc_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t flags, size_t n, void **objects)
+{
+	return kmem_cache_alloc_bulk(cache, flags, n, objects);
 }
 
 /*

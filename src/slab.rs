@@ -163,16 +163,20 @@ pub const MAX_ALIGN: usize = PAGE_SIZE;
 pub const NOFAIL_MAX_OBJECT_SIZE: usize = PAGE_SIZE / 2;
 
 mod boxed;
+mod bulk;
 mod cache;
 mod names;
 mod options;
+mod owned;
 mod stats;
 
 pub use boxed::SlabBox;
+pub use bulk::SlabBulk;
 use cache::RawCache;
 pub use cache::SlabCache;
 use names::{cache_name_taken, check_alloc_flags, check_name, NamesGuard};
 pub use options::{CacheKind, Construct, Constructed, Plain, SlabOptions};
+pub use owned::OwnedSlabBox;
 pub use stats::SlabStats;
 
 #[cfg(kalloc_selftest)]

@@ -58,6 +58,11 @@ impl RawCache {
         unsafe { bindings::kmem_cache_free(self.0.as_ptr(), object.as_ptr()) };
     }
 
+    /// The C cache, for the calls of this module.
+    pub(super) fn as_ptr(&self) -> *mut bindings::kmem_cache {
+        self.0.as_ptr()
+    }
+
     fn object_size(&self) -> usize {
         // SAFETY: `self.0` is a live cache (type invariant).
         let size = unsafe { bindings::kmem_cache_size(self.0.as_ptr()) };
@@ -121,7 +126,7 @@ impl Drop for RawCache {
 ///   drop glue, the cache's constructor is `construct_object::<T>`, and
 ///   every free object of the cache holds a valid `T`.
 pub struct SlabCache<T, K: CacheKind = Plain> {
-    raw: RawCache,
+    pub(super) raw: RawCache,
     name: CString,
     // Invariant in `T`: the cache takes values of `T` back and hands them
     // out again (a constructed cache keeps them while free), so a cache of

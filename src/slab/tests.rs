@@ -713,4 +713,108 @@ mod kalloc_slab {
         assert!(!cache_name_taken(name));
         Ok(())
     }
+
+    /// Objects that keep their cache alive live in driver state beside it
+    /// (here a `KVec` in an `Arc`ed state, and an XArray entry), outlive
+    /// the state's own handle on the cache, and go back to the cache when
+    /// dropped; the cache is destroyed with the last of them.
+    #[test]
+    fn owned_objects_keep_their_cache_alive() -> Result {
+        use kernel::sync::Arc;
+        use kernel::xarray::{AllocKind, XArray};
+
+        let cache = Arc::new(
+            SlabCache::<Item>::new(c"kalloc_slab_owned", SlabOptions::new().no_merge())?,
+            kernel_gfp::GFP_KERNEL,
+        )?;
+        let mut kept = KVec::new();
+        for id in 0..8 {
+            kept.push(
+                cache.alloc_owned(Item::new(id), GFP_KERNEL)?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+        }
+        assert!(kept.iter().enumerate().all(|(id, item)| item.is(id)));
+        assert_eq!(live_objects(&cache)?, 8);
+        assert!(Arc::ptr_eq(kept[3].cache(), &cache));
+
+        let xa = KBox::pin_init(
+            XArray::<KBox<OwnedSlabBox<Item>>>::new(AllocKind::Alloc),
+            kernel_gfp::GFP_KERNEL,
+        )?;
+        let entry = KBox::new(
+            cache.alloc_owned(Item::new(99), GFP_KERNEL)?,
+            kernel_gfp::GFP_KERNEL,
+        )?;
+        xa.lock()
+            .store(5, entry, kernel_gfp::GFP_KERNEL)
+            .map_err(|_| ENOMEM)?;
+        assert!(xa.lock().get(5).is_some_and(|item| item.is(99)));
+
+        // The state lets go of its cache: the objects keep it.
+        let weak_view = cache.clone();
+        drop(cache);
+        kept.truncate(2);
+        assert_eq!(live_objects(&weak_view)?, 3);
+        drop(xa);
+        drop(kept);
+        assert_eq!(live_objects(&weak_view)?, 0);
+        Ok(())
+    }
+
+    /// Counts the drops of its values.
+    struct Counted<'a>(&'a core::sync::atomic::AtomicUsize, usize);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A bulk allocation gives `n` distinct objects holding their values,
+    /// all or none (a failure forced on the way leaves no object behind),
+    /// and its drop drops every value once and gives every object back.
+    #[test]
+    fn bulk_objects_all_or_none() -> Result {
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_bulk", SlabOptions::new().no_merge())?;
+        let bulk = cache.alloc_bulk(40, GFP_KERNEL, Item::new)?;
+        assert_eq!(bulk.len(), 40);
+        assert!(bulk.iter().enumerate().all(|(id, item)| item.is(id)));
+        assert!(bulk.get(40).is_none());
+        assert_eq!(live_objects(&cache)?, 40);
+        drop(bulk);
+        assert_eq!(live_objects(&cache)?, 0);
+        assert!(cache.alloc_bulk(0, GFP_KERNEL, Item::new)?.is_empty());
+        assert!(
+            cache
+                .alloc_bulk(1, GFP_KERNEL | __GFP_HIGHMEM, Item::new)
+                .err()
+                == Some(EINVAL)
+        );
+
+        let drops = core::sync::atomic::AtomicUsize::new(0);
+        let counted = SlabCache::<Counted<'_>>::new(c"kalloc_slab_bulk_drop", SlabOptions::new())?;
+        let mut bulk = counted.alloc_bulk(17, GFP_KERNEL, |i| Counted(&drops, i))?;
+        bulk.get_mut(16).ok_or(EINVAL)?.1 = 1000;
+        assert!(Iterator::eq(
+            bulk.iter().map(|c| c.1),
+            Iterator::chain(0..16, [1000])
+        ));
+        drop(bulk);
+        assert_eq!(drops.load(core::sync::atomic::Ordering::Relaxed), 17);
+
+        // A slab allocation that fails on the way: nothing is handed out,
+        // nothing stays allocated.
+        #[cfg(CONFIG_FAILSLAB)]
+        {
+            let failed = crate::selftest::kmalloc::fail_next_slab_allocation(|| {
+                cache
+                    .alloc_bulk(40, crate::gfp::GFP_NOWAIT, Item::new)
+                    .err()
+            });
+            assert!(failed == Some(ENOMEM));
+            assert_eq!(live_objects(&cache)?, 0);
+        }
+        Ok(())
+    }
 }
