@@ -44,6 +44,7 @@ use kalloc::{
     gfp,
     pages::LowmemPages,
     slab::{
+        OwnedSlabBox,
         SlabCache,
         SlabOptions, //
     },
@@ -76,6 +77,7 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
+        Arc,
         Mutex, //
     },
     uaccess::UserSlice,
@@ -131,11 +133,10 @@ impl Record {
 struct Log {
     /// The cache every write's [`Record`]s come from (one per session, so that
     /// the sample needs no global state; a driver with many users shares one).
-    ///
-    /// Records are transient: a [`kalloc::slab::SlabBox`] borrows the cache it
-    /// came from, so a record cannot be stored next to its cache in this struct.
-    /// Each write allocates its records, copies them into `ring` and frees them.
-    records: SlabCache<Record>,
+    records: Arc<SlabCache<Record>>,
+    /// The records, as the writes came: slab objects kept beside their cache
+    /// ([`OwnedSlabBox`] holds the cache, so it outlives them).
+    kept: KVec<OwnedSlabBox<Record>>,
     /// The log's bytes. Only `ring[..used]` is ever read; allocated zeroed
     /// anyway, so that not even the free space holds another kernel user's data.
     ring: LowmemPages,
@@ -167,7 +168,8 @@ impl Log {
         // Cache names are unique in `/sys/kernel/slab`: one per session.
         let name = CString::try_from_fmt(fmt!("kalloc_sample_{}", SESSIONS.fetch_add(1, Relaxed)))?;
         Ok(Log {
-            records: SlabCache::new(&name, options)?,
+            records: Arc::new(SlabCache::new(&name, options)?, GFP_KERNEL)?,
+            kept: KVec::new(),
             ring: LowmemPages::get_zeroed_pages(gfp::GFP_KERNEL, LOG_ORDER)?,
             index: VBuf::zeroed(INDEX_CAPACITY, gfp::GFP_KERNEL)?,
             used: 0,
@@ -194,31 +196,56 @@ impl Log {
         {
             return Err(ENOSPC);
         }
+        // Offsets in the ring fit in the index's `u32`s.
+        u32::try_from(self.ring.size())?;
+        self.kept.reserve(len.div_ceil(RECORD_DATA), GFP_KERNEL)?;
         // Commit `end` and `count` only once every record is in: until then
-        // readers do not see the new bytes, so a failure changes nothing.
+        // readers do not see the new bytes, and on failure the new records go
+        // back to their cache, so a failure changes nothing.
+        let kept = self.kept.len();
         let mut end = self.used;
         let mut count = self.count;
         let mut left = len;
         while left > 0 {
-            let mut record = self.records.alloc(Record::EMPTY, gfp::GFP_KERNEL)?;
             let chunk = left.min(RECORD_DATA);
-            fill(&mut record.data[..chunk])?;
-            left -= chunk;
-            record.len = u32::try_from(chunk)?;
+            let record = match self.fill_record(chunk, &mut fill) {
+                Ok(record) => record,
+                Err(e) => {
+                    self.kept.truncate(kept);
+                    return Err(e);
+                }
+            };
             let bytes = record.bytes();
             self.ring.as_mut_slice()[end..end + bytes.len()].copy_from_slice(bytes);
-            self.index[count] = u32::try_from(end)?;
+            // CAST: `end <= self.ring.size()`, which fits (checked above).
+            self.index[count] = end as u32;
             end += bytes.len();
             count += 1;
-            // `record` goes back to `self.records` here.
+            left -= chunk;
+            // Room was reserved above: this cannot fail.
+            self.kept.push_within_capacity(record).map_err(|_| ENOMEM)?;
         }
         self.used = end;
         self.count = count;
         Ok(len)
     }
 
-    /// Empties the log, and zeroes the ring again.
+    /// A new record of `len` bytes, which `fill` copies from user space.
+    fn fill_record(
+        &self,
+        len: usize,
+        fill: &mut impl FnMut(&mut [u8]) -> Result,
+    ) -> Result<OwnedSlabBox<Record>> {
+        let mut record = self.records.alloc_owned(Record::EMPTY, gfp::GFP_KERNEL)?;
+        fill(&mut record.data[..len])?;
+        record.len = u32::try_from(len)?;
+        Ok(record)
+    }
+
+    /// Empties the log, and zeroes the ring again; the records go back to
+    /// their cache.
     fn reset(&mut self) {
+        self.kept.clear();
         self.ring.as_mut_slice().fill(0);
         self.used = 0;
         self.count = 0;
