@@ -14,7 +14,7 @@
 # test judges the debug kernel).
 
 SHELL := /bin/bash
-export KDIR KERNEL
+export KDIR KERNEL SUITE
 # rustup's tools, also when the caller's PATH lacks them (CI).
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo

@@ -9,6 +9,8 @@
 #   VM_ECHO=1   also copy the serial output to stdout while it runs
 #   VM_TOKEN    this run's token, put on the kernel command line; /init
 #               prints it back, so the log proves it is this run's
+#   VM_FILTER   KUnit's filter glob (kunit.filter_glob), for one-suite runs
+#   VM_STEPS    the steps of scripts/vm/steps.d to pack (default: all)
 # Exit status: 0 when QEMU exited by itself, 124 (or 137, killed) on
 # timeout, else an error (the script's or QEMU's).
 set -euo pipefail
@@ -50,7 +52,11 @@ list=$out/initramfs.list
 	echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
 	echo "file /bin/kalloc-sample-ioctl $out/kalloc-sample-ioctl 0755 0 0"
 	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
-		[ -f "$step" ] && echo "file /steps.d/$(basename "$step") $step 0755 0 0"
+		name=$(basename "$step")
+		if [ -n "${VM_STEPS+set}" ]; then
+			case " $VM_STEPS " in *" $name "*) ;; *) continue ;; esac
+		fi
+		[ -f "$step" ] && echo "file /steps.d/$name $step 0755 0 0"
 	done
 } >"$list"
 "$gen_cpio" "$list" >"$out/initramfs.cpio" || die "could not build the initramfs"
@@ -62,7 +68,7 @@ list=$out/initramfs.list
 # printk.devkmsg=on: /init's markers go through /dev/kmsg, unthrottled.
 qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P printk.devkmsg=on kalloc_vm_token=$token"
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P printk.devkmsg=on kalloc_vm_token=$token${VM_FILTER:+ kunit.filter_glob=$VM_FILTER}"
 	-device edu
 	-display none -monitor none -no-reboot
 	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)

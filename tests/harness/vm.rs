@@ -32,18 +32,58 @@ pub fn expected_suites(top: &Path) -> Result<Vec<String>, String> {
     crate::elf::kunit_suites(&elf).map_err(|e| format!("{}: {e}", ko.display()))
 }
 
-/// The steps `/init` runs (`scripts/vm/steps.d`), by name.
-pub fn steps(top: &Path) -> Result<Vec<String>, String> {
+/// The line by which a step of `scripts/vm/steps.d` names the suite it
+/// needs; a step without one belongs to full runs only.
+const STEP_SUITE: &str = "# kalloc-vm-suite: ";
+
+/// The steps `/init` runs (`scripts/vm/steps.d`), by name: all of them, or
+/// with a suite filter, those whose suite it selects.
+pub fn steps(top: &Path, filter: Option<&str>) -> Result<Vec<String>, String> {
     let dir = top.join("scripts/vm/steps.d");
     let mut names = Vec::new();
     for e in std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
-        let e = e.map_err(|e| e.to_string())?;
-        if e.path().is_file() {
-            names.push(e.file_name().to_string_lossy().into_owned());
+        let path = e.map_err(|e| e.to_string())?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let needs = text.lines().find_map(|l| l.strip_prefix(STEP_SUITE));
+        let wanted = match (filter, needs) {
+            (None, _) => true,
+            (Some(glob), Some(suite)) => suite_matches(glob, suite.trim()),
+            (Some(_), None) => false,
+        };
+        if wanted {
+            names.push(
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// Whether KUnit's filter `glob` (`suite_glob` or `suite_glob.test_glob`,
+/// `*` and `?` wildcards) selects `suite`.
+pub fn suite_matches(glob: &str, suite: &str) -> bool {
+    let suite_glob = glob.split('.').next().unwrap_or(glob);
+    glob_match(suite_glob.as_bytes(), suite.as_bytes())
+}
+
+fn glob_match(glob: &[u8], text: &[u8]) -> bool {
+    match (glob.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob_match(&glob[1..], text) || (!text.is_empty() && glob_match(glob, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob_match(&glob[1..], &text[1..]),
+        (Some(g), Some(t)) if g == t => glob_match(&glob[1..], &text[1..]),
+        _ => false,
+    }
 }
 
 /// A token for one run, different each time.
@@ -63,17 +103,25 @@ pub struct Run {
 /// Boots the VM once and judges the log. `Err` means the VM could not be
 /// started at all (missing kernel, module or QEMU): a one-line reason.
 pub fn run(top: &Path) -> Result<Run, String> {
+    // `make test SUITE=glob`: only the suites KUnit's filter selects.
+    let filter = std::env::var("SUITE").ok().filter(|s| !s.is_empty());
+    let suites = expected_suites(top)?
+        .into_iter()
+        .filter(|s| filter.as_deref().is_none_or(|glob| suite_matches(glob, s)))
+        .collect();
     let expect = Expect {
         module: "kalloc".into(),
-        suites: expected_suites(top)?,
+        suites,
         token: new_token(),
-        steps: steps(top)?,
+        steps: steps(top, filter.as_deref())?,
     };
     let log_path = log_path(top);
     let status = Command::new(top.join("scripts/run-vm.sh"))
         .current_dir(top)
         .env("VM_LOG", &log_path)
         .env("VM_TOKEN", &expect.token)
+        .env("VM_STEPS", expect.steps.join(" "))
+        .env("VM_FILTER", filter.as_deref().unwrap_or(""))
         .status()
         .map_err(|e| format!("cannot run scripts/run-vm.sh: {e}"))?;
     let exit = match status.code() {
@@ -132,4 +180,34 @@ pub fn summary(v: &Verdict) -> String {
         out += &format!("  - {}: {p}\n", p.kind());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_globs_select_as_kunit_does() {
+        assert!(suite_matches("kalloc_slab", "kalloc_slab"));
+        assert!(!suite_matches("kalloc_slab", "kalloc_slabs"));
+        assert!(suite_matches("kalloc_*", "kalloc_gfp"));
+        assert!(suite_matches("kalloc_?fp", "kalloc_gfp"));
+        assert!(!suite_matches("kalloc_?fp", "kalloc_pages"));
+        // `suite.test`: the suite part selects the suite.
+        assert!(suite_matches("kalloc_devm.edu_*", "kalloc_devm"));
+        assert!(!suite_matches("kalloc_devm.edu_*", "kalloc_gfp"));
+        assert!(suite_matches("*", "anything"));
+    }
+
+    #[test]
+    fn steps_follow_the_filter() {
+        let top = top_dir();
+        let all = steps(&top, None).unwrap();
+        assert!(all.contains(&"edu-rebind".to_string()) && all.contains(&"sample".to_string()));
+        assert_eq!(
+            steps(&top, Some("kalloc_devm")).unwrap(),
+            vec!["edu-rebind"]
+        );
+        assert!(steps(&top, Some("kalloc_gfp")).unwrap().is_empty());
+    }
 }
