@@ -116,14 +116,31 @@ pub fn run(top: &Path) -> Result<Run, String> {
         steps: steps(top, filter.as_deref())?,
     };
     let log_path = log_path(top);
-    let status = Command::new(top.join("scripts/run-vm.sh"))
+    // The script removes it too; here, so that progress never shows the
+    // previous run.
+    let _ = std::fs::remove_file(&log_path);
+    let mut child = Command::new(top.join("scripts/run-vm.sh"))
         .current_dir(top)
         .env("VM_LOG", &log_path)
         .env("VM_TOKEN", &expect.token)
         .env("VM_STEPS", expect.steps.join(" "))
         .env("VM_FILTER", filter.as_deref().unwrap_or(""))
-        .status()
+        .spawn()
         .map_err(|e| format!("cannot run scripts/run-vm.sh: {e}"))?;
+    // Follow the log while the VM runs, and say what happens in it.
+    let mut progress = Progress::default();
+    let status = loop {
+        let done = child
+            .try_wait()
+            .map_err(|e| format!("waiting for the VM: {e}"))?;
+        if let Ok(bytes) = std::fs::read(&log_path) {
+            progress.feed(&bytes);
+        }
+        match done {
+            Some(status) => break status,
+            None => std::thread::sleep(std::time::Duration::from_millis(250)),
+        }
+    };
     let exit = match status.code() {
         Some(0) => Exit::Exited,
         Some(TIMEOUT_STATUS | KILLED_STATUS) => Exit::TimedOut,
@@ -180,6 +197,63 @@ pub fn summary(v: &Verdict) -> String {
         out += &format!("  - {}: {p}\n", p.kind());
     }
     out
+}
+
+/// Live progress of a run, on standard error as the serial log grows: the
+/// steps of `/init` and each suite's verdict as it finishes. Written to the
+/// stream itself, so that a test harness that captures `eprintln!` shows
+/// it too.
+#[derive(Default)]
+struct Progress {
+    /// How many bytes of the log are done with.
+    seen: usize,
+    /// Whether kalloc is being loaded or was: suites count from there.
+    loading: bool,
+}
+
+impl Progress {
+    /// Reports the complete lines of `log` not seen yet.
+    fn feed(&mut self, log: &[u8]) {
+        use std::io::Write;
+        let Some(new) = log.get(self.seen..) else {
+            // A new log (the run removed the old one): start over.
+            *self = Progress::default();
+            return;
+        };
+        let Some(end) = new.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&new[..=end]);
+        self.seen += end + 1;
+        let mut out = std::io::stderr().lock();
+        for line in text.lines() {
+            let line = crate::ktap::strip_timestamp(line);
+            if let Some(marker) = line.strip_prefix("kalloc-vm: ") {
+                if marker == "insmod" {
+                    self.loading = true;
+                    let _ = writeln!(out, "kalloc: vm: loading kalloc, its suites run");
+                } else if let Some(step) = marker.strip_prefix("step ") {
+                    let _ = writeln!(out, "kalloc: vm: step {step}");
+                } else if marker.starts_with("rmmod") || marker.starts_with("kmemleak scan") {
+                    let _ = writeln!(out, "kalloc: vm: {marker}");
+                }
+            } else if self.loading && !line.starts_with(' ') {
+                if let Some(rest) = line.strip_prefix("not ok ") {
+                    let _ = writeln!(
+                        out,
+                        "  FAIL  {}",
+                        rest.split_once(' ').map_or(rest, |r| r.1)
+                    );
+                } else if let Some(rest) = line.strip_prefix("ok ") {
+                    let _ = writeln!(
+                        out,
+                        "  ok    {}",
+                        rest.split_once(' ').map_or(rest, |r| r.1)
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
