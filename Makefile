@@ -7,6 +7,7 @@
 #               parser; fails on any problem
 #   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
 #               the formatting
+#   make doc    the library's API documentation, target/doc/kalloc/index.html
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
@@ -19,7 +20,7 @@ export KDIR KERNEL SUITE
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module check fmt run test rust-analyzer clean
+.PHONY: all setup kernel module check fmt doc run test rust-analyzer clean
 
 all: module
 
@@ -37,6 +38,9 @@ check: kernel
 
 fmt: kernel
 	@scripts/check.sh --fix
+
+doc: module
+	@scripts/doc.sh
 
 run: module
 	@$(CARGO) run -q --bin kalloc-vm

@@ -44,7 +44,7 @@
 //! The device frees its memory without running Rust destructors, so a
 //! [`DevmBox`] holds only types without drop glue (plain data, handles to
 //! other device-scoped resources), and checks that at compile time. A value
-//! that needs its destructor, such as an [`IoMap`], is a [`DevmOwned`]: the
+//! that needs its destructor, such as an [`IoMap`](crate::iomem::IoMap), is a [`DevmOwned`]: the
 //! device drops it when it is unbound, [`DevmOwned::release`] at once.
 //!
 //! # Which devices

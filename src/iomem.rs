@@ -13,7 +13,7 @@
 //! merge, split, reorder or drop it.
 //!
 //! [`IoMap`] owns one mapping and unmaps it when dropped. Its accessors are
-//! those of the kernel crate's [`Io`] trait, implemented for `&IoMap`:
+//! those of the kernel crate's [`Io`](kernel::io::Io) trait, implemented for `&IoMap`:
 //!
 //! - `try_read8/16/32/64(offset)` and `try_write8/16/32/64(value, offset)`
 //!   (`readb`..`readq`, `writeb`..`writeq`) check at run time that the
@@ -30,8 +30,8 @@
 //! | `pci_resource_start/len/flags(pdev, bar)`  | [`PciDev::mem_bar`]               |
 //! | `ioremap(phys, size)`                      | [`PciDev::map_bar`], [`PciDev::map_bar_range`], [`IoMap::ioremap`] (all `unsafe`) |
 //! | `iounmap(addr)`                            | dropping the [`IoMap`]            |
-//! | `readb/readw/readl/readq(addr + offset)`   | [`Io::try_read8`] .. [`Io::try_read64`], [`Io::read32`] |
-//! | `writeb/writew/writel/writeq(v, addr + offset)` | [`Io::try_write8`] .. [`Io::try_write64`], [`Io::write32`] |
+//! | `readb/readw/readl/readq(addr + offset)`   | [`Io::try_read8`](kernel::io::Io::try_read8) .. [`Io::try_read64`](kernel::io::Io::try_read64), [`Io::read32`](kernel::io::Io::read32) |
+//! | `writeb/writew/writel/writeq(v, addr + offset)` | [`Io::try_write8`](kernel::io::Io::try_write8) .. [`Io::try_write64`](kernel::io::Io::try_write64), [`Io::write32`](kernel::io::Io::write32) |
 //! | `copy_from_kernel_nofault(dst, src, 4)`    | [`read_nofault_u32`]              |
 //!
 //! # Examples
@@ -66,7 +66,7 @@ use crate::gfp::context_may_sleep;
 /// `iounmap()` when dropped.
 ///
 /// `SIZE` is a minimum size known at compile time: accesses below it can
-/// use the compile-time checked accessors of [`Io`] (`read32(OFFSET)`),
+/// use the compile-time checked accessors of [`Io`](kernel::io::Io) (`read32(OFFSET)`),
 /// accesses anywhere in the mapping the run-time checked ones
 /// (`try_read32(offset)`).
 ///
@@ -164,7 +164,7 @@ impl<const SIZE: usize> Drop for IoMap<SIZE> {
     }
 }
 
-/// The accessors of [`Io`], on the mapping.
+/// The accessors of [`Io`](kernel::io::Io), on the mapping.
 impl<'a, const SIZE: usize> IoBase<'a> for &'a IoMap<SIZE> {
     type Backend = MmioBackend;
     type Target = Region<SIZE>;

@@ -36,10 +36,9 @@
 //! (`page_address`, which fails for highmem). [`PageRef`] is one page of a
 //! block: its pfn, NUMA node, zone and permanent address.
 //!
-//! Exact accounting: [`stop_machine`] and [`free_page_count`] let a caller
-//! count the allocator's free pages while nothing else can allocate, which
-//! is how the `kalloc_pages` suite proves that a dropped block gives back
-//! exactly its `2^order` pages.
+//! The `kalloc_pages` suite proves that a dropped block gives back exactly
+//! its `2^order` pages by counting the allocator's free pages while the
+//! machine is stopped (test aids in `src/selftest/pages.rs`).
 //!
 //! # Examples
 //!

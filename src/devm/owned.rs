@@ -18,7 +18,7 @@ use kernel::{
 /// [`DevmOwned::release`] drops it at once (C's `devm_release_action()`).
 ///
 /// This is for device-scoped values that need their destructor, such as a
-/// mapping ([`DevmIoMap`]). The handle dereferences to the value; dropping
+/// mapping ([`DevmIoMap`](crate::devm::DevmIoMap)). The handle dereferences to the value; dropping
 /// the handle leaves the value with the device.
 ///
 /// # Invariants

@@ -34,7 +34,7 @@ use kernel::{
 ///
 /// `addr` is the kernel address of `2^order` pages from
 /// `devm_get_free_pages()` for `dev`, on `dev`'s resource list, not freed
-/// while this handle exists (as for [`DevmBox`]). If `C` is [`Init`], they
+/// while this handle exists (as for [`DevmBox`](crate::devm::DevmBox)). If `C` is [`Init`], they
 /// are initialised. No other handle refers to them.
 #[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmPages<'a, C: Contents = Init> {
@@ -76,7 +76,7 @@ impl<'a> DevmPages<'a, Uninit> {
     /// May sleep, whatever the flags: C allocates its bookkeeping with
     /// `GFP_KERNEL`.
     ///
-    /// Errors: `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid
+    /// Errors: `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid
     /// flags, flags that may not sleep or hold `__GFP_NOFAIL`, and for the
     /// highmem and movable zones (the pages need a kernel address);
     /// `ENOMEM` if the allocation fails.

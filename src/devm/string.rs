@@ -27,7 +27,7 @@ use kernel::{
 ///
 /// `ptr` points to a NUL-terminated string in memory from
 /// `devm_kasprintf()` for `dev`, on `dev`'s resource list, not freed while
-/// this handle exists (as for [`DevmBox`]), and never written to.
+/// this handle exists (as for [`DevmBox`](crate::devm::DevmBox)), and never written to.
 #[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmStr<'a> {
     dev: &'a Device<Bound>,
@@ -47,7 +47,7 @@ impl<'a> DevmStr<'a> {
     ///
     /// C formats twice (to size its allocation, then to fill it), so the
     /// text is formatted once beforehand, checked and kept in a temporary
-    /// buffer (see [`format_once`](crate::kmalloc::format_once)): C formats that
+    /// buffer (see `format_once`): C formats that
     /// text, the same each time.
     ///
     /// Errors: `EINVAL` for flags kmalloc cannot honour, for text with a NUL

@@ -104,7 +104,7 @@ impl<T: Zeroable> KmallocArray<T> {
     /// # Errors
     ///
     /// `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL` for flags
-    /// kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`] bytes or if
+    /// kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if
     /// the allocation fails.
     pub fn zeroed(len: usize, flags: Gfp) -> Result<Self> {
         let flags = check_request(array_size::<T>(len)?, flags)?;
@@ -129,7 +129,7 @@ impl<T: Copy> KmallocArray<T> {
     /// # Errors
     ///
     /// `EINVAL` for flags kmalloc cannot honour, `ENOMEM` above
-    /// [`KMALLOC_MAX_SIZE`] bytes or if the allocation fails.
+    /// [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if the allocation fails.
     pub fn from_slice(src: &[T], flags: Gfp) -> Result<Self> {
         let size = size_of_val(src);
         let flags = check_request(size, flags)?;
@@ -158,7 +158,7 @@ impl<T: Copy> KmallocArray<T> {
     /// # Errors
     ///
     /// `EOVERFLOW` if `new_len * size_of::<T>()` overflows, `EINVAL` for
-    /// flags kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`] bytes
+    /// flags kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes
     /// or if the allocation fails.
     pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
         let new_size = array_size::<T>(new_len)?;

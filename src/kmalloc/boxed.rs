@@ -46,7 +46,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// `EINVAL` for flags kmalloc cannot honour, `ENOMEM` if `T` is larger
-    /// than [`KMALLOC_MAX_SIZE`] or the allocation fails.
+    /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
     pub fn new(value: T, flags: Gfp) -> Result<Self> {
         let ptr = Self::alloc(ffi::kalloc_kmalloc, flags)?;
         // SAFETY: `data()` is valid for writing a `T`: a fresh allocation of

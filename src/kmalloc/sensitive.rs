@@ -12,7 +12,7 @@ use kernel::{bindings, prelude::*};
 
 /// Bytes that are wiped before they are freed, for keys, passwords and other
 /// secrets: dropping it calls C's `kfree_sensitive()`, which zeroes the
-/// whole allocation ([`KmallocArray::ksize`] bytes) before `kfree()`.
+/// whole allocation ([`KmallocArray::ksize`](crate::kmalloc::KmallocArray::ksize) bytes) before `kfree()`.
 ///
 /// It cannot grow or shrink: `krealloc()` would leave a copy of the secret
 /// in the freed memory.
@@ -30,7 +30,7 @@ impl SensitiveBuf {
     ///
     /// # Errors
     ///
-    /// As for [`KmallocArray::zeroed`].
+    /// As for [`KmallocArray::zeroed`](crate::kmalloc::KmallocArray::zeroed).
     pub fn zeroed(len: usize, flags: Gfp) -> Result<Self> {
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.
         Ok(Self {
@@ -43,7 +43,7 @@ impl SensitiveBuf {
     ///
     /// # Errors
     ///
-    /// As for [`KmallocArray::from_slice`].
+    /// As for [`KmallocArray::from_slice`](crate::kmalloc::KmallocArray::from_slice).
     pub fn from_slice(src: &[u8], flags: Gfp) -> Result<Self> {
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.
         Ok(Self {

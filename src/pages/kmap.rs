@@ -12,7 +12,7 @@ use kernel::prelude::*;
 use kernel::types::NotThreadSafe;
 
 /// One page mapped with `kmap_local_page()`, lent to the closure of
-/// [`Pages::kmap_local`] or [`Pages::kmap_local_mut`]; dropping it runs
+/// [`Pages::kmap_local`](crate::pages::Pages::kmap_local) or [`Pages::kmap_local_mut`](crate::pages::Pages::kmap_local_mut); dropping it runs
 /// `kunmap_local()`.
 ///
 /// A local mapping is only valid on the thread that made it, and nested

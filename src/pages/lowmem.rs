@@ -49,7 +49,7 @@ unsafe impl<C: Contents> Sync for LowmemPages<C> {}
 impl LowmemPages<Uninit> {
     /// Allocates `2^order` contiguous pages (C's `__get_free_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid flags,
     /// for movable memory (as for [`Pages::alloc_pages`]) and for flags
     /// that ask for highmem (an address cannot name a highmem page: use
     /// [`Pages::alloc_pages`]); `ENOMEM` when the allocator has no such

@@ -50,7 +50,7 @@ unsafe impl<C: Contents> Sync for Pages<C> {}
 impl Pages<Uninit> {
     /// Allocates `2^order` contiguous pages (C's `alloc_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`], for invalid flags,
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid flags,
     /// for `__GFP_NOFAIL` above order 1 and for movable memory
     /// ([`Gfp::movable`], as in `GFP_HIGHUSER_MOVABLE`: the kernel could not
     /// migrate the block, which would make memory offlining and

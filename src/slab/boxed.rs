@@ -16,13 +16,13 @@ use core::{
 };
 use kernel::prelude::*;
 
-/// An object of a [`SlabCache`], owning a `T`.
+/// An object of a [`SlabCache`](crate::slab::SlabCache), owning a `T`.
 ///
 /// Like `KBox<T>`, but the memory comes from the cache and goes back to it
 /// (`kmem_cache_free`) when the box is dropped. The box borrows its cache,
 /// which therefore outlives it. A box that is leaked (`core::mem::forget`)
 /// makes the kernel WARN when the cache is destroyed (see the [module
-/// documentation](self)).
+/// documentation](crate::slab)).
 ///
 /// # Invariants
 ///

@@ -91,7 +91,7 @@ impl Drop for RawCache {
 /// A named slab cache (`struct kmem_cache`) for objects of type `T`.
 ///
 /// `K` is the kind of cache: [`Plain`] (no constructor, the default) or
-/// [`Constructed`]; see the [module documentation](self).
+/// [`Constructed`]; see the [module documentation](crate::slab).
 ///
 /// Dropping the cache destroys it (`kmem_cache_destroy`); its objects
 /// borrow it, so by then none of them is alive. Creating and destroying a
@@ -102,7 +102,7 @@ impl Drop for RawCache {
 ///
 /// The name shows in `/proc/slabinfo` and `/sys/kernel/slab/` (a merged
 /// cache's name only as a link in `/sys/kernel/slab/`); SLUB keeps its own
-/// copy. It must be 1 to [`MAX_NAME_LEN`] printable ASCII
+/// copy. It must be 1 to [`MAX_NAME_LEN`](crate::slab::MAX_NAME_LEN) printable ASCII
 /// characters other than space and `/`, and not start with `:` (SLUB names
 /// merged caches `:<flags>-<size>`); otherwise creation fails with
 /// `EINVAL`. It must also be unique among live caches: creation fails with
@@ -218,7 +218,7 @@ impl<T, K: CacheKind> SlabCache<T, K> {
 
     /// The size of the cache's objects in bytes (`kmem_cache_size`):
     /// `size_of::<T>()`, or more if SLUB merged the cache into another one
-    /// (see the [module documentation](self)): then the cache is that
+    /// (see the [module documentation](crate::slab)): then the cache is that
     /// other cache, whose object size SLUB raises to the largest of the
     /// caches merged into it.
     pub fn object_size(&self) -> usize {
@@ -250,7 +250,7 @@ impl<T, K: CacheKind> SlabCache<T, K> {
     /// from kernel threads); may sleep. The counts include objects that
     /// were freed but wait in per-CPU caches (or in KASAN's quarantine)
     /// until [`SlabCache::shrink`] drains them. For a merged cache (see the
-    /// [module documentation](self)) they are those of the cache it was
+    /// [module documentation](crate::slab)) they are those of the cache it was
     /// merged into.
     ///
     /// # Errors
@@ -283,7 +283,7 @@ impl<T> SlabCache<T, Plain> {
     /// `EINVAL` for flags the slab allocator cannot honour (see
     /// [`Gfp::check_slab`]), a zone modifier (a cache's objects always
     /// come from the normal zone), or `__GFP_NOFAIL` for objects larger
-    /// than [`NOFAIL_MAX_OBJECT_SIZE`]; `ENOMEM` if no memory is available.
+    /// than [`NOFAIL_MAX_OBJECT_SIZE`](crate::slab::NOFAIL_MAX_OBJECT_SIZE); `ENOMEM` if no memory is available.
     pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for

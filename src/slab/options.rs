@@ -87,7 +87,7 @@ impl SlabOptions {
 
     /// Align objects to `align` bytes (or more, if `T` needs more). Cache
     /// creation fails with `EINVAL` unless `align` is a power of two no
-    /// larger than [`MAX_ALIGN`].
+    /// larger than [`MAX_ALIGN`](crate::slab::MAX_ALIGN).
     pub const fn align(self, align: usize) -> Self {
         SlabOptions {
             align: Some(align),
@@ -132,7 +132,7 @@ impl SlabOptions {
     }
 }
 
-/// The kind of a [`SlabCache`]: what its free objects hold.
+/// The kind of a [`SlabCache`](crate::slab::SlabCache): what its free objects hold.
 ///
 /// Sealed: the kinds are [`Plain`] and [`Constructed`].
 pub trait CacheKind: private::Sealed {}
@@ -168,9 +168,9 @@ pub(super) mod private {
 ///   same cache.
 /// - It cannot fail: C's constructor returns nothing.
 /// - Objects are never dropped: when SLUB frees an empty slab (on
-///   [`SlabCache::shrink`], under memory pressure, when the cache is
+///   [`SlabCache::shrink`](crate::slab::SlabCache::shrink), under memory pressure, when the cache is
 ///   destroyed) the values in it are discarded. So `T` must have no drop
-///   glue; [`SlabCache::with_constructor`] checks this at compile time.
+///   glue; [`SlabCache::with_constructor`](crate::slab::SlabCache::with_constructor) checks this at compile time.
 /// - `Send`: an object built or used on one CPU may be handed out on
 ///   another.
 /// - SLUB calls `construct` through a pointer into the module's code: drop

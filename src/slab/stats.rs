@@ -12,7 +12,7 @@ use kernel::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlabStats {
     /// `objects`: objects allocated and not yet freed (see
-    /// [`SlabCache::stats`] for freed objects that still count).
+    /// [`SlabCache::stats`](crate::slab::SlabCache::stats) for freed objects that still count).
     pub objects: usize,
     /// `total_objects`: object slots in all the cache's slabs.
     pub total_objects: usize,
