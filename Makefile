@@ -2,7 +2,7 @@
 #
 #   make run    set up on first use, build, boot the VM, load kalloc and
 #               print a per-suite summary
-#   make test   make check, then the same as make run, judged by the Rust
+#   make test   make check and make doc, then the same as make run, judged by the Rust
 #               harness (cargo test) and by the kernel's own kunit.py
 #               parser; fails on any problem
 #   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
