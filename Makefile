@@ -8,6 +8,8 @@
 #   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
 #               the formatting
 #   make doc    the library's API documentation, target/doc/kalloc/index.html
+#   make mutants  the suites against mutants/mutants.ini: every mutant must
+#               be killed (about 40 minutes)
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
@@ -20,7 +22,7 @@ export KDIR KERNEL SUITE
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module check fmt doc run test rust-analyzer clean
+.PHONY: all setup kernel module check fmt doc run test mutants rust-analyzer clean
 
 all: module
 
@@ -48,6 +50,10 @@ run: module
 test: module
 	@$(CARGO) test
 	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
+
+# MUTANT=glob: only the mutants whose names match.
+mutants: module
+	@scripts/mutants.py $(MUTANT)
 
 rust-analyzer: kernel
 	@scripts/build-module.sh rust-analyzer
