@@ -31,6 +31,7 @@
 
 use crate::ffi;
 use crate::gfp::{Gfp, Zone};
+use crate::kernel_alloc::{empty, node_number};
 use crate::kmalloc::ARCH_KMALLOC_MINALIGN;
 use crate::vmalloc::GFP_VMALLOC_SUPPORTED;
 use core::alloc::Layout;
@@ -66,15 +67,6 @@ fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
     Ok(flags)
 }
 
-/// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node (see
-/// [`crate::kmalloc::Kmalloc`]).
-fn node_number(nid: NumaNode) -> Option<i32> {
-    if nid == NumaNode::NO_NODE {
-        return Some(bindings::NUMA_NO_NODE);
-    }
-    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
-}
-
 // SAFETY: `realloc` returns memory from `kvrealloc_node_align()` of at
 // least `layout.size()` bytes aligned to `layout.align()`, which keeps the
 // first `min(old, new)` bytes of an old allocation and leaves it intact on
@@ -99,10 +91,7 @@ unsafe impl Allocator for KVmalloc {
                 // caller's guarantee), which `kvfree()` frees.
                 unsafe { bindings::kvfree(old.as_ptr().cast()) };
             }
-            let dangling = ptr::without_provenance_mut::<u8>(layout.align());
-            // SAFETY: `layout.align()` is a power of two, never zero.
-            let dangling = unsafe { NonNull::new_unchecked(dangling) };
-            return Ok(NonNull::slice_from_raw_parts(dangling, 0));
+            return Ok(empty(layout));
         }
         let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;

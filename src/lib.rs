@@ -13,6 +13,7 @@ pub mod devm;
 mod ffi;
 pub mod gfp;
 pub mod iomem;
+mod kernel_alloc;
 pub mod kmalloc;
 pub mod kvmalloc;
 pub mod pages;

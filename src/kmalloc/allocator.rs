@@ -5,6 +5,7 @@
 use super::{check_request, ARCH_KMALLOC_MINALIGN};
 use crate::ffi;
 use crate::gfp::Gfp;
+use crate::kernel_alloc::{empty, node_number};
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
@@ -45,15 +46,6 @@ fn kmalloc_aligns(size: usize, align: usize) -> bool {
     align <= ARCH_KMALLOC_MINALIGN || (size.is_power_of_two() && align <= size)
 }
 
-/// The NUMA node number of `nid` (the kernel crate keeps it private: find
-/// it by comparison), `NUMA_NO_NODE` for any node.
-fn node_number(nid: NumaNode) -> Option<i32> {
-    if nid == NumaNode::NO_NODE {
-        return Some(bindings::NUMA_NO_NODE);
-    }
-    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
-}
-
 // SAFETY: `realloc` returns memory from `kmalloc()` or `krealloc()` of at
 // least `layout.size()` bytes aligned to `layout.align()` (kmalloc's
 // alignment guarantee, or `krealloc_node_align()`'s explicit alignment),
@@ -80,11 +72,7 @@ unsafe impl Allocator for Kmalloc {
                 // (the caller's guarantee), which `kfree()` frees.
                 unsafe { bindings::kfree(old.as_ptr().cast()) };
             }
-            // A dangling pointer aligned for `layout`, as the trait wants.
-            let dangling = ptr::without_provenance_mut::<u8>(layout.align());
-            // SAFETY: `layout.align()` is a power of two, never zero.
-            let dangling = unsafe { NonNull::new_unchecked(dangling) };
-            return Ok(NonNull::slice_from_raw_parts(dangling, 0));
+            return Ok(empty(layout));
         }
         let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;

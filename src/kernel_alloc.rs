@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What kalloc's implementations of the kernel crate's `Allocator` trait
+//! ([`crate::kmalloc::Kmalloc`], [`crate::kvmalloc::KVmalloc`]) share.
+
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
+use kernel::alloc::NumaNode;
+use kernel::bindings;
+
+/// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node. The kernel
+/// crate keeps the number private: it is found by comparison.
+pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
+    if nid == NumaNode::NO_NODE {
+        return Some(bindings::NUMA_NO_NODE);
+    }
+    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
+}
+
+/// The empty allocation the trait wants for a size of 0: a dangling
+/// pointer aligned for `layout`.
+pub(crate) fn empty(layout: Layout) -> NonNull<[u8]> {
+    let dangling = ptr::without_provenance_mut::<u8>(layout.align());
+    // SAFETY: `layout.align()` is a power of two, never zero.
+    let dangling = unsafe { NonNull::new_unchecked(dangling) };
+    NonNull::slice_from_raw_parts(dangling, 0)
+}
