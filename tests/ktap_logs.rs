@@ -509,3 +509,17 @@ fn suites_are_read_from_the_module_itself() {
         vec!["alpha_suite", "beta_suite"]
     );
 }
+
+#[test]
+fn a_case_out_of_its_place_is_reported() {
+    // kalloc_gfp's second case, renumbered: a lost or repeated case line.
+    let start = NOW.find("# Subtest: kalloc_gfp").unwrap();
+    let at = NOW[start..].find("    ok 2 ").unwrap() + start;
+    let mut log = NOW.to_string();
+    log.replace_range(at..at + 9, "    ok 7 ");
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert!(
+        matches!(&v.problems[..], [Problem::WrongNumber { suite, expected: 2, found: 7, .. }] if suite == "kalloc_gfp")
+    );
+    assert_eq!(first_kind(&v), "wrong case number");
+}

@@ -116,6 +116,14 @@ pub enum Problem {
         planned: Option<u32>,
         ran: usize,
     },
+    /// A case carries another number than its place in the suite (as
+    /// `kunit.py` checks: cases are numbered 1, 2, ... in order).
+    WrongNumber {
+        suite: String,
+        case: String,
+        expected: u32,
+        found: u32,
+    },
     /// The suite reported `not ok` although no case failed.
     SuiteFailed(String),
     /// An expected suite is not in the log.
@@ -159,7 +167,9 @@ impl Problem {
             Problem::SuiteUnfinished { .. } => 5,
             Problem::CaseFailed { .. } | Problem::Unplaced(_) => 6,
             Problem::CaseSkipped { .. } => 7,
-            Problem::PlanMismatch { .. } | Problem::SuiteFailed(_) => 8,
+            Problem::PlanMismatch { .. }
+            | Problem::SuiteFailed(_)
+            | Problem::WrongNumber { .. } => 8,
             Problem::MissingSuite(_) | Problem::EmptySuite(_) | Problem::RerunMissing(_) => 9,
             Problem::RmmodFailed | Problem::StepFailed(_) | Problem::StepMissing(_) => 10,
             Problem::Leak(_) => 11,
@@ -181,6 +191,7 @@ impl Problem {
             Problem::CaseFailed { .. } | Problem::SuiteFailed(_) => "failing case",
             Problem::CaseSkipped { .. } => "skipped case",
             Problem::PlanMismatch { .. } => "wrong case count",
+            Problem::WrongNumber { .. } => "wrong case number",
             Problem::MissingSuite(_) | Problem::EmptySuite(_) | Problem::RerunMissing(_) => {
                 "missing suite"
             }
@@ -237,6 +248,12 @@ impl std::fmt::Display for Problem {
                 Some(p) => write!(f, "suite {suite} announced {p} cases but ran {ran}"),
                 None => write!(f, "suite {suite} announced no plan"),
             },
+            Problem::WrongNumber {
+                suite,
+                case,
+                expected,
+                found,
+            } => write!(f, "{suite}.{case} is numbered {found}, expected {expected}"),
             Problem::SuiteFailed(s) => write!(f, "suite {s} reported not ok"),
             Problem::MissingSuite(s) => write!(f, "suite {s} is missing from the log"),
             Problem::EmptySuite(s) => write!(f, "suite {s} has no cases"),
@@ -451,7 +468,15 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
             planned: s.plan,
             finished: s.finished(),
         };
-        for c in &s.cases {
+        for (place, c) in (1u32..).zip(&s.cases) {
+            if c.number != place {
+                problems.push(Problem::WrongNumber {
+                    suite: s.name.clone(),
+                    case: c.name.clone(),
+                    expected: place,
+                    found: c.number,
+                });
+            }
             match &c.status {
                 Status::Pass => {}
                 Status::Fail => problems.push(Problem::CaseFailed {
