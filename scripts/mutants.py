@@ -70,8 +70,10 @@ def copy_tree():
 def run(cmd, env=None):
     """Runs `cmd` in the copy; returns (ok, last lines of its output)."""
     p = subprocess.run(cmd, cwd=TREE, env=env, capture_output=True, text=True)
-    tail = (p.stdout + p.stderr).strip().splitlines()[-1:] or [""]
-    return p.returncode == 0, tail[0]
+    lines = (p.stderr + p.stdout).strip().splitlines()
+    # The verdict's headline, if the harness printed one.
+    verdicts = [l for l in lines if l.startswith(("kalloc: FAIL", "kalloc: PASS"))]
+    return p.returncode == 0, (verdicts or lines or [""])[-1]
 
 
 def main(argv):
