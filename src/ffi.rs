@@ -19,6 +19,7 @@ extern "C" {
     fn kalloc_may_sleep() -> bool;
     fn kalloc_in_nmi() -> bool;
     fn kalloc_in_hardirq() -> bool;
+    fn kalloc_irqs_disabled() -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
@@ -83,6 +84,12 @@ pub(crate) fn in_nmi() -> bool {
 pub(crate) fn in_hardirq() -> bool {
     // SAFETY: The shim only reads the current CPU's preempt count.
     unsafe { kalloc_in_hardirq() }
+}
+
+/// Whether local interrupts are disabled (C's `irqs_disabled()`).
+pub(crate) fn irqs_disabled() -> bool {
+    // SAFETY: The shim only reads the current CPU's interrupt flag.
+    unsafe { kalloc_irqs_disabled() }
 }
 
 /// Whether the current context may sleep (see `kalloc_may_sleep` in

@@ -158,6 +158,13 @@ const UNUSED: RawGfp = bit(bindings::___GFP_UNUSED_BIT);
 const SKIP_KASAN: RawGfp = bit(bindings::___GFP_SKIP_KASAN_BIT);
 #[cfg(not(CONFIG_KASAN_HW_TAGS))]
 const SKIP_KASAN: RawGfp = 0;
+// `__GFP_SKIP_ZERO` (KASAN's tag modes only) makes the page allocator skip
+// the zeroing that `__GFP_ZERO` asks for: kalloc hands out zeroed memory as
+// initialised, so no `Gfp` may hold it.
+#[cfg(CONFIG_KASAN_HW_TAGS)]
+const SKIP_ZERO: RawGfp = bit(bindings::___GFP_SKIP_ZERO_BIT);
+#[cfg(not(CONFIG_KASAN_HW_TAGS))]
+const SKIP_ZERO: RawGfp = 0;
 
 const RECLAIM: RawGfp = DIRECT_RECLAIM | KSWAPD_RECLAIM;
 /// The bits a slab allocation (kmalloc, kmem_cache) cannot honour: slab
@@ -168,8 +175,9 @@ const SLAB_REJECT: RawGfp = HIGHMEM | DMA32 | MOVABLE;
 const MIGRATETYPE_MASK: RawGfp = MOVABLE | RECLAIMABLE;
 
 /// Every bit a `gfp_t` of this kernel may hold (C's `__GFP_BITS_MASK`),
-/// but the unused one.
-const KNOWN: RawGfp = ((1 << bindings::___GFP_LAST_BIT) - 1) & !UNUSED;
+/// but the unused one and `__GFP_SKIP_ZERO`, which would hand out stale
+/// bytes as zeroed ones.
+const KNOWN: RawGfp = ((1 << bindings::___GFP_LAST_BIT) - 1) & !UNUSED & !SKIP_ZERO;
 
 /// The usual flags for kernel-internal allocations: may sleep, may start
 /// direct reclaim, I/O and file-system calls. Process context only. Zone:
@@ -276,7 +284,8 @@ impl Gfp {
     /// `EINVAL` for what C's own checks refuse: an invalid mix of zone
     /// modifiers ([`Gfp::zone`], C's `GFP_ZONE_BAD`), both migratetype bits,
     /// and bits that are no `gfp_t` flag (beyond `__GFP_BITS_MASK`, or the
-    /// unused bit). Whether an allocator can honour the flags is its own
+    /// unused bit); and for `__GFP_SKIP_ZERO` (kernels with KASAN's tag
+    /// modes), which would make zeroed memory stale. Whether an allocator can honour the flags is its own
     /// check ([`Gfp::check`]).
     pub fn from_raw(raw: RawGfp) -> Result<Gfp> {
         if raw & !KNOWN != 0 {

@@ -18,9 +18,11 @@ pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
 }
 
 /// The empty allocation the trait wants for a size of 0: a dangling
-/// pointer aligned for `layout`.
-pub(crate) fn empty(layout: Layout) -> NonNull<[u8]> {
-    let dangling = ptr::without_provenance_mut::<u8>(layout.align());
+/// pointer aligned for `layout` and at least to `min_align`, the
+/// allocator's `MIN_ALIGN` (which `ForeignOwnable` relies on: an XArray
+/// takes a pointer aligned to 2 for an internal entry).
+pub(crate) fn empty(layout: Layout, min_align: usize) -> NonNull<[u8]> {
+    let dangling = ptr::without_provenance_mut::<u8>(layout.align().max(min_align));
     // SAFETY: `layout.align()` is a power of two, never zero.
     let dangling = unsafe { NonNull::new_unchecked(dangling) };
     NonNull::slice_from_raw_parts(dangling, 0)

@@ -30,10 +30,10 @@
 //! ```
 
 use crate::ffi;
-use crate::gfp::{Gfp, Zone};
+use crate::gfp::{context_may_sleep, Gfp, Zone};
 use crate::kernel_alloc::{empty, node_number};
 use crate::kmalloc::ARCH_KMALLOC_MINALIGN;
-use crate::vmalloc::GFP_VMALLOC_SUPPORTED;
+use crate::vmalloc::{is_vmalloc_addr, GFP_VMALLOC_SUPPORTED};
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use kernel::alloc::{AllocError, Allocator, Flags, NumaNode};
@@ -49,7 +49,9 @@ use kernel::prelude::*;
 /// (those of the slab allocator and of `GFP_VMALLOC_SUPPORTED`, no zone
 /// modifier), at most `INT_MAX` bytes (C would warn), sleeping flags only
 /// where sleeping is allowed, and no vmalloc fallback from a hard
-/// interrupt (C would `BUG()`). A refused request is an allocation error.
+/// interrupt (C would `BUG()`). A refused request is an allocation error:
+/// so is resizing vmalloc memory where sleeping is not allowed (C may
+/// `vfree()` the old area). Freeing there is deferred (`kvfree_atomic()`).
 pub struct KVmalloc;
 
 /// Returns the flags if kvmalloc can serve `size` bytes with them.
@@ -68,10 +70,11 @@ fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
 }
 
 // SAFETY: `realloc` returns memory from `kvrealloc_node_align()` of at
-// least `layout.size()` bytes aligned to `layout.align()`, which keeps the
-// first `min(old, new)` bytes of an old allocation and leaves it intact on
-// failure; size 0 frees with `kvfree()`. Every allocation of it is freed by
-// it or by `kvfree()`.
+// least `layout.size()` bytes aligned to `layout.align()` (kmalloc's
+// alignment for a padded size, or vmalloc's page alignment), which keeps
+// the first `min(old, new)` bytes of an old allocation and leaves it intact
+// on failure; size 0 frees with `kvfree()` (or `kvfree_atomic()`). Every
+// allocation of it is freed by it or by `kvfree()`.
 unsafe impl Allocator for KVmalloc {
     const MIN_ALIGN: usize = ARCH_KMALLOC_MINALIGN;
 
@@ -83,15 +86,29 @@ unsafe impl Allocator for KVmalloc {
         flags: Flags,
         nid: NumaNode,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        // A size padded to the alignment gets it from kmalloc (see
+        // `Kmalloc`); vmalloc memory is page-aligned.
+        let layout = layout.pad_to_align();
         let old = ptr.filter(|_| old_layout.size() != 0);
         let size = layout.size();
         if size == 0 {
             if let Some(old) = old {
+                // `vfree()` may sleep; `kvfree_atomic()` defers it.
                 // SAFETY: `old` is a live allocation of this allocator (the
-                // caller's guarantee), which `kvfree()` frees.
-                unsafe { bindings::kvfree(old.as_ptr().cast()) };
+                // caller's guarantee), which both free.
+                unsafe {
+                    if context_may_sleep() {
+                        bindings::kvfree(old.as_ptr().cast());
+                    } else {
+                        bindings::kvfree_atomic(old.as_ptr().cast());
+                    }
+                }
             }
-            return Ok(empty(layout));
+            return Ok(empty(layout, Self::MIN_ALIGN));
+        }
+        // Resizing vmalloc memory may `vfree()` the old area inside C.
+        if old.is_some_and(|old| is_vmalloc_addr(old.as_ptr())) && !context_may_sleep() {
+            return Err(AllocError);
         }
         let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;

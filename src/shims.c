@@ -39,6 +39,7 @@
 bool kalloc_may_sleep(void);
 bool kalloc_in_nmi(void);
 bool kalloc_in_hardirq(void);
+bool kalloc_irqs_disabled(void);
 unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order);
 unsigned long kalloc_get_zeroed_page(gfp_t gfp);
 void *kalloc_page_address(const struct page *page);
@@ -73,6 +74,11 @@ bool kalloc_in_nmi(void)
 bool kalloc_in_hardirq(void)
 {
 	return in_hardirq();
+}
+
+bool kalloc_irqs_disabled(void)
+{
+	return irqs_disabled();
 }
 
 bool kalloc_may_sleep(void)

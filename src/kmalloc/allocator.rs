@@ -21,8 +21,7 @@ use kernel::prelude::*;
 /// cannot serve is an allocation error before C sees it (kalloc's request
 /// check: no highmem, no DMA32, nothing above `KMALLOC_MAX_SIZE`, sleeping
 /// flags only where sleeping is allowed), and a new allocation is a plain
-/// `kmalloc()` where that gives the alignment, as C's `kmalloc()` does,
-/// rather than `krealloc(NULL, ...)`.
+/// `kmalloc()`, as C's `kmalloc()` is, rather than `krealloc(NULL, ...)`.
 ///
 /// # Examples
 ///
@@ -39,16 +38,9 @@ use kernel::prelude::*;
 /// ```
 pub struct Kmalloc;
 
-/// Whether `kmalloc(size)` alone returns memory aligned to `align`: it
-/// always aligns to `ARCH_KMALLOC_MINALIGN`, and a power-of-two size to
-/// itself.
-fn kmalloc_aligns(size: usize, align: usize) -> bool {
-    align <= ARCH_KMALLOC_MINALIGN || (size.is_power_of_two() && align <= size)
-}
-
 // SAFETY: `realloc` returns memory from `kmalloc()` or `krealloc()` of at
 // least `layout.size()` bytes aligned to `layout.align()` (kmalloc's
-// alignment guarantee, or `krealloc_node_align()`'s explicit alignment),
+// alignment guarantee for a size padded to the alignment),
 // keeps the first `min(old, new)` bytes of an old allocation, leaves it
 // intact on failure and frees it with `kfree()` semantics, as the trait
 // requires; every allocation of it is freed by it or by `kfree()`.
@@ -64,6 +56,12 @@ unsafe impl Allocator for Kmalloc {
         nid: NumaNode,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // An old allocation of size 0 is a dangling pointer, not kmalloc's.
+        // kmalloc aligns an object to the largest power of two its size is
+        // a multiple of (at least `ARCH_KMALLOC_MINALIGN`), also under SLUB
+        // debugging, KASAN and KFENCE: a size padded to the alignment gets
+        // it, from `kmalloc()` as from `krealloc()`, which only uses the
+        // alignment to decide whether it can keep the old object.
+        let layout = layout.pad_to_align();
         let old = ptr.filter(|_| old_layout.size() != 0);
         let size = layout.size();
         if size == 0 {
@@ -72,12 +70,12 @@ unsafe impl Allocator for Kmalloc {
                 // (the caller's guarantee), which `kfree()` frees.
                 unsafe { bindings::kfree(old.as_ptr().cast()) };
             }
-            return Ok(empty(layout));
+            return Ok(empty(layout, Self::MIN_ALIGN));
         }
         let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;
         let new = match old {
-            None if node == bindings::NUMA_NO_NODE && kmalloc_aligns(size, layout.align()) => {
+            None if node == bindings::NUMA_NO_NODE => {
                 // SAFETY: `kmalloc()` takes any size and flags; the request
                 // check refused what would make it warn.
                 unsafe { ffi::kalloc_kmalloc(size, gfp.as_raw()) }

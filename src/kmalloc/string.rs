@@ -179,7 +179,8 @@ pub(crate) fn format_once(
         return Err(text.stop.unwrap_or(EINVAL));
     }
     let len = text.len;
-    // Give back what the doubling over-allocated.
+    // The text's length (`krealloc()` shrinks in place: a scratch buffer
+    // needs no more).
     buf.resize(len, 0, flags)?;
     Ok(buf)
 }

@@ -680,4 +680,35 @@ mod kalloc_kmalloc {
         assert!(guard.get(3).is_none());
         Ok(())
     }
+
+    /// Layouts whose size is not a multiple of their alignment, as the
+    /// kernel crate's own containers never ask but its `Allocator` trait
+    /// allows: the memory is aligned anyway (kmalloc aligns only what the
+    /// size implies), from kmalloc and from kvmalloc. A zero-sized value's
+    /// dangling pointer is aligned to `MIN_ALIGN`, so it can be an XArray
+    /// entry.
+    #[test]
+    fn allocators_align_what_the_layout_asks() -> Result {
+        use crate::kvmalloc::KVmalloc;
+        use crate::selftest::kmalloc::allocator_aligns;
+        use core::alloc::Layout;
+        use kernel::alloc::{flags as kf, Box};
+        use kernel::xarray::{AllocKind, XArray};
+
+        for (size, align) in [(80, 64), (8, 64), (200, 128), (24, 16), (4100, 4096)] {
+            let layout = Layout::from_size_align(size, align).map_err(|_| EINVAL)?;
+            assert!(allocator_aligns::<Kmalloc>(layout));
+            assert!(allocator_aligns::<KVmalloc>(layout));
+        }
+        let xa = KBox::pin_init(
+            XArray::<Box<(), Kmalloc>>::new(AllocKind::Alloc),
+            kf::GFP_KERNEL,
+        )?;
+        let unit = Box::<(), Kmalloc>::new((), kf::GFP_KERNEL)?;
+        let mut guard = xa.lock();
+        guard.store(0, unit, kf::GFP_ATOMIC).map_err(|_| ENOMEM)?;
+        assert!(guard.get(0).is_some());
+        assert!(guard.remove(0).is_some());
+        Ok(())
+    }
 }

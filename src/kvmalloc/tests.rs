@@ -55,4 +55,23 @@ mod kalloc_kvmalloc {
         assert_eq!(atomic, Some(2));
         Ok(())
     }
+
+    /// vmalloc memory dropped where sleeping is not allowed is freed later
+    /// (`kvfree_atomic()`), without a splat; resizing it there, which may
+    /// `vfree()` inside C, is an allocation error, and the buffer is kept.
+    #[test]
+    fn vmalloc_memory_in_atomic_context() -> Result {
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        let mut grown = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        grown.push(7, kf::GFP_KERNEL)?;
+        let refused = {
+            let _guard = lock.lock();
+            drop(large);
+            grown.reserve(4 * KMALLOC_MAX_SIZE, kf::GFP_ATOMIC).is_err()
+        };
+        assert!(refused);
+        assert_eq!(&grown[..], &[7]);
+        Ok(())
+    }
 }

@@ -114,3 +114,20 @@ pub(crate) fn bytes_after_free<O: Owner>(owner: O) -> Result<KmallocBuf> {
     unsafe { kalloc_test_read_unalias(copy.as_mut_ptr().cast(), alias, len) };
     Ok(copy)
 }
+
+/// Whether allocator `A` returns memory aligned for `layout` even when the
+/// layout's size is not a multiple of its alignment (as `Box` and `Vec`
+/// make it), and can write all of it; the memory is freed again.
+pub(crate) fn allocator_aligns<A: kernel::alloc::Allocator>(layout: core::alloc::Layout) -> bool {
+    use kernel::alloc::{flags::GFP_KERNEL, NumaNode};
+    let Ok(mem) = A::alloc(layout, GFP_KERNEL, NumaNode::NO_NODE) else {
+        return false;
+    };
+    let ptr = mem.cast::<u8>();
+    let aligned = ptr.as_ptr().align_offset(layout.align()) == 0 && mem.len() >= layout.size();
+    // SAFETY: `mem` is a new allocation of at least `layout.size()` bytes.
+    unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0x5a, layout.size()) };
+    // SAFETY: `ptr` was allocated by `A` with `layout`, and is not used again.
+    unsafe { A::free(ptr, layout) };
+    aligned
+}

@@ -38,7 +38,8 @@ impl<T> SlabCache<T, Plain> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`]: `ENOMEM` if not every object could be
-    /// allocated (then none is).
+    /// allocated (then none is); `EAGAIN` with interrupts disabled, which C
+    /// does not allow.
     pub fn alloc_bulk(
         &self,
         n: usize,
@@ -46,6 +47,9 @@ impl<T> SlabCache<T, Plain> {
         mut f: impl FnMut(usize) -> T,
     ) -> Result<SlabBulk<'_, T>> {
         let flags = check_alloc_flags::<T>(flags)?;
+        if ffi::irqs_disabled() {
+            return Err(EAGAIN);
+        }
         let mut objects = KmallocArray::<*mut c_void>::zeroed(n, flags)?;
         if n > 0 {
             // SAFETY: The cache is live (type invariant of `RawCache`), the
@@ -118,7 +122,18 @@ impl<T> Drop for SlabBulk<'_, T> {
             // invariant), dropped once, here.
             unsafe { core::ptr::drop_in_place(object.cast::<T>()) };
         }
-        if let Some(first) = NonNull::new(self.objects.as_mut_ptr()).filter(|_| !self.is_empty()) {
+        if ffi::irqs_disabled() {
+            // `kmem_cache_free_bulk()` needs interrupts enabled: one by one.
+            for &object in self.objects.iter() {
+                if let Some(object) = NonNull::new(object) {
+                    // SAFETY: `object` is a live object of the cache owned by
+                    // `self`, not used after this.
+                    unsafe { self.cache.free(object) };
+                }
+            }
+        } else if let Some(first) =
+            NonNull::new(self.objects.as_mut_ptr()).filter(|_| !self.is_empty())
+        {
             // SAFETY: The cache is live; `first` points to `len()` distinct
             // live objects of it, which are not used after this.
             unsafe {

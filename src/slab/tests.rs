@@ -817,4 +817,24 @@ mod kalloc_slab {
         }
         Ok(())
     }
+
+    /// C allows bulk allocation and freeing only with interrupts enabled:
+    /// with them disabled, allocating is `EAGAIN` and dropping frees the
+    /// objects one by one, every one of them.
+    #[test]
+    fn bulk_with_interrupts_disabled() -> Result {
+        use kernel::interrupt::local_interrupt_disable;
+
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_bulk_irq", SlabOptions::new().no_merge())?;
+        let bulk = cache.alloc_bulk(8, GFP_ATOMIC, Item::new)?;
+        let refused = {
+            let _irqs_off = local_interrupt_disable();
+            let refused = cache.alloc_bulk(8, GFP_ATOMIC, Item::new).err();
+            drop(bulk);
+            refused
+        };
+        assert!(refused == Some(EAGAIN));
+        assert_eq!(live_objects(&cache)?, 0);
+        Ok(())
+    }
 }
