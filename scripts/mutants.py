@@ -96,13 +96,18 @@ def main(argv):
     results = []
     start = time.time()
     for i, m in enumerate(mutants, 1):
+        # The copy is what is tested: the work tree may change meanwhile.
         path = os.path.join(TREE, m["file"])
-        with open(os.path.join(TOP, m["file"])) as f:
+        with open(path) as f:
             pristine = f.read()
-        mutated, _ = mutate(pristine, m)
+        mutated, err = mutate(pristine, m)
+        t0 = time.time()
+        if err:
+            results.append(("STALE", f"{'STALE':<26} {m['name']}: {err}"))
+            print(f"kalloc: mutant {i}/{len(mutants)}: {results[-1][1]}", flush=True)
+            continue
         with open(path, "w") as f:
             f.write(mutated)
-        t0 = time.time()
         built, why = run(["scripts/build-module.sh", "modules"])
         if not built:
             verdict = "INVALID (does not compile)"
