@@ -136,6 +136,42 @@ impl<T> Drop for KmallocBox<T> {
     }
 }
 
+/// The same allocation as the kernel crate's `KBox<T>`, without copying:
+/// both free with `kfree()`. For the kernel crate's APIs that take a `KBox`
+/// (`ForeignOwnable`: XArray entries, private data).
+impl<T> From<KmallocBox<T>> for KBox<T> {
+    fn from(b: KmallocBox<T>) -> KBox<T> {
+        let b = ManuallyDrop::new(b);
+        // A zero-sized `T` is at a dangling pointer in both; C's
+        // `ZERO_SIZE_PTR` needs no `kfree()`.
+        let ptr = data(b.ptr, size_of::<T>());
+        // SAFETY: For a sized `T`, `ptr` is a kmalloc allocation of
+        // `size_of::<T>()` bytes, aligned for `T`, holding a valid `T`: what
+        // `KBox`'s allocator (`krealloc()`/`kfree()`) allocates for a `T`.
+        // For a zero-sized `T`, it is dangling and aligned. `b` is never
+        // dropped: ownership moves to the `KBox`.
+        unsafe { KBox::from_raw(ptr.as_ptr()) }
+    }
+}
+
+/// The same allocation as a [`KmallocBox`], without copying.
+impl<T> From<KBox<T>> for KmallocBox<T> {
+    fn from(b: KBox<T>) -> KmallocBox<T> {
+        let ptr = if size_of::<T>() == 0 {
+            // C's `ZERO_SIZE_PTR`, what kmalloc gives for zero bytes.
+            core::ptr::without_provenance_mut(16)
+        } else {
+            KBox::into_raw(b)
+        };
+        // SAFETY: For a sized `T`, `ptr` is `KBox`'s allocation: from
+        // `krealloc()` for `size_of::<T>()` bytes (padded to its alignment,
+        // which it is already), holding a valid `T`, now owned by the
+        // `KmallocBox`. For a zero-sized `T`, `ZERO_SIZE_PTR` (the `KBox`
+        // owned no memory).
+        unsafe { KmallocBox::from_raw(ptr) }
+    }
+}
+
 // SAFETY: a `KmallocBox<T>` owns its `T` like a `Box<T>`, and `kfree()` may be
 // called from any thread.
 unsafe impl<T: Send> Send for KmallocBox<T> {}

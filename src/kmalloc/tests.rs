@@ -711,4 +711,24 @@ mod kalloc_kmalloc {
         assert!(guard.remove(0).is_some());
         Ok(())
     }
+
+    /// A `KmallocBox` becomes the kernel crate's `KBox` and back without a
+    /// copy (the same address), value intact, freed once (KASAN and
+    /// kmemleak watch); so does a zero-sized one.
+    #[test]
+    fn kmalloc_box_and_kbox_convert_in_place() -> Result {
+        let b = KmallocBox::new([0x5au8; 48], GFP_KERNEL)?;
+        let at = ptr::from_ref(&*b);
+        let k: KBox<[u8; 48]> = b.into();
+        assert!(ptr::eq(&*k, at) && *k == [0x5a; 48]);
+        let back: KmallocBox<[u8; 48]> = k.into();
+        assert!(ptr::eq(&*back, at) && *back == [0x5a; 48]);
+        let k = KBox::new(7u64, kernel::alloc::flags::GFP_KERNEL)?;
+        let b: KmallocBox<u64> = k.into();
+        assert_eq!(*b, 7);
+        let unit: KBox<()> = KmallocBox::new((), GFP_KERNEL)?.into();
+        let unit: KmallocBox<()> = unit.into();
+        assert_eq!(*unit, ());
+        Ok(())
+    }
 }
