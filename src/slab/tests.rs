@@ -127,30 +127,16 @@ mod kalloc_slab {
     /// Every Rust SLAB_* constant has the value of the C macro.
     #[test]
     fn slab_flags_match_c_macros() -> Result {
-        assert_eq!(
-            SLAB_HWCACHE_ALIGN,
-            (c_macro(c"SLAB_HWCACHE_ALIGN")? as bindings::slab_flags_t)
-        );
-        assert_eq!(
-            SLAB_ACCOUNT,
-            (c_macro(c"SLAB_ACCOUNT")? as bindings::slab_flags_t)
-        );
-        assert_eq!(
-            SLAB_RECLAIM_ACCOUNT,
-            (c_macro(c"SLAB_RECLAIM_ACCOUNT")? as bindings::slab_flags_t)
-        );
-        assert_eq!(
-            SLAB_NO_MERGE,
-            (c_macro(c"SLAB_NO_MERGE")? as bindings::slab_flags_t)
-        );
-        assert_eq!(
-            SLAB_CACHE_DMA,
-            (c_macro(c"SLAB_CACHE_DMA")? as bindings::slab_flags_t)
-        );
-        assert_eq!(
-            SLAB_CACHE_DMA32,
-            (c_macro(c"SLAB_CACHE_DMA32")? as bindings::slab_flags_t)
-        );
+        for (name, rust) in [
+            (c"SLAB_HWCACHE_ALIGN", SLAB_HWCACHE_ALIGN),
+            (c"SLAB_ACCOUNT", SLAB_ACCOUNT),
+            (c"SLAB_RECLAIM_ACCOUNT", SLAB_RECLAIM_ACCOUNT),
+            (c"SLAB_NO_MERGE", SLAB_NO_MERGE),
+            (c"SLAB_CACHE_DMA", SLAB_CACHE_DMA),
+            (c"SLAB_CACHE_DMA32", SLAB_CACHE_DMA32),
+        ] {
+            assert_eq!(rust, c_macro(name)? as bindings::slab_flags_t);
+        }
         assert_eq!(
             SlabOptions::new()
                 .hwcache_align()
