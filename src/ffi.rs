@@ -8,7 +8,7 @@
 //! wrappers at the end are for the shims that have no safety requirement.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 // `struct device` and `struct page` hold, deep inside, zero-sized members
 // that bindgen renders as empty structs, which the lint calls not FFI-safe
@@ -20,11 +20,17 @@ extern "C" {
     fn kalloc_in_nmi() -> bool;
     fn kalloc_in_hardirq() -> bool;
     fn kalloc_irqs_disabled() -> bool;
+    pub(crate) fn kalloc_node_online(nid: c_int) -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
     pub(crate) fn kalloc_kzalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
     pub(crate) fn kalloc_kcalloc(n: usize, size: usize, flags: bindings::gfp_t) -> *mut c_void;
+    pub(crate) fn kalloc_kmalloc_node(
+        size: usize,
+        flags: bindings::gfp_t,
+        node: c_int,
+    ) -> *mut c_void;
 
     // pages
     pub(crate) fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
@@ -34,6 +40,11 @@ extern "C" {
     pub(crate) fn kalloc_page_to_pfn(page: *const bindings::page) -> c_ulong;
     pub(crate) fn kalloc_page_zonenum(page: *const bindings::page) -> bindings::zone_type;
     pub(crate) fn kalloc_page_is_highmem(page: *const bindings::page) -> bool;
+    pub(crate) fn kalloc_alloc_pages_node(
+        nid: c_int,
+        gfp: bindings::gfp_t,
+        order: c_uint,
+    ) -> *mut bindings::page;
 
     // vmalloc
     /// C's `__vmalloc()` macro: `vmalloc(size)` is `__vmalloc(size,
@@ -47,6 +58,11 @@ extern "C" {
     pub(crate) fn kalloc_kmem_cache_alloc(
         cache: *mut bindings::kmem_cache,
         flags: bindings::gfp_t,
+    ) -> *mut c_void;
+    pub(crate) fn kalloc_kmem_cache_alloc_node(
+        cache: *mut bindings::kmem_cache,
+        flags: bindings::gfp_t,
+        node: c_int,
     ) -> *mut c_void;
     pub(crate) fn kalloc_kmem_cache_alloc_bulk(
         cache: *mut bindings::kmem_cache,

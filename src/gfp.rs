@@ -399,6 +399,45 @@ impl Gfp {
     }
 }
 
+/// A NUMA node to allocate on: any node (C's `NUMA_NO_NODE`: the
+/// allocator picks, the local one first), or one that is online.
+///
+/// # Invariants
+///
+/// `self.0` is `NUMA_NO_NODE` or the number of a node that was online when
+/// the value was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Node(i32);
+
+impl Node {
+    /// Any node (`NUMA_NO_NODE`).
+    pub const ANY: Node = Node(bindings::NUMA_NO_NODE);
+
+    /// Node `nid`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` unless `nid` is a node that is online now (C's
+    /// `node_online()`): the allocators assume a valid node and warn or
+    /// crash otherwise. A node that goes offline later makes the allocator
+    /// fall back to another one.
+    pub fn new(nid: i32) -> Result<Node> {
+        let valid = (0..bindings::MAX_NUMNODES as i32).contains(&nid);
+        // SAFETY: `node_online()` reads a bit of a node mask, for a node
+        // number below `MAX_NUMNODES` (checked first).
+        if !valid || !unsafe { crate::ffi::kalloc_node_online(nid) } {
+            return Err(EINVAL);
+        }
+        // INVARIANT: an online node.
+        Ok(Node(nid))
+    }
+
+    /// The node number, `NUMA_NO_NODE` for any node.
+    pub fn id(self) -> i32 {
+        self.0
+    }
+}
+
 /// The kernel crate's flag constants and their kalloc counterparts: every
 /// value of `kernel::alloc::Flags` is a union of these (its constructor is
 /// private to the kernel crate).

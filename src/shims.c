@@ -40,6 +40,10 @@ bool kalloc_may_sleep(void);
 bool kalloc_in_nmi(void);
 bool kalloc_in_hardirq(void);
 bool kalloc_irqs_disabled(void);
+bool kalloc_node_online(int nid);
+void *kalloc_kmalloc_node(size_t size, gfp_t flags, int node);
+struct page *kalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
+void *kalloc_kmem_cache_alloc_node(struct kmem_cache *cache, gfp_t flags, int node);
 unsigned long kalloc_get_free_pages(gfp_t gfp, unsigned int order);
 unsigned long kalloc_get_zeroed_page(gfp_t gfp);
 void *kalloc_page_address(const struct page *page);
@@ -79,6 +83,26 @@ bool kalloc_in_hardirq(void)
 bool kalloc_irqs_disabled(void)
 {
 	return irqs_disabled();
+}
+
+bool kalloc_node_online(int nid)
+{
+	return node_online(nid);
+}
+
+void *kalloc_kmalloc_node(size_t size, gfp_t flags, int node)
+{
+	return kmalloc_node(size, flags, node);
+}
+
+struct page *kalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order)
+{
+	return alloc_pages_node(nid, gfp, order);
+}
+
+void *kalloc_kmem_cache_alloc_node(struct kmem_cache *cache, gfp_t flags, int node)
+{
+	return kmem_cache_alloc_node(cache, flags, node);
 }
 
 bool kalloc_may_sleep(void)

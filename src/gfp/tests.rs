@@ -251,4 +251,16 @@ mod kalloc_gfp {
         assert!(Flags::try_from(GFP_KERNEL | GFP_DMA).is_err());
         Ok(())
     }
+
+    /// A node is any node or an online one: node 0 is online, numbers out
+    /// of range are `EINVAL`.
+    #[test]
+    fn nodes_are_checked() -> Result {
+        assert_eq!(Node::ANY.id(), bindings::NUMA_NO_NODE);
+        assert_eq!(Node::new(0)?.id(), 0);
+        for nid in [-1, -5, bindings::MAX_NUMNODES as i32, i32::MAX] {
+            assert!(Node::new(nid) == Err(EINVAL));
+        }
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::{check_request, data, AllocFn};
 use crate::ffi;
-use crate::gfp::Gfp;
+use crate::gfp::{Gfp, Node};
 use core::{
     marker::PhantomData,
     mem::ManuallyDrop,
@@ -54,6 +54,28 @@ impl<T> KmallocBox<T> {
         // pointer for a zero-sized `T`.
         unsafe { data(ptr, size_of::<T>()).write(value) };
         // INVARIANT: `ptr` is from `kmalloc` and now holds a valid `T`.
+        Ok(Self {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Moves `value` into memory from node `node` (C's `kmalloc_node()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`KmallocBox::new`].
+    pub fn new_on(value: T, flags: Gfp, node: Node) -> Result<Self> {
+        let size = size_of::<T>();
+        let flags = check_request(size, flags)?;
+        // SAFETY: `kmalloc_node()` takes any size and flags, and a node that
+        // is `NUMA_NO_NODE` or was online (`Node`'s invariant); the request
+        // check refused what would make it warn.
+        let ptr = unsafe { ffi::kalloc_kmalloc_node(size, flags.as_raw(), node.id()) };
+        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        // SAFETY: As in `new`.
+        unsafe { data(ptr, size).write(value) };
+        // INVARIANT: `ptr` is from `kmalloc_node` and now holds a valid `T`.
         Ok(Self {
             ptr,
             _owns: PhantomData,

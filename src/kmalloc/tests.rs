@@ -731,4 +731,23 @@ mod kalloc_kmalloc {
         assert_eq!(*unit, ());
         Ok(())
     }
+
+    /// `kmalloc_node()` and `kmem_cache_alloc_node()`: the value is there,
+    /// with the same request check as without a node.
+    #[test]
+    fn node_variants_allocate_and_check() -> Result {
+        use crate::gfp::Node;
+        use crate::slab::{SlabCache, SlabOptions};
+
+        let b = KmallocBox::new_on([9u32; 20], GFP_KERNEL, Node::new(0)?)?;
+        assert_eq!(*b, [9; 20]);
+        assert!(
+            KmallocBox::new_on(0u8, GFP_KERNEL | __GFP_HIGHMEM, Node::ANY).err() == Some(EINVAL)
+        );
+        let cache = SlabCache::<u64>::new(c"kalloc_kmalloc_node", SlabOptions::new())?;
+        let object = cache.alloc_on(41, GFP_KERNEL, Node::new(0)?)?;
+        assert_eq!(*object + 1, 42);
+        assert!(cache.alloc_on(0, GFP_KERNEL | GFP_DMA, Node::ANY).err() == Some(EINVAL));
+        Ok(())
+    }
 }

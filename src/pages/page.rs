@@ -4,7 +4,7 @@
 
 use super::{check_request, Contents, Init, LocalMapping, LowmemPages, Uninit};
 use crate::ffi;
-use crate::gfp::{Gfp, Zone, __GFP_ZERO};
+use crate::gfp::{Gfp, Node, Zone, __GFP_ZERO};
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
@@ -76,6 +76,26 @@ impl Pages<Uninit> {
     /// Allocates one page (C's `alloc_page()`).
     pub fn alloc_page(flags: Gfp) -> Result<Self> {
         Self::alloc_pages(flags, 0)
+    }
+
+    /// Allocates `2^order` contiguous pages on node `node` (C's
+    /// `alloc_pages_node()`), as [`Pages::alloc_pages`] does otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pages::alloc_pages`].
+    pub fn alloc_pages_on(flags: Gfp, order: u32, node: Node) -> Result<Self> {
+        let flags = check_request(flags, order)?;
+        // SAFETY: As in `alloc_pages`; the node is `NUMA_NO_NODE` or was
+        // online (`Node`'s invariant).
+        let page = unsafe { ffi::kalloc_alloc_pages_node(node.id(), flags.as_raw(), order) };
+        let page = NonNull::new(page).ok_or(ENOMEM)?;
+        // INVARIANT: As in `alloc_pages`.
+        Ok(Self {
+            page,
+            order,
+            _contents: PhantomData,
+        })
     }
 
     /// Sets every byte of the block to `byte`, one local mapping at a time:

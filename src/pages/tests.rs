@@ -406,4 +406,18 @@ mod kalloc_pages {
         assert_eq!(runs, 1);
         Ok(())
     }
+
+    /// A block asked for on a node comes from that node (node 0, the only
+    /// one in the test VM), or from any with `Node::ANY`; the request check
+    /// is the same as without a node.
+    #[test]
+    fn pages_on_a_node() -> Result {
+        let node = crate::gfp::Node::new(0)?;
+        let pages = Pages::alloc_pages_on(GFP_KERNEL, 1, node)?.fill(3);
+        assert!(pages.page(0).is_some_and(|p| p.nid() == 0));
+        assert!(pages.page(1).is_some_and(|p| p.nid() == 0));
+        assert!(Pages::alloc_pages_on(GFP_KERNEL, 0, crate::gfp::Node::ANY).is_ok());
+        assert!(Pages::alloc_pages_on(GFP_KERNEL, MAX_PAGE_ORDER + 1, node).err() == Some(EINVAL));
+        Ok(())
+    }
 }

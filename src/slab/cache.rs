@@ -9,10 +9,7 @@ use super::{
 };
 use super::{SLAB_CACHE_DMA, SLAB_CACHE_DMA32};
 use crate::ffi;
-use crate::gfp::{
-    context_may_sleep,
-    Gfp, //
-};
+use crate::gfp::{context_may_sleep, Gfp, Node};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
@@ -286,6 +283,32 @@ impl<T> SlabCache<T, Plain> {
     /// than [`NOFAIL_MAX_OBJECT_SIZE`](crate::slab::NOFAIL_MAX_OBJECT_SIZE); `ENOMEM` if no memory is available.
     pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
+        // SAFETY: `object` is a new object of this cache, so valid for
+        // writes of a `T` and aligned for it (type invariant).
+        unsafe { object.as_ptr().write(value) };
+        // INVARIANT: `object` holds a valid `T`, allocated from `self.raw`.
+        Ok(SlabBox {
+            object,
+            cache: &self.raw,
+            _type: PhantomData,
+        })
+    }
+
+    /// Moves `value` into a new object of the cache from node `node` (C's
+    /// `kmem_cache_alloc_node()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`SlabCache::alloc`].
+    pub fn alloc_on(&self, value: T, flags: Gfp, node: Node) -> Result<SlabBox<'_, T>> {
+        let flags = check_alloc_flags::<T>(flags)?;
+        // SAFETY: The cache is live (type invariant of `RawCache`), the flags
+        // are ones the slab allocator accepts, and the node is `NUMA_NO_NODE`
+        // or was online (`Node`'s invariant).
+        let object = unsafe {
+            ffi::kalloc_kmem_cache_alloc_node(self.raw.as_ptr(), flags.as_raw(), node.id())
+        };
+        let object = NonNull::new(object).ok_or(ENOMEM)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for
         // writes of a `T` and aligned for it (type invariant).
         unsafe { object.as_ptr().write(value) };
