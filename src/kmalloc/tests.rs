@@ -692,7 +692,7 @@ mod kalloc_kmalloc {
         use crate::kvmalloc::KVmalloc;
         use crate::selftest::kmalloc::allocator_aligns;
         use core::alloc::Layout;
-        use kernel::alloc::{flags as kf, Box};
+        use kernel::alloc::{flags as kf, Allocator, Box};
         use kernel::xarray::{AllocKind, XArray};
 
         for (size, align) in [(80, 64), (8, 64), (200, 128), (24, 16), (4100, 4096)] {
@@ -700,6 +700,11 @@ mod kalloc_kmalloc {
             assert!(allocator_aligns::<Kmalloc>(layout));
             assert!(allocator_aligns::<KVmalloc>(layout));
         }
+        // The empty allocations themselves: aligned to `MIN_ALIGN`.
+        let unit = Box::<(), Kmalloc>::new((), kf::GFP_KERNEL)?;
+        assert!(Box::into_raw(unit).align_offset(Kmalloc::MIN_ALIGN) == 0);
+        let unit = Box::<(), KVmalloc>::new((), kf::GFP_KERNEL)?;
+        assert!(Box::into_raw(unit).align_offset(KVmalloc::MIN_ALIGN) == 0);
         let xa = KBox::pin_init(
             XArray::<Box<(), Kmalloc>>::new(AllocKind::Alloc),
             kf::GFP_KERNEL,

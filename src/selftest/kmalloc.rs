@@ -117,17 +117,29 @@ pub(crate) fn bytes_after_free<O: Owner>(owner: O) -> Result<KmallocBuf> {
 
 /// Whether allocator `A` returns memory aligned for `layout` even when the
 /// layout's size is not a multiple of its alignment (as `Box` and `Vec`
-/// make it), and can write all of it; the memory is freed again.
+/// make it), for each of 16 allocations alive at once (an allocator that
+/// is aligned by chance is caught), and can write all of it; the memory is
+/// freed again.
 pub(crate) fn allocator_aligns<A: kernel::alloc::Allocator>(layout: core::alloc::Layout) -> bool {
+    use core::ptr::NonNull;
     use kernel::alloc::{flags::GFP_KERNEL, NumaNode};
-    let Ok(mem) = A::alloc(layout, GFP_KERNEL, NumaNode::NO_NODE) else {
-        return false;
-    };
-    let ptr = mem.cast::<u8>();
-    let aligned = ptr.as_ptr().align_offset(layout.align()) == 0 && mem.len() >= layout.size();
-    // SAFETY: `mem` is a new allocation of at least `layout.size()` bytes.
-    unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0x5a, layout.size()) };
-    // SAFETY: `ptr` was allocated by `A` with `layout`, and is not used again.
-    unsafe { A::free(ptr, layout) };
+    let mut held: [Option<NonNull<u8>>; 16] = [None; 16];
+    let mut aligned = true;
+    for slot in held.iter_mut() {
+        let Ok(mem) = A::alloc(layout, GFP_KERNEL, NumaNode::NO_NODE) else {
+            aligned = false;
+            break;
+        };
+        let ptr = mem.cast::<u8>();
+        aligned &= ptr.as_ptr().align_offset(layout.align()) == 0 && mem.len() >= layout.size();
+        // SAFETY: `mem` is a new allocation of at least `layout.size()` bytes.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0x5a, layout.size()) };
+        *slot = Some(ptr);
+    }
+    for ptr in held.into_iter().flatten() {
+        // SAFETY: `ptr` was allocated by `A` with `layout`, and is not used
+        // again.
+        unsafe { A::free(ptr, layout) };
+    }
     aligned
 }
