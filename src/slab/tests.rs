@@ -823,4 +823,32 @@ mod kalloc_slab {
         assert_eq!(live_objects(&cache)?, 0);
         Ok(())
     }
+
+    /// Every way out of a cache drops the value in the object exactly once:
+    /// a box dropped, a box of an `Arc`ed cache dropped, and nothing more
+    /// when the cache goes.
+    #[test]
+    fn boxes_drop_their_values_once() -> Result {
+        use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        use kernel::sync::Arc;
+
+        let drops = AtomicUsize::new(0);
+        let cache = SlabCache::<Counted<'_>>::new(c"kalloc_slab_drops", SlabOptions::new())?;
+        let first = cache.alloc(Counted(&drops, 1), GFP_KERNEL)?;
+        let second = cache.alloc(Counted(&drops, 2), GFP_KERNEL)?;
+        drop(first);
+        assert_eq!(drops.load(Relaxed), 1);
+        drop(second);
+        assert_eq!(drops.load(Relaxed), 2);
+        drop(cache);
+        let cache = Arc::new(
+            SlabCache::<Counted<'_>>::new(c"kalloc_slab_drops", SlabOptions::new())?,
+            kernel_gfp::GFP_KERNEL,
+        )?;
+        drop(cache.alloc_owned(Counted(&drops, 3), GFP_KERNEL)?);
+        assert_eq!(drops.load(Relaxed), 3);
+        drop(cache);
+        assert_eq!(drops.load(Relaxed), 3);
+        Ok(())
+    }
 }
