@@ -10,8 +10,17 @@ use kernel::{bindings, prelude::*, transmute::FromBytes};
 /// reclaim directly: `GFP_NOWAIT`, `GFP_ATOMIC`), then turns it off.
 #[cfg(CONFIG_FAILSLAB)]
 pub(crate) fn fail_next_slab_allocation<R>(f: impl FnOnce() -> R) -> R {
+    fail_nth_allocation(1, f)
+}
+
+/// Runs `f` with fault injection set to fail the `nth` fault-injection
+/// point this task passes from now on (slab or page allocations that may
+/// not reclaim directly), then turns it off, as writing
+/// `/proc/self/fail-nth` does.
+#[cfg(CONFIG_FAILSLAB)]
+pub(crate) fn fail_nth_allocation<R>(nth: u32, f: impl FnOnce() -> R) -> R {
     // SAFETY: the shim only sets the current task's `fail_nth`.
-    unsafe { kalloc_test_fail_nth(1) };
+    unsafe { kalloc_test_fail_nth(nth) };
     let result = f();
     // SAFETY: as above.
     unsafe { kalloc_test_fail_nth(0) };

@@ -737,6 +737,18 @@ mod kalloc_slab {
             .map_err(|_| ENOMEM)?;
         assert!(xa.lock().get(5).is_some_and(|item| item.is(99)));
 
+        // An object that holds the last reference: the cache goes after it.
+        let last = cache.alloc_owned(Item::new(7), GFP_KERNEL)?;
+        let other = Arc::new(
+            SlabCache::<Item>::new(c"kalloc_slab_owned_last", SlabOptions::new().no_merge())?,
+            kernel_gfp::GFP_KERNEL,
+        )?;
+        let only = other.alloc_owned(Item::new(8), GFP_KERNEL)?;
+        drop(other);
+        assert!(only.is(8));
+        drop(only);
+        drop(last);
+
         // The state lets go of its cache: the objects keep it.
         let weak_view = cache.clone();
         drop(cache);
@@ -789,17 +801,28 @@ mod kalloc_slab {
         drop(bulk);
         assert_eq!(drops.load(core::sync::atomic::Ordering::Relaxed), 17);
 
-        // A slab allocation that fails on the way: nothing is handed out,
-        // nothing stays allocated.
+        // Every allocation on the way fails in turn (fault injection, from
+        // the first until the call gets through): nothing is handed out,
+        // nothing stays allocated. The bulk allocation itself is one of them.
         #[cfg(CONFIG_FAILSLAB)]
         {
-            let failed = crate::selftest::kmalloc::fail_next_slab_allocation(|| {
-                cache
-                    .alloc_bulk(40, crate::gfp::GFP_NOWAIT, Item::new)
-                    .err()
-            });
-            assert!(failed == Some(ENOMEM));
-            assert_eq!(live_objects(&cache)?, 0);
+            let mut nth = 1;
+            loop {
+                let result = crate::selftest::kmalloc::fail_nth_allocation(nth, || {
+                    cache.alloc_bulk(40, crate::gfp::GFP_NOWAIT, Item::new)
+                });
+                match result {
+                    Ok(bulk) => {
+                        assert!(bulk.iter().enumerate().all(|(id, item)| item.is(id)));
+                        break;
+                    }
+                    Err(e) => assert!(e == ENOMEM),
+                }
+                assert_eq!(live_objects(&cache)?, 0);
+                nth += 1;
+                assert!(nth < 20);
+            }
+            assert!(nth >= 2);
         }
         Ok(())
     }
