@@ -801,28 +801,28 @@ mod kalloc_slab {
         drop(bulk);
         assert_eq!(drops.load(core::sync::atomic::Ordering::Relaxed), 17);
 
-        // Every allocation on the way fails in turn (fault injection, from
-        // the first until the call gets through): nothing is handed out,
-        // nothing stays allocated. The bulk allocation itself is one of them.
+        // Each of the first fault-injection points on the way fails in turn
+        // (the pointer array, kmemleak's records, the bulk allocation
+        // itself, ...): a call either fails with `ENOMEM`, handing out and
+        // keeping nothing, or gives every object. Some points fail unseen
+        // (kmemleak falls back to a pool), so the sweep goes on past them.
         #[cfg(CONFIG_FAILSLAB)]
         {
-            let mut nth = 1;
-            loop {
+            let mut failures = 0;
+            for nth in 1..=8 {
                 let result = crate::selftest::kmalloc::fail_nth_allocation(nth, || {
                     cache.alloc_bulk(40, crate::gfp::GFP_NOWAIT, Item::new)
                 });
                 match result {
-                    Ok(bulk) => {
-                        assert!(bulk.iter().enumerate().all(|(id, item)| item.is(id)));
-                        break;
+                    Ok(bulk) => assert!(bulk.iter().enumerate().all(|(id, item)| item.is(id))),
+                    Err(e) => {
+                        assert!(e == ENOMEM);
+                        failures += 1;
                     }
-                    Err(e) => assert!(e == ENOMEM),
                 }
                 assert_eq!(live_objects(&cache)?, 0);
-                nth += 1;
-                assert!(nth < 20);
             }
-            assert!(nth >= 2);
+            assert!(failures >= 2);
         }
         Ok(())
     }
