@@ -822,7 +822,9 @@ mod kalloc_slab {
                 }
                 assert_eq!(live_objects(&cache)?, 0);
             }
-            assert!(failures >= 2);
+            // The pointer array's allocation, first, fails visibly; how many
+            // points later fail visibly depends on the state of the caches.
+            assert!(failures >= 1);
         }
         Ok(())
     }
