@@ -523,3 +523,32 @@ fn a_case_out_of_its_place_is_reported() {
     );
     assert_eq!(first_kind(&v), "wrong case number");
 }
+
+/// A run recorded from today's module in which a case failed only when the
+/// edu-rebind step ran `kalloc_devm` again.
+const FAIL_IN_RERUN: &str = include_str!("fixtures/fail_in_rerun.log");
+
+#[test]
+fn a_failure_inside_a_rerun_fails_the_run() {
+    let mut e = now();
+    e.token = "2a2a2a2a2a2a-4242".into();
+    e.suites.push("kalloc_kvmalloc".into());
+    let v = verdict::judge(FAIL_IN_RERUN, Exit::Exited, &e);
+    assert_eq!(
+        v.problems,
+        vec![Problem::CaseFailed {
+            suite: "kalloc_devm".into(),
+            case: "devm_pages_refuse_what_lowmem_pages_refuse".into()
+        }]
+    );
+    let first = v.suites.iter().find(|s| s.name == "kalloc_devm").unwrap();
+    let again = v
+        .suites
+        .iter()
+        .find(|s| s.name == "kalloc_devm (run 2)")
+        .unwrap();
+    assert!(first.ok() && !again.ok() && again.failed == 1);
+    assert!(v
+        .headline("x")
+        .contains("FAIL (failing case): kalloc_devm.devm_pages_refuse"));
+}
