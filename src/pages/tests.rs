@@ -108,25 +108,30 @@ mod kalloc_pages {
     /// and view.
     #[test]
     fn zeroed_pages_are_zero() -> Result {
-        // Dirty some blocks and free them first: freed pages are handed out
-        // again first (per-CPU lists are LIFO), so the zeroed blocks below
-        // most likely reuse these 0xa5 bytes, and skipped zeroing would show.
-        for order in 0..=3 {
-            drop(LowmemPages::get_free_pages(GFP_KERNEL, order)?.fill(0xa5));
-            drop(Pages::alloc_pages(GFP_KERNEL, order)?.fill(0xa5));
-        }
-
         let page = LowmemPages::get_zeroed_page(GFP_KERNEL)?;
         assert_eq!(page.order(), 0);
         assert!(page.as_slice().iter().all(|&b| b == 0));
 
+        // A block is dirtied and freed just before each zeroed allocation of
+        // its order, under a lock, so on this CPU: freed pages are handed out
+        // again first (per-CPU lists are LIFO), so the zeroed block is that
+        // block, and skipped zeroing shows. The checks come after the lock.
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let atomic = GFP_ATOMIC | __GFP_NOWARN;
         for order in 0..=3 {
-            let lowmem = LowmemPages::get_zeroed_pages(GFP_KERNEL, order)?;
+            let (lowmem, pages, highmem) = {
+                let _guard = lock.lock();
+                drop(LowmemPages::get_free_pages(atomic, order)?.fill(0xa5));
+                let lowmem = LowmemPages::get_zeroed_pages(atomic, order)?;
+                drop(Pages::alloc_pages(atomic, order)?.fill(0xa5));
+                let pages = Pages::alloc_zeroed_pages(atomic, order)?;
+                drop(Pages::alloc_pages(atomic | __GFP_HIGHMEM, order)?.fill(0xa5));
+                let highmem = Pages::alloc_zeroed_pages(atomic | __GFP_HIGHMEM, order)?;
+                (lowmem, pages, highmem)
+            };
             assert_eq!(lowmem.as_slice().len(), lowmem.size());
             assert!(lowmem.as_slice().iter().all(|&b| b == 0));
-
-            for flags in [GFP_KERNEL, GFP_HIGHUSER] {
-                let pages = Pages::alloc_zeroed_pages(flags, order)?;
+            for pages in [pages, highmem] {
                 for i in 0..pages.nr_pages() {
                     assert!(pages.kmap_local(i, |map| page_matches(map, |_| 0))??);
                 }
