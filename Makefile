@@ -8,6 +8,8 @@
 #   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
 #               the formatting
 #   make doc    the library's API documentation, target/doc/kalloc/index.html
+#   make bench  instructions per allocate + free, C against kalloc and the
+#               kernel crate, on the fast kernel: target/bench/
 #   make mutants  the suites against mutants/mutants.ini: every mutant must
 #               be killed (about 40 minutes)
 #
@@ -22,7 +24,7 @@ export KDIR KERNEL SUITE
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module check fmt doc run test mutants rust-analyzer clean
+.PHONY: all setup kernel module check fmt doc run test bench mutants rust-analyzer clean
 
 all: module
 
@@ -50,6 +52,13 @@ run: module
 test: module
 	@$(CARGO) test
 	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
+
+# On the production-like kernel (target-specific: its prerequisites build
+# for it too). BENCH_RUNS=n boots n times (default 2) and checks that the
+# figures repeat.
+bench: KERNEL = fast
+bench: module
+	@$(CARGO) run -q --bin kalloc-bench
 
 # MUTANT=glob: only the mutants whose names match.
 mutants: module

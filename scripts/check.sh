@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make check: the kernel's own gates, before any VM boots. Any finding fails.
 #  - rustfmt with the kernel's .rustfmt.toml on the library, its self-tests
-#    and the samples (scripts/check.sh --fix rewrites them instead);
+#    the samples and the benchmarks (scripts/check.sh --fix rewrites them instead);
 #  - rustfmt on the host harness (cargo fmt, its own defaults);
 #  - clippy through Kbuild (CLIPPY=1) with W=1, warnings as errors, built
 #    apart from the modules the VM boots (target/kbuild-check).
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$KALLOC_TOP"
 rustfmt_toml=$KSRC/.rustfmt.toml
 [ -f "$rustfmt_toml" ] || die "no .rustfmt.toml in the kernel source ($KSRC): run 'make setup'"
-mapfile -t sources < <(find src samples -name '*.rs' | sort)
+mapfile -t sources < <(find src samples bench -name '*.rs' | sort)
 
 if [ "${1:-}" = --fix ]; then
 	rustfmt --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}"

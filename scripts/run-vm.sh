@@ -11,6 +11,8 @@
 #               prints it back, so the log proves it is this run's
 #   VM_FILTER   KUnit's filter glob (kunit.filter_glob), for one-suite runs
 #   VM_STEPS    the steps of scripts/vm/steps.d to pack (default: all)
+#   VM_BENCH=1  load kalloc_bench.ko instead, on one CPU with -icount
+#               shift=0 (the guest clock counts guest instructions)
 # Exit status: 0 when QEMU exited by itself, 124 (or 137, killed) on
 # timeout, else an error (the script's or QEMU's).
 set -euo pipefail
@@ -21,7 +23,12 @@ rm -f "$log"
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
 
-module=${1:-$KALLOC_TOP/target/kbuild/src/kalloc.ko}
+bench=${VM_BENCH:-0}
+if [ "$bench" = 1 ]; then
+	module=${1:-$KALLOC_TOP/target/kbuild/bench/kalloc_bench.ko}
+else
+	module=${1:-$KALLOC_TOP/target/kbuild/src/kalloc.ko}
+fi
 token=${VM_TOKEN:-none}
 timeout_s=${VM_TIMEOUT:-600}
 bzimage=$KDIR/arch/x86/boot/bzImage
@@ -48,7 +55,11 @@ list=$out/initramfs.list
 	echo "file /bin/busybox $busybox 0755 0 0"
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $KALLOC_TOP/scripts/vm/init 0755 0 0"
-	echo "file /kalloc.ko $module 0644 0 0"
+	if [ "$bench" = 1 ]; then
+		echo "file /kalloc_bench.ko $module 0644 0 0"
+	else
+		echo "file /kalloc.ko $module 0644 0 0"
+	fi
 	echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
 	echo "file /bin/kalloc-sample-ioctl $out/kalloc-sample-ioctl 0755 0 0"
 	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
@@ -66,10 +77,23 @@ list=$out/initramfs.list
 # memory cannot hide the leak from kmemleak, and so that memory from kmalloc
 # is not zero by chance (kzalloc's zeroing is then observable).
 # printk.devkmsg=on: /init's markers go through /dev/kmsg, unthrottled.
-qemu=(qemu-system-x86_64 -machine pc,accel=tcg -smp 2 -m 1G
+append="console=ttyS0 panic=-1 oops=panic printk.devkmsg=on kalloc_vm_token=$token"
+if [ "$bench" = 1 ]; then
+	# One CPU and an instruction-counting clock: figures that do not
+	# depend on the host's load. A fixed clock at boot, no KASLR, and a
+	# clock that does not follow the host's while the guest idles
+	# (sleep=off): the same boot every time, so figures that repeat.
+	machine=(-smp 1 -icount shift=0,sleep=off -rtc base=2026-01-01T00:00:00,clock=vm)
+	# loglevel=4: no console output while measuring (/init prints the
+	# results afterwards).
+	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr"
+else
+	machine=(-smp 2 -device edu)
+	append="$append loglevel=7 slub_debug=P${VM_FILTER:+ kunit.filter_glob=$VM_FILTER}"
+fi
+qemu=(qemu-system-x86_64 -machine pc,accel=tcg "${machine[@]}" -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 slub_debug=P printk.devkmsg=on kalloc_vm_token=$token${VM_FILTER:+ kunit.filter_glob=$VM_FILTER}"
-	-device edu
+	-append "$append"
 	-display none -monitor none -no-reboot
 	-chardev "file,id=ser0,path=$log" -serial chardev:ser0)
 

@@ -75,6 +75,17 @@ extern "C" {
     pub(crate) fn kalloc_slab_name_taken(name: *const c_char) -> bool;
     pub(crate) fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
 
+    // deferred frees
+    /// C's `async_schedule_node()` (`linux/async.h`, which the bindings
+    /// leave out).
+    pub(crate) fn async_schedule_node(
+        func: unsafe extern "C" fn(*mut c_void, u64),
+        data: *mut c_void,
+        node: c_int,
+    ) -> u64;
+    /// C's `async_synchronize_full()`.
+    pub(crate) fn async_synchronize_full();
+
     // devm
     pub(crate) fn kalloc_devm_kzalloc(
         dev: *mut bindings::device,

@@ -60,6 +60,7 @@ use kernel::bindings;
 use kernel::io::{IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region, ResourceSize};
 use kernel::prelude::*;
 
+use crate::deferred::{self, SleepingFree};
 use crate::gfp::context_may_sleep;
 
 /// A mapping of device memory made with `ioremap()`, unmapped with
@@ -75,8 +76,9 @@ use crate::gfp::context_may_sleep;
 /// is unbound.
 ///
 /// Mapping and unmapping may sleep: creating an `IoMap` where sleeping is
-/// not allowed fails with `EAGAIN`, and an `IoMap` must not be dropped
-/// there either (C has no variant of `iounmap()` for atomic context).
+/// not allowed fails with `EAGAIN`. It may be dropped anywhere: where the
+/// context may not sleep, an async worker unmaps it (C has no variant of
+/// `iounmap()` for atomic context).
 ///
 /// # Invariants
 ///
@@ -155,12 +157,24 @@ impl<const SIZE: usize> IoMap<SIZE> {
 }
 
 impl<const SIZE: usize> Drop for IoMap<SIZE> {
-    /// Unmaps the mapping (`iounmap()`), which may sleep: an `IoMap` must
-    /// not be dropped where sleeping is not allowed.
+    /// Unmaps the mapping (`iounmap()`). That may sleep: where the current
+    /// context may not, an async worker unmaps it soon after.
     fn drop(&mut self) {
         // SAFETY: By the type invariant, `self.io` is a mapping made by
         // `ioremap()` and owned by `self`; no view of it outlives `self`.
-        unsafe { bindings::iounmap(self.io.addr() as *mut c_void) };
+        unsafe { deferred::free_may_sleep::<Iounmap>(self.io.addr() as *mut c_void) };
+    }
+}
+
+/// `iounmap()`, as a free that may sleep.
+struct Iounmap;
+
+impl SleepingFree for Iounmap {
+    const WHAT: &'static str = "iounmap";
+
+    unsafe fn free(addr: *mut c_void) {
+        // SAFETY: The caller hands over a mapping made by `ioremap()`.
+        unsafe { bindings::iounmap(addr) };
     }
 }
 

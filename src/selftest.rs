@@ -14,3 +14,9 @@ pub(crate) mod pages;
 pub(crate) mod slab;
 
 mod tests;
+
+/// Waits until the frees that kalloc deferred out of atomic context (an
+/// `IoMap` or a slab cache dropped there) are done.
+pub(crate) fn wait_deferred_frees() {
+    crate::deferred::wait_pending();
+}

@@ -283,4 +283,22 @@ mod kalloc_iomem {
         assert_eq!(read_edu_nofault(0).err(), Some(ERANGE));
         Ok(())
     }
+
+    /// `iounmap()` may sleep, yet a mapping may be dropped under a
+    /// spinlock: an async worker then unmaps it (no "sleeping function
+    /// called from invalid context" splat, which fails the run), and once
+    /// the deferred frees are done the mapping is gone.
+    #[test]
+    fn mapping_dropped_in_atomic_context_is_unmapped_later() -> Result {
+        let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
+        let addr = regs.addr();
+        let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            drop(regs);
+        }
+        crate::selftest::wait_deferred_frees();
+        assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        Ok(())
+    }
 }

@@ -8,6 +8,7 @@ use super::{
     Plain, SlabBox, SlabOptions, SlabStats, MAX_ALIGN, MAX_OBJECT_SIZE,
 };
 use super::{SLAB_CACHE_DMA, SLAB_CACHE_DMA32};
+use crate::deferred::{self, SleepingFree};
 use crate::ffi;
 use crate::gfp::{context_may_sleep, Gfp, Node};
 use core::{marker::PhantomData, ptr::NonNull};
@@ -74,14 +75,28 @@ impl RawCache {
 }
 
 impl Drop for RawCache {
-    /// Destroys the cache (`kmem_cache_destroy`), which may sleep.
+    /// Destroys the cache (`kmem_cache_destroy`). That may sleep: where the
+    /// current context may not, an async worker destroys it soon after.
     fn drop(&mut self) {
-        // Every object of a `SlabCache` borrows it, so none is alive any
-        // more, unless one was leaked: then SLUB WARNs that the cache still
-        // has objects and keeps the cache, so the leaked objects stay valid.
+        // Every object of a `SlabCache` borrows it or holds it alive, so
+        // none is alive any more, unless one was leaked: then SLUB WARNs
+        // that the cache still has objects and keeps the cache, so the
+        // leaked objects stay valid.
         // SAFETY: `self.0` is a live cache (type invariant) and this is its
         // only destruction.
-        unsafe { bindings::kmem_cache_destroy(self.0.as_ptr()) };
+        unsafe { deferred::free_may_sleep::<KmemCacheDestroy>(self.0.as_ptr().cast()) };
+    }
+}
+
+/// `kmem_cache_destroy()`, as a free that may sleep.
+struct KmemCacheDestroy;
+
+impl SleepingFree for KmemCacheDestroy {
+    const WHAT: &'static str = "kmem_cache_destroy";
+
+    unsafe fn free(cache: *mut c_void) {
+        // SAFETY: The caller hands over a live cache with no live objects.
+        unsafe { bindings::kmem_cache_destroy(cache.cast()) };
     }
 }
 
@@ -93,7 +108,9 @@ impl Drop for RawCache {
 /// Dropping the cache destroys it (`kmem_cache_destroy`); its objects
 /// borrow it, so by then none of them is alive. Creating and destroying a
 /// cache may sleep: creation fails with `EAGAIN` where sleeping is not
-/// allowed, and a cache must not be dropped there either.
+/// allowed. A cache may be dropped anywhere: where the context may not
+/// sleep, an async worker destroys it soon after, and creating a cache
+/// waits for such destructions first, so that their names are free again.
 ///
 /// # Names
 ///
@@ -175,6 +192,9 @@ impl<T, K: CacheKind> SlabCache<T, K> {
             ..Default::default()
         };
         let owned_name = CString::try_from(name)?;
+        // A cache of this module dropped in atomic context may still hold
+        // its name.
+        deferred::wait_pending();
 
         // A taken name would make SLUB WARN (a live cache has it) or take the
         // sysfs entry of a live cache (see `SlabCache`, Names).

@@ -700,6 +700,35 @@ mod kalloc_slab {
         Ok(())
     }
 
+    /// Destroying a cache may sleep, yet the last object holding a cache
+    /// alive may be dropped under a spinlock: the cache is then destroyed
+    /// by an async worker (no "sleeping function called from invalid
+    /// context" splat, which fails the run), and creating a cache of the
+    /// same name waits for that, so it gets the name instead of `EEXIST`.
+    #[test]
+    fn cache_dropped_in_atomic_context_is_destroyed_later() -> Result {
+        use kernel::sync::Arc;
+
+        let name = c"kalloc_slab_atomic_drop";
+        stack_pin_init!(let lock = new_spinlock!(()));
+        for round in 0..3 {
+            let cache = Arc::new(
+                SlabCache::<Item>::new(name, SlabOptions::new().no_merge())?,
+                kernel_gfp::GFP_KERNEL,
+            )?;
+            let last = cache.alloc_owned(Item::new(round), GFP_KERNEL)?;
+            drop(cache);
+            {
+                let _guard = lock.lock();
+                assert!(last.is(round));
+                drop(last);
+            }
+        }
+        crate::selftest::wait_deferred_frees();
+        assert!(!cache_name_taken(name));
+        Ok(())
+    }
+
     /// Objects that keep their cache alive live in driver state beside it
     /// (here a `KVec` in an `Arc`ed state, and an XArray entry), outlive
     /// the state's own handle on the cache, and go back to the cache when

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kalloc_bench.ko: instructions per allocate + free pair, for C as a C
+ * driver writes it (this file) and for kalloc and the kernel crate
+ * (bench_rust.rs), in one module build and one boot.
+ *
+ * Run under QEMU with -icount shift=0, where the guest's clock advances one
+ * nanosecond per guest instruction: ktime_get_ns() differences are
+ * instruction counts. Each figure is the count for a loop of pairs,
+ * divided by its length, with one decimal: the fastest of REPS timed
+ * repetitions after a warm-up. Rows go to
+ * the kernel log as "kalloc-bench: row family,operation,size,impl,instr";
+ * `make bench` collects them.
+ */
+#include <linux/gfp.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+int kalloc_bench_rust(void);
+
+/* Prints one row: `total` instructions for `iters` operations. */
+static void kalloc_bench_row(const char *family, const char *op, unsigned long size,
+		      const char *impl, u64 total, u64 iters)
+{
+	u64 tenths = div64_u64(total * 10 + iters / 2, iters);
+
+	pr_info("kalloc-bench: row %s,%s,%lu,%s,%llu.%llu\n", family, op, size,
+		impl, div_u64(tenths, 10), tenths % 10);
+}
+
+
+/*
+ * How many pairs to time for an allocation of `bytes`: a repetition stays
+ * well under the 4 million instructions between two timer ticks at HZ=250.
+ */
+static unsigned long kalloc_bench_iters(unsigned long bytes)
+{
+	if (bytes <= 4096)
+		return 1000;
+	if (bytes <= 65536)
+		return 200;
+	if (bytes <= 1 << 20)
+		return 20;
+	return 4;
+}
+
+/* Timed repetitions of each loop; the fastest counts. */
+#define REPS 7
+
+static int rows;
+static bool failed;
+
+/*
+ * TIME(family, op, size, iters, body): runs `body` `iters` times to warm
+ * up, then REPS times `iters` times timed, and prints the row of the
+ * fastest repetition: the others include a timer interrupt or other work
+ * that is not the loop's. `body` sets `failed` on an allocation failure.
+ */
+#define TIME(family, op, size, iters, body)                                  \
+	do {                                                                 \
+		unsigned long __n = (iters), __i, __r;                       \
+		u64 __t0, __best = U64_MAX;                                  \
+		for (__i = 0; __i < __n; __i++) { body; }                    \
+		for (__r = 0; __r < REPS; __r++) {                           \
+			__t0 = ktime_get_ns();                               \
+			for (__i = 0; __i < __n; __i++) { body; }            \
+			__best = min(__best, ktime_get_ns() - __t0);         \
+		}                                                            \
+		kalloc_bench_row(family, op, size, "c", __best, __n);        \
+		rows++;                                                      \
+	} while (0)
+
+#define CHECK(p)                                                             \
+	do {                                                                 \
+		if (!(p))                                                    \
+			failed = true;                                       \
+		OPTIMIZER_HIDE_VAR(p);                                       \
+	} while (0)
+
+/* kmalloc(CONST) and kzalloc(CONST): the bucket is chosen at compile time. */
+#define KMALLOC_CONST(n)                                                     \
+	do {                                                                 \
+		TIME("kmalloc", "alloc_free", n, kalloc_bench_iters(n), {    \
+			void *p = kmalloc(n, GFP_KERNEL);                    \
+			CHECK(p);                                            \
+			kfree(p);                                            \
+		});                                                          \
+		TIME("kmalloc", "kzalloc", n, kalloc_bench_iters(n), {       \
+			void *p = kzalloc(n, GFP_KERNEL);                    \
+			CHECK(p);                                            \
+			kfree(p);                                            \
+		});                                                          \
+	} while (0)
+
+/* kmalloc(size) with a size known only at run time. */
+static noinline void kmalloc_runtime(size_t n)
+{
+	TIME("kmalloc", "alloc_free_runtime", n, kalloc_bench_iters(n), {
+		void *p = kmalloc(n, GFP_KERNEL);
+		CHECK(p);
+		kfree(p);
+	});
+}
+
+static noinline void kcalloc_runtime(size_t n)
+{
+	TIME("kmalloc", "kcalloc", n * 8, kalloc_bench_iters(n * 8), {
+		void *p = kcalloc(n, 8, GFP_KERNEL);
+		CHECK(p);
+		kfree(p);
+	});
+}
+
+/* krealloc growth: 8 bytes doubled up to `n`, then freed. */
+static noinline void krealloc_growth(size_t n)
+{
+	TIME("kmalloc", "krealloc_grow", n, kalloc_bench_iters(n) / 4 ?: 1, {
+		void *p = NULL;
+		size_t s;
+		for (s = 8; s <= n; s *= 2) {
+			void *q = krealloc(p, s, GFP_KERNEL);
+			CHECK(q);
+			if (!q)
+				break;
+			p = q;
+		}
+		kfree(p);
+	});
+}
+
+static noinline void slab(size_t n)
+{
+	struct kmem_cache *cache = kmem_cache_create("kalloc_bench_c", n, 0, SLAB_NO_MERGE, NULL);
+	void *objects[16];
+
+	if (!cache) {
+		failed = true;
+		return;
+	}
+	TIME("slab", "alloc_free", n, kalloc_bench_iters(n), {
+		void *p = kmem_cache_alloc(cache, GFP_KERNEL);
+		CHECK(p);
+		if (p)
+			memset(p, 0, n);
+		kmem_cache_free(cache, p);
+	});
+	/* Per object, in batches of 16. */
+	TIME("slab", "bulk16", n, kalloc_bench_iters(n) / 16 ?: 1, {
+		if (kmem_cache_alloc_bulk(cache, GFP_KERNEL, 16, objects)) {
+			int j;
+			for (j = 0; j < 16; j++)
+				memset(objects[j], 0, n);
+			kmem_cache_free_bulk(cache, 16, objects);
+		} else {
+			failed = true;
+		}
+	});
+	kmem_cache_destroy(cache);
+}
+
+static noinline void pages(unsigned int order)
+{
+	TIME("pages", "get_free_pages", order, kalloc_bench_iters(PAGE_SIZE << order), {
+		unsigned long a = __get_free_pages(GFP_KERNEL, order);
+		CHECK(a);
+		free_pages(a, order);
+	});
+	TIME("pages", "alloc_pages", order, kalloc_bench_iters(PAGE_SIZE << order), {
+		struct page *p = alloc_pages(GFP_KERNEL, order);
+		CHECK(p);
+		if (p)
+			__free_pages(p, order);
+	});
+}
+
+/* Shorter loops: a vmalloc costs thousands of instructions. */
+static noinline void vmalloc_size(unsigned long n)
+{
+	TIME("vmalloc", "alloc_free", n, kalloc_bench_iters(n * 16), {
+		void *p = vmalloc(n);
+		CHECK(p);
+		vfree(p);
+	});
+	TIME("kvmalloc", "alloc_free", n, kalloc_bench_iters(n * 16), {
+		void *p = kvmalloc(n, GFP_KERNEL);
+		CHECK(p);
+		kvfree(p);
+	});
+}
+
+static int __init kalloc_bench_init(void)
+{
+	unsigned long n;
+	unsigned int order;
+	int r;
+
+	KMALLOC_CONST(8);
+	KMALLOC_CONST(16);
+	KMALLOC_CONST(32);
+	KMALLOC_CONST(64);
+	KMALLOC_CONST(128);
+	KMALLOC_CONST(256);
+	KMALLOC_CONST(512);
+	KMALLOC_CONST(1024);
+	KMALLOC_CONST(2048);
+	KMALLOC_CONST(4096);
+	KMALLOC_CONST(8192);
+	KMALLOC_CONST(16384);
+	KMALLOC_CONST(32768);
+	KMALLOC_CONST(65536);
+	for (n = 8; n <= 65536; n *= 2)
+		kmalloc_runtime(n);
+	for (n = 1; n <= 512; n *= 8)
+		kcalloc_runtime(n);
+	for (n = 64; n <= 65536; n *= 32)
+		krealloc_growth(n);
+	slab(8);
+	slab(64);
+	slab(512);
+	for (order = 0; order <= 5; order++)
+		pages(order);
+	for (n = 4096; n <= 4 << 20; n *= 4)
+		vmalloc_size(n);
+
+	r = kalloc_bench_rust();
+	if (failed || r < 0) {
+		pr_err("kalloc-bench: FAILED (an allocation failed, or the Rust part: %d)\n", r);
+		return 0;
+	}
+	pr_info("kalloc-bench: done %d rows\n", rows + r);
+	return 0;
+}
+
+static void __exit kalloc_bench_exit(void)
+{
+}
+
+module_init(kalloc_bench_init);
+module_exit(kalloc_bench_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kalloc benchmarks: C, kalloc and the kernel crate");

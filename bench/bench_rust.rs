@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The Rust half of `kalloc_bench.ko` (the C half, `bench_c.c`, is the
+//! module's root and calls [`kalloc_bench_rust`]): the same allocate + free
+//! pairs as the C loops, through kalloc and through the kernel crate.
+//!
+//! Rows are printed in `bench_c.c`'s format; see there for the method.
+
+use core::hint::black_box;
+use kalloc::gfp::{self as kgfp, Gfp};
+use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
+use kalloc::kvmalloc::KVmalloc;
+use kalloc::pages::{LowmemPages, Pages};
+use kalloc::slab::{SlabCache, SlabOptions};
+use kalloc::vmalloc::VBuf;
+use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
+use kernel::page::Page;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::time::{Instant, Monotonic};
+
+/// The prefix of the log lines (`pr_*!` reads it from the crate root): the
+/// rows' marker, as in `bench_c.c`.
+const __LOG_PREFIX: &[u8] = b"kalloc-bench\0";
+
+const KERNEL: Gfp = kgfp::GFP_KERNEL;
+
+/// How many pairs to time for an allocation of `bytes` (as in `bench_c.c`).
+fn iters(bytes: usize) -> usize {
+    match bytes {
+        0..=4096 => 1000,
+        4097..=65536 => 200,
+        65537..=0x10_0000 => 20,
+        _ => 4,
+    }
+}
+
+/// Timed repetitions of each loop; the fastest counts (as in `bench_c.c`).
+const REPS: usize = 7;
+
+/// Counts the rows printed.
+struct Bench {
+    rows: i32,
+}
+
+impl Bench {
+    /// Runs `body` `n` times to warm up, then [`REPS`] times `n` times
+    /// timed (guest instructions under `-icount shift=0`), and prints the
+    /// row of the fastest repetition.
+    fn time(
+        &mut self,
+        (family, op, size, imp): (&str, &str, usize, &str),
+        n: usize,
+        mut body: impl FnMut() -> Result,
+    ) -> Result {
+        for _ in 0..n {
+            body()?;
+        }
+        let mut best = i64::MAX;
+        for _ in 0..REPS {
+            let start = Instant::<Monotonic>::now();
+            for _ in 0..n {
+                body()?;
+            }
+            best = best.min(start.elapsed().as_nanos());
+        }
+        let total = u64::try_from(best).map_err(|_| ERANGE)?;
+        let n = n as u64;
+        let tenths = (total * 10 + n / 2) / n;
+        pr_info!(
+            "row {family},{op},{size},{imp},{}.{}\n",
+            tenths / 10,
+            tenths % 10
+        );
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// kmalloc of a sized type: the bucket is known at compile time.
+fn kmalloc_sized<const N: usize>(b: &mut Bench) -> Result {
+    let n = iters(N);
+    b.time(("kmalloc", "alloc_free", N, "kalloc"), n, || {
+        black_box(Box::<[u8; N], Kmalloc>::new_uninit(GFP_KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kmalloc", "alloc_free", N, "upstream"), n, || {
+        black_box(KBox::<[u8; N]>::new_uninit(GFP_KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kmalloc", "kzalloc", N, "kalloc"), n, || {
+        black_box(KmallocBox::<[u8; N]>::new_zeroed(KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kmalloc", "kzalloc", N, "upstream"), n, || {
+        black_box(KBox::init(pin_init::zeroed::<[u8; N]>(), GFP_KERNEL)?);
+        Ok(())
+    })
+}
+
+/// Allocations whose size is known only at run time.
+fn runtime_sized(b: &mut Bench, size: usize) -> Result {
+    let n = iters(size);
+    b.time(("kmalloc", "alloc_free_runtime", size, "kalloc"), n, || {
+        black_box(Vec::<u8, Kmalloc>::with_capacity(
+            black_box(size),
+            GFP_KERNEL,
+        )?);
+        Ok(())
+    })?;
+    b.time(
+        ("kmalloc", "alloc_free_runtime", size, "upstream"),
+        n,
+        || {
+            black_box(KVec::<u8>::with_capacity(black_box(size), GFP_KERNEL)?);
+            Ok(())
+        },
+    )
+}
+
+/// `n` doublings from 8 bytes to `size`, then the free.
+fn growth<A: Allocator>(size: usize) -> Result {
+    let mut v = Vec::<u8, A>::new();
+    let mut s = 8;
+    while s <= size {
+        v.reserve(s, GFP_KERNEL)?;
+        s *= 2;
+    }
+    black_box(v);
+    Ok(())
+}
+
+fn slab<const N: usize>(b: &mut Bench, name: &CStr) -> Result {
+    let n = iters(N);
+    // Not merged, as the C loops' cache: kalloc refuses a name that a merged
+    // cache left taken.
+    let cache = Arc::new(
+        SlabCache::<[u8; N]>::new(name, SlabOptions::new().no_merge())?,
+        GFP_KERNEL,
+    )?;
+    b.time(("slab", "alloc_free", N, "kalloc"), n, || {
+        black_box(cache.alloc([0; N], KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("slab", "bulk16", N, "kalloc"), (n / 16).max(1), || {
+        black_box(cache.alloc_bulk(16, KERNEL, |_| [0; N])?);
+        Ok(())
+    })?;
+    b.time(("slab", "alloc_free_owned", N, "kalloc"), n, || {
+        black_box(cache.alloc_owned([0; N], KERNEL)?);
+        Ok(())
+    })
+}
+
+fn pages(b: &mut Bench, order: u32) -> Result {
+    let n = iters(4096 << order);
+    let size = order as usize;
+    b.time(("pages", "get_free_pages", size, "kalloc"), n, || {
+        black_box(LowmemPages::get_free_pages(KERNEL, order)?);
+        Ok(())
+    })?;
+    b.time(("pages", "alloc_pages", size, "kalloc"), n, || {
+        black_box(Pages::alloc_pages(KERNEL, order)?);
+        Ok(())
+    })?;
+    if order == 0 {
+        b.time(("pages", "alloc_pages", 0, "upstream"), n, || {
+            black_box(Page::alloc_page(GFP_KERNEL)?);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+fn vmalloc(b: &mut Bench, size: usize) -> Result {
+    // Shorter loops, as in `bench_c.c`.
+    let n = iters(size * 16);
+    b.time(("vmalloc", "alloc_free", size, "kalloc"), n, || {
+        black_box(VBuf::<u8>::new_uninit(size, KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("vmalloc", "alloc_free", size, "upstream"), n, || {
+        black_box(VVec::<u8>::with_capacity(size, GFP_KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kvmalloc", "alloc_free", size, "kalloc"), n, || {
+        black_box(Vec::<u8, KVmalloc>::with_capacity(size, GFP_KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kvmalloc", "alloc_free", size, "upstream"), n, || {
+        black_box(KVVec::<u8>::with_capacity(size, GFP_KERNEL)?);
+        Ok(())
+    })
+}
+
+fn run(b: &mut Bench) -> Result {
+    kmalloc_sized::<8>(b)?;
+    kmalloc_sized::<16>(b)?;
+    kmalloc_sized::<32>(b)?;
+    kmalloc_sized::<64>(b)?;
+    kmalloc_sized::<128>(b)?;
+    kmalloc_sized::<256>(b)?;
+    kmalloc_sized::<512>(b)?;
+    kmalloc_sized::<1024>(b)?;
+    kmalloc_sized::<2048>(b)?;
+    kmalloc_sized::<4096>(b)?;
+    kmalloc_sized::<8192>(b)?;
+    kmalloc_sized::<16384>(b)?;
+    kmalloc_sized::<32768>(b)?;
+    kmalloc_sized::<65536>(b)?;
+    let mut size = 8;
+    while size <= 65536 {
+        runtime_sized(b, size)?;
+        size *= 2;
+    }
+    let mut len = 1;
+    while len <= 512 {
+        b.time(
+            ("kmalloc", "kcalloc", len * 8, "kalloc"),
+            iters(len * 8),
+            || {
+                black_box(KmallocArray::<u64>::zeroed(black_box(len), KERNEL)?);
+                Ok(())
+            },
+        )?;
+        len *= 8;
+    }
+    let mut size = 64;
+    while size <= 65536 {
+        let n = (iters(size) / 4).max(1);
+        b.time(("kmalloc", "krealloc_grow", size, "kalloc"), n, || {
+            growth::<Kmalloc>(size)
+        })?;
+        b.time(("kmalloc", "krealloc_grow", size, "upstream"), n, || {
+            growth::<kernel::alloc::allocator::Kmalloc>(size)
+        })?;
+        size *= 32;
+    }
+    slab::<8>(b, c"kalloc_bench_8")?;
+    slab::<64>(b, c"kalloc_bench_64")?;
+    slab::<512>(b, c"kalloc_bench_512")?;
+    for order in 0..=5 {
+        pages(b, order)?;
+    }
+    let mut size = 4096;
+    while size <= 4 << 20 {
+        vmalloc(b, size)?;
+        size *= 4;
+    }
+    Ok(())
+}
+
+/// Runs the Rust benchmarks; the number of rows printed, or a negative
+/// error number.
+#[no_mangle]
+pub extern "C" fn kalloc_bench_rust() -> c_int {
+    let mut b = Bench { rows: 0 };
+    match run(&mut b) {
+        Ok(()) => b.rows,
+        Err(e) => e.to_errno(),
+    }
+}
