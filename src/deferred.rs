@@ -72,7 +72,6 @@ pub(crate) unsafe fn free_may_sleep<F: SleepingFree>(data: *mut c_void) {
 ///
 /// As for `F::free`, except that the context may be atomic.
 unsafe extern "C" fn run_async<F: SleepingFree>(data: *mut c_void, _cookie: u64) {
-    PENDING.fetch_sub(1, Ordering::Relaxed);
     if crate::ffi::may_sleep() {
         // SAFETY: The caller hands `data` over; this context may sleep.
         unsafe { F::free(data) };
@@ -82,12 +81,14 @@ unsafe extern "C" fn run_async<F: SleepingFree>(data: *mut c_void, _cookie: u64)
             F::WHAT
         );
     }
+    // Only once the free is done: `wait_pending` relies on it.
+    PENDING.fetch_sub(1, Ordering::Release);
 }
 
 /// Waits until the frees this module deferred are done (for instance so
 /// that the name of a destroyed cache is free again). May sleep.
 pub(crate) fn wait_pending() {
-    if PENDING.load(Ordering::Relaxed) != 0 {
+    if PENDING.load(Ordering::Acquire) != 0 {
         // SAFETY: The callers run in process context (they check it).
         unsafe { ffi::async_synchronize_full() };
     }
