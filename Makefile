@@ -49,7 +49,7 @@ doc: module
 run: module
 	@$(CARGO) run -q --bin kalloc-vm
 
-test: module
+test: check doc
 	@$(CARGO) test
 	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
 

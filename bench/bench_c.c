@@ -55,24 +55,28 @@ static int rows;
 static bool failed;
 
 /*
- * TIME(family, op, size, iters, body): runs `body` `iters` times to warm
- * up, then REPS times `iters` times timed, and prints the row of the
- * fastest repetition: the others include a timer interrupt or other work
- * that is not the loop's. `body` sets `failed` on an allocation failure.
+ * TIME_OPS(family, op, size, iters, ops, body...): runs `body` `iters`
+ * times to warm up, then REPS times `iters` times timed, and prints the
+ * row of the fastest repetition (the others include a timer interrupt or
+ * other work that is not the loop's), per operation: `body` does `ops`.
+ * `body` sets `failed` on an allocation failure.
  */
-#define TIME(family, op, size, iters, body)                                  \
+#define TIME_OPS(family, op, size, iters, ops, ...)                          \
 	do {                                                                 \
 		unsigned long __n = (iters), __i, __r;                       \
 		u64 __t0, __best = U64_MAX;                                  \
-		for (__i = 0; __i < __n; __i++) { body; }                    \
+		for (__i = 0; __i < __n; __i++) { __VA_ARGS__; }             \
 		for (__r = 0; __r < REPS; __r++) {                           \
 			__t0 = ktime_get_ns();                               \
-			for (__i = 0; __i < __n; __i++) { body; }            \
+			for (__i = 0; __i < __n; __i++) { __VA_ARGS__; }     \
 			__best = min(__best, ktime_get_ns() - __t0);         \
 		}                                                            \
-		kalloc_bench_row(family, op, size, "c", __best, __n);        \
+		kalloc_bench_row(family, op, size, "c", __best, __n * (ops)); \
 		rows++;                                                      \
 	} while (0)
+
+#define TIME(family, op, size, iters, ...) \
+	TIME_OPS(family, op, size, iters, 1, __VA_ARGS__)
 
 #define CHECK(p)                                                             \
 	do {                                                                 \
@@ -149,7 +153,7 @@ static noinline void slab(size_t n)
 		kmem_cache_free(cache, p);
 	});
 	/* Per object, in batches of 16. */
-	TIME("slab", "bulk16", n, kalloc_bench_iters(n) / 16 ?: 1, {
+	TIME_OPS("slab", "bulk16", n, kalloc_bench_iters(n) / 16 ?: 1, 16, {
 		if (kmem_cache_alloc_bulk(cache, GFP_KERNEL, 16, objects)) {
 			int j;
 			for (j = 0; j < 16; j++)

@@ -7,6 +7,7 @@
 //! Rows are printed in `bench_c.c`'s format; see there for the method.
 
 use core::hint::black_box;
+use core::mem::MaybeUninit;
 use kalloc::gfp::{self as kgfp, Gfp};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
@@ -49,8 +50,19 @@ impl Bench {
     /// row of the fastest repetition.
     fn time(
         &mut self,
+        row: (&str, &str, usize, &str),
+        n: usize,
+        body: impl FnMut() -> Result,
+    ) -> Result {
+        self.time_ops(row, n, 1, body)
+    }
+
+    /// As [`Bench::time`], per operation where `body` does `ops`.
+    fn time_ops(
+        &mut self,
         (family, op, size, imp): (&str, &str, usize, &str),
         n: usize,
+        ops: usize,
         mut body: impl FnMut() -> Result,
     ) -> Result {
         for _ in 0..n {
@@ -65,7 +77,7 @@ impl Bench {
             best = best.min(start.elapsed().as_nanos());
         }
         let total = u64::try_from(best).map_err(|_| ERANGE)?;
-        let n = n as u64;
+        let n = (n * ops) as u64;
         let tenths = (total * 10 + n / 2) / n;
         pr_info!(
             "row {family},{op},{size},{imp},{}.{}\n",
@@ -80,11 +92,21 @@ impl Bench {
 /// kmalloc of a sized type: the bucket is known at compile time.
 fn kmalloc_sized<const N: usize>(b: &mut Bench) -> Result {
     let n = iters(N);
+    // kalloc's own box, of a value nothing initialises.
     b.time(("kmalloc", "alloc_free", N, "kalloc"), n, || {
-        black_box(Box::<[u8; N], Kmalloc>::new_uninit(GFP_KERNEL)?);
+        black_box(KmallocBox::new(MaybeUninit::<[u8; N]>::uninit(), KERNEL)?);
         Ok(())
     })?;
     b.time(("kmalloc", "alloc_free", N, "upstream"), n, || {
+        black_box(KBox::<[u8; N]>::new_uninit(GFP_KERNEL)?);
+        Ok(())
+    })?;
+    // The kernel crate's `Box` on kalloc's allocator against its `KBox`.
+    b.time(("kmalloc", "box_alloc_free", N, "kalloc"), n, || {
+        black_box(Box::<[u8; N], Kmalloc>::new_uninit(GFP_KERNEL)?);
+        Ok(())
+    })?;
+    b.time(("kmalloc", "box_alloc_free", N, "upstream"), n, || {
         black_box(KBox::<[u8; N]>::new_uninit(GFP_KERNEL)?);
         Ok(())
     })?;
@@ -142,7 +164,7 @@ fn slab<const N: usize>(b: &mut Bench, name: &CStr) -> Result {
         black_box(cache.alloc([0; N], KERNEL)?);
         Ok(())
     })?;
-    b.time(("slab", "bulk16", N, "kalloc"), (n / 16).max(1), || {
+    b.time_ops(("slab", "bulk16", N, "kalloc"), (n / 16).max(1), 16, || {
         black_box(cache.alloc_bulk(16, KERNEL, |_| [0; N])?);
         Ok(())
     })?;

@@ -17,15 +17,13 @@ use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 extern "C" {
     // gfp
     fn kalloc_may_sleep() -> bool;
-    fn kalloc_in_nmi() -> bool;
+    fn kalloc_context_allows(sleeping: bool) -> bool;
     fn kalloc_in_hardirq() -> bool;
     fn kalloc_irqs_disabled() -> bool;
     pub(crate) fn kalloc_node_online(nid: c_int) -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
-    pub(crate) fn kalloc_kzalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;
-    pub(crate) fn kalloc_kcalloc(n: usize, size: usize, flags: bindings::gfp_t) -> *mut c_void;
     pub(crate) fn kalloc_kmalloc_node(
         size: usize,
         flags: bindings::gfp_t,
@@ -33,8 +31,8 @@ extern "C" {
     ) -> *mut c_void;
 
     // pages
-    pub(crate) fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
-    pub(crate) fn kalloc_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong;
+    fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
+    fn kalloc_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong;
     pub(crate) fn kalloc_page_address(page: *const bindings::page) -> *mut c_void;
     pub(crate) fn kalloc_virt_to_page(addr: *const c_void) -> *mut bindings::page;
     pub(crate) fn kalloc_page_to_pfn(page: *const bindings::page) -> c_ulong;
@@ -55,7 +53,7 @@ extern "C" {
     pub(crate) fn vfree(addr: *const c_void);
 
     // slab
-    pub(crate) fn kalloc_kmem_cache_alloc(
+    fn kalloc_kmem_cache_alloc(
         cache: *mut bindings::kmem_cache,
         flags: bindings::gfp_t,
     ) -> *mut c_void;
@@ -100,20 +98,25 @@ extern "C" {
     ) -> *mut c_void;
 }
 
-/// Whether the current code runs in NMI context (C's `in_nmi()`).
-pub(crate) fn in_nmi() -> bool {
-    // SAFETY: The shim only reads the current CPU's preempt count.
-    unsafe { kalloc_in_nmi() }
+/// Whether an allocation may run in the current context: not in NMI
+/// context, and, if it may sleep (`sleeping`), only where sleeping is
+/// allowed (see `kalloc_context_allows` in `shims.c`).
+#[inline]
+pub(crate) fn context_allows(sleeping: bool) -> bool {
+    // SAFETY: The shim only reads the current task's and CPU's state.
+    unsafe { kalloc_context_allows(sleeping) }
 }
 
 /// Whether the current code runs in hard interrupt context, NMI included
 /// (C's `in_hardirq()`).
+#[inline]
 pub(crate) fn in_hardirq() -> bool {
     // SAFETY: The shim only reads the current CPU's preempt count.
     unsafe { kalloc_in_hardirq() }
 }
 
 /// Whether local interrupts are disabled (C's `irqs_disabled()`).
+#[inline]
 pub(crate) fn irqs_disabled() -> bool {
     // SAFETY: The shim only reads the current CPU's interrupt flag.
     unsafe { kalloc_irqs_disabled() }
@@ -121,7 +124,64 @@ pub(crate) fn irqs_disabled() -> bool {
 
 /// Whether the current context may sleep (see `kalloc_may_sleep` in
 /// `shims.c`).
+#[inline]
 pub(crate) fn may_sleep() -> bool {
     // SAFETY: The shim only reads the current task's and CPU's state.
     unsafe { kalloc_may_sleep() }
+}
+
+/// Whether kalloc calls C's exported `*_noprof` allocation functions
+/// directly. Not with allocation profiling, which charges the call site
+/// that uses C's allocation macro: there, the shims are those call sites.
+const DIRECT: bool = !cfg!(CONFIG_MEM_ALLOC_PROFILING);
+
+/// C's `__get_free_pages()`.
+///
+/// # Safety
+///
+/// As for `__get_free_pages()`.
+#[inline(always)]
+pub(crate) unsafe fn get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong {
+    if DIRECT {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::get_free_pages_noprof(gfp, order) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_get_free_pages(gfp, order) }
+    }
+}
+
+/// C's `get_zeroed_page()`.
+///
+/// # Safety
+///
+/// As for `get_zeroed_page()`.
+#[inline(always)]
+pub(crate) unsafe fn get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong {
+    if DIRECT {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::get_zeroed_page_noprof(gfp) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_get_zeroed_page(gfp) }
+    }
+}
+
+/// C's `kmem_cache_alloc()`.
+///
+/// # Safety
+///
+/// As for `kmem_cache_alloc()`.
+#[inline(always)]
+pub(crate) unsafe fn kmem_cache_alloc(
+    cache: *mut bindings::kmem_cache,
+    flags: bindings::gfp_t,
+) -> *mut c_void {
+    if DIRECT {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::kmem_cache_alloc_noprof(cache, flags) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_kmem_cache_alloc(cache, flags) }
+    }
 }

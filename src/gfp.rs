@@ -116,6 +116,7 @@ impl Zone {
 /// (which includes holding a spinlock) and inside an RCU read-side critical
 /// section. Without `CONFIG_PREEMPT_COUNT`, a held spinlock does not show:
 /// the flags a caller passes remain its promise about its context.
+#[inline]
 pub fn context_may_sleep() -> bool {
     crate::ffi::may_sleep()
 }
@@ -334,6 +335,7 @@ impl Gfp {
 
     /// The zone these flags ask for, or `EINVAL` for an invalid mix of zone
     /// modifiers (C's `GFP_ZONE_BAD`).
+    #[inline]
     pub fn zone(self) -> Result<Zone> {
         let dma = self.0 & DMA != 0;
         let dma32 = self.0 & DMA32 != 0;
@@ -361,15 +363,19 @@ impl Gfp {
     ///   the page allocator may run there (they take locks an NMI may have
     ///   interrupted). C code that must allocate there uses
     ///   `kmalloc_nolock()`, which kalloc does not wrap.
+    #[inline]
     pub fn check(self) -> Result<Gfp> {
         self.check_combination()?;
-        if crate::ffi::in_nmi() || (self.may_sleep() && !context_may_sleep()) {
+        // One call into C for the context: never in NMI context, and
+        // sleeping flags only where sleeping is allowed.
+        if !crate::ffi::context_allows(self.may_sleep()) {
             return Err(EAGAIN);
         }
         Ok(self)
     }
 
     /// What C refuses in any mask: an invalid zone, both migratetypes.
+    #[inline]
     fn valid(self) -> Result {
         self.zone()?;
         if self.0 & MIGRATETYPE_MASK == MIGRATETYPE_MASK {
@@ -379,6 +385,7 @@ impl Gfp {
     }
 
     /// The context-free part of [`Gfp::check`].
+    #[inline]
     fn check_combination(self) -> Result<Gfp> {
         self.valid()?;
         if self.0 & NOFAIL != 0 && !self.may_sleep() {
@@ -390,6 +397,7 @@ impl Gfp {
     /// [`Gfp::check`], and also that the slab allocator (kmalloc,
     /// kmem_cache) can honour the flags: no highmem, no DMA32, no movable
     /// memory. `EINVAL` otherwise.
+    #[inline]
     pub fn check_slab(self) -> Result<Gfp> {
         self.check()?;
         if self.0 & SLAB_REJECT != 0 {
@@ -454,15 +462,32 @@ const KERNEL_FLAGS: [(Flags, Gfp); 7] = [
 /// The same bits as the kernel crate's flags (`kernel::alloc::Flags`), so
 /// that flags a caller of the kernel crate holds go to kalloc unchanged.
 impl From<Flags> for Gfp {
+    #[inline]
     fn from(flags: Flags) -> Gfp {
-        // A union of constants contains each of them, and contains only
-        // constants whose bits lie in the union: the result has exactly
-        // its bits.
-        KERNEL_FLAGS
-            .iter()
-            .filter(|(k, _)| flags.contains(*k))
-            .fold(Gfp::NONE, |gfp, (_, g)| gfp | *g)
+        // One constant, compared whole: a comparison each (the kernel crate
+        // does not show the bits themselves), folded at compile time for
+        // constant flags.
+        let mut i = 0;
+        while i < KERNEL_FLAGS.len() {
+            if flags == KERNEL_FLAGS[i].0 {
+                return KERNEL_FLAGS[i].1;
+            }
+            i += 1;
+        }
+        union_of_kernel_flags(flags)
     }
+}
+
+/// [`Gfp::from`] for a union of the kernel crate's constants.
+#[inline(never)]
+fn union_of_kernel_flags(flags: Flags) -> Gfp {
+    // A union of constants contains each of them, and contains only
+    // constants whose bits lie in the union: the result has exactly its
+    // bits.
+    KERNEL_FLAGS
+        .iter()
+        .filter(|(k, _)| flags.contains(*k))
+        .fold(Gfp::NONE, |gfp, (_, g)| gfp | *g)
 }
 
 /// The kernel crate's flags with the same bits, for its allocating APIs
@@ -493,12 +518,14 @@ impl TryFrom<Gfp> for Flags {
 impl BitOr for Gfp {
     type Output = Gfp;
 
+    #[inline]
     fn bitor(self, rhs: Gfp) -> Gfp {
         self.union(rhs)
     }
 }
 
 impl BitOrAssign for Gfp {
+    #[inline]
     fn bitor_assign(&mut self, rhs: Gfp) {
         *self = self.union(rhs);
     }

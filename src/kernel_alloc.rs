@@ -10,6 +10,7 @@ use kernel::bindings;
 
 /// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node. The kernel
 /// crate keeps the number private: it is found by comparison.
+#[inline]
 pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
     if nid == NumaNode::NO_NODE {
         return Some(bindings::NUMA_NO_NODE);
@@ -21,6 +22,7 @@ pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
 /// pointer aligned for `layout` and at least to `min_align`, the
 /// allocator's `MIN_ALIGN` (which `ForeignOwnable` relies on: an XArray
 /// takes a pointer aligned to 2 for an internal entry).
+#[inline]
 pub(crate) fn empty(layout: Layout, min_align: usize) -> NonNull<[u8]> {
     let dangling = ptr::without_provenance_mut::<u8>(layout.align().max(min_align));
     // SAFETY: `layout.align()` is a power of two, never zero.

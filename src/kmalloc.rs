@@ -14,9 +14,9 @@
 //! | [`SensitiveBuf`]                    | `kmalloc`, `kcalloc`                | `kfree_sensitive` |
 //! | [`KString`]                         | `kasprintf`                         | `kfree`           |
 //!
-//! Allocation goes through C's `kmalloc()` path itself (the `kmalloc`,
-//! `kzalloc` and `kcalloc` inline functions, through shims), not through
-//! `krealloc(NULL, ...)`.
+//! Allocation takes C's `kmalloc()` path itself, not `krealloc(NULL, ...)`:
+//! as C's inline `kmalloc()`, kalloc picks the kmalloc cache (at compile
+//! time for a sized `T`) and calls `__kmalloc_cache_noprof()`.
 //!
 //! # Bad requests
 //!
@@ -83,8 +83,8 @@ pub const KMALLOC_MAX_CACHE_SIZE: usize = bindings::KMALLOC_MAX_CACHE_SIZE as us
 /// The alignment of every kmalloc object (`ARCH_KMALLOC_MINALIGN`).
 pub const ARCH_KMALLOC_MINALIGN: usize = bindings::ARCH_KMALLOC_MINALIGN;
 
-/// The signature of `kalloc_kmalloc` and `kalloc_kzalloc`.
-type AllocFn = unsafe extern "C" fn(usize, bindings::gfp_t) -> *mut c_void;
+/// The signature of `bucket::kmalloc` and `bucket::kzalloc`.
+type AllocFn = unsafe fn(usize, bindings::gfp_t) -> *mut c_void;
 
 /// The largest request kmalloc serves with `__GFP_NOFAIL`: one page.
 ///
@@ -104,6 +104,7 @@ pub const NOFAIL_MAX_SIZE: usize = kernel::page::PAGE_SIZE;
 
 /// Returns `flags` if kmalloc can serve `size` bytes with them (see the
 /// module documentation).
+#[inline]
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
     request::slab(flags, size, KMALLOC_MAX_SIZE, Some(NOFAIL_MAX_SIZE))
 }
@@ -134,6 +135,7 @@ pub fn kmalloc_size_roundup(size: usize) -> usize {
 mod allocator;
 mod array;
 mod boxed;
+mod bucket;
 mod sensitive;
 mod string;
 

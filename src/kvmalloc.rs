@@ -55,6 +55,7 @@ use kernel::prelude::*;
 pub struct KVmalloc;
 
 /// Returns the flags if kvmalloc can serve `size` bytes with them.
+#[inline]
 fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
     let flags = flags.check_slab()?;
     if flags.zone()? != Zone::Normal || !GFP_VMALLOC_SUPPORTED.contains(flags) {
@@ -112,6 +113,22 @@ unsafe impl Allocator for KVmalloc {
         }
         let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;
+        if old.is_none() && !cfg!(CONFIG_MEM_ALLOC_PROFILING) {
+            // A new allocation: what C's `kvmalloc_node_align()` calls
+            // (with allocation profiling, `kvrealloc` below charges it).
+            // SAFETY: The alignment is a power of two; the request check
+            // refused what would make C warn or `BUG()`.
+            let new = unsafe {
+                bindings::__kvmalloc_node_noprof(
+                    size,
+                    layout.align() as c_ulong,
+                    gfp.as_raw(),
+                    node,
+                )
+            };
+            let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
+            return Ok(NonNull::slice_from_raw_parts(new, size));
+        }
         let old = old.map_or(ptr::null_mut(), |old| old.as_ptr().cast());
         // SAFETY: `old` is NULL or a live allocation of this allocator (the
         // caller's guarantee); the alignment is a power of two; the request

@@ -73,12 +73,14 @@ pub use crate::request::MAX_PAGE_ORDER;
 
 /// Returns `flags` if the page allocator can serve a block of `2^order`
 /// pages with them (see the module documentation).
+#[inline]
 fn check_request(flags: Gfp, order: u32) -> Result<Gfp> {
     request::pages(flags, order, false)
 }
 
 /// [`check_request`] for the calls that return an address: also `EINVAL`
 /// for a zone without one (highmem, movable).
+#[inline]
 fn check_lowmem_request(flags: Gfp, order: u32) -> Result<Gfp> {
     request::pages(flags, order, true)
 }

@@ -35,6 +35,7 @@ pub(crate) fn array_size<T>(n: usize) -> Result<usize> {
 ///   ([`Gfp::check_slab`]), or `__GFP_NOFAIL` above `nofail_max`;
 /// - `EAGAIN` for flags that may sleep in a context that may not;
 /// - `ENOMEM` above `max` (C would warn, then fail).
+#[inline]
 pub(crate) fn slab(flags: Gfp, size: usize, max: usize, nofail_max: Option<usize>) -> Result<Gfp> {
     let flags = flags.check_slab()?;
     if flags.contains(__GFP_NOFAIL) && nofail_max.is_none_or(|nofail_max| size > nofail_max) {
@@ -66,6 +67,7 @@ pub(crate) fn slab(flags: Gfp, size: usize, max: usize, nofail_max: Option<usize
 ///   `__GFP_COMP` (kalloc's page types own plain, non-compound blocks),
 ///   and, with `lowmem`, a highmem or movable zone;
 /// - `EAGAIN` for flags that may sleep in a context that may not.
+#[inline]
 pub(crate) fn pages(flags: Gfp, order: u32, lowmem: bool) -> Result<Gfp> {
     if order > MAX_PAGE_ORDER {
         return Err(EINVAL);

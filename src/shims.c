@@ -37,7 +37,7 @@
 
 /* Prototypes: the only callers are in Rust. */
 bool kalloc_may_sleep(void);
-bool kalloc_in_nmi(void);
+bool kalloc_context_allows(bool sleeping);
 bool kalloc_in_hardirq(void);
 bool kalloc_irqs_disabled(void);
 bool kalloc_node_online(int nid);
@@ -58,22 +58,9 @@ void kalloc_slab_names_unlock(void);
 bool kalloc_slab_name_taken(const char *name);
 ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
 void *kalloc_kmalloc(size_t size, gfp_t flags);
-void *kalloc_kzalloc(size_t size, gfp_t flags);
-void *kalloc_kcalloc(size_t n, size_t size, gfp_t flags);
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
 void *kalloc_vmalloc(unsigned long size, gfp_t flags);
-
-/*
- * Whether the current context may sleep, as far as the kernel can tell: not
- * in interrupt or NMI context, preemption and interrupts enabled, outside
- * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
- * spinlock does not show in in_atomic().
- */
-bool kalloc_in_nmi(void)
-{
-	return in_nmi();
-}
 
 bool kalloc_in_hardirq(void)
 {
@@ -105,9 +92,22 @@ void *kalloc_kmem_cache_alloc_node(struct kmem_cache *cache, gfp_t flags, int no
 	return kmem_cache_alloc_node(cache, flags, node);
 }
 
+/*
+ * Whether the current context may sleep, as far as the kernel can tell: not
+ * in interrupt or NMI context, preemption and interrupts enabled, outside
+ * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
+ * spinlock does not show in in_atomic().
+ */
 bool kalloc_may_sleep(void)
 {
 	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
+}
+
+/* Whether an allocation may run here: never in NMI context, and one that
+ * may sleep only where kalloc_may_sleep(). One call on the hot path. */
+bool kalloc_context_allows(bool sleeping)
+{
+	return !in_nmi() && (!sleeping || kalloc_may_sleep());
 }
 
 
@@ -253,20 +253,13 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-/* kmalloc(), kzalloc() and kcalloc() are inline: Rust calls them here. */
+/*
+ * kmalloc() is inline: Rust calls it here for zero bytes, and where kalloc
+ * does not pick the kmalloc cache itself (src/kmalloc/bucket.rs).
+ */
 void *kalloc_kmalloc(size_t size, gfp_t flags)
 {
 	return kmalloc(size, flags);
-}
-
-void *kalloc_kzalloc(size_t size, gfp_t flags)
-{
-	return kzalloc(size, flags);
-}
-
-void *kalloc_kcalloc(size_t n, size_t size, gfp_t flags)
-{
-	return kcalloc(n, size, flags);
 }
 
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp)

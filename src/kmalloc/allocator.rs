@@ -2,8 +2,7 @@
 
 //! [`Kmalloc`]: kalloc's kmalloc path as the kernel crate's `Allocator`.
 
-use super::{check_request, ARCH_KMALLOC_MINALIGN};
-use crate::ffi;
+use super::{bucket, check_request, ARCH_KMALLOC_MINALIGN};
 use crate::gfp::Gfp;
 use crate::kernel_alloc::{empty, node_number};
 use core::alloc::Layout;
@@ -47,7 +46,7 @@ pub struct Kmalloc;
 unsafe impl Allocator for Kmalloc {
     const MIN_ALIGN: usize = ARCH_KMALLOC_MINALIGN;
 
-    #[inline]
+    #[inline(always)]
     unsafe fn realloc(
         ptr: Option<NonNull<u8>>,
         layout: Layout,
@@ -55,13 +54,60 @@ unsafe impl Allocator for Kmalloc {
         flags: Flags,
         nid: NumaNode,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // An old allocation of size 0 is a dangling pointer, not kmalloc's.
         // kmalloc aligns an object to the largest power of two its size is
         // a multiple of (at least `ARCH_KMALLOC_MINALIGN`), also under SLUB
         // debugging, KASAN and KFENCE: a size padded to the alignment gets
         // it, from `kmalloc()` as from `krealloc()`, which only uses the
         // alignment to decide whether it can keep the old object.
         let layout = layout.pad_to_align();
+        // The fast paths, inline: a new allocation on any node (`Box::new`,
+        // `Vec::with_capacity`), and a free (`A::free`, a new size of 0).
+        if ptr.is_none() && nid == NumaNode::NO_NODE && layout.size() != 0 {
+            return Self::alloc_new(layout, flags);
+        }
+        if layout.size() == 0 && old_layout.size() != 0 {
+            if let Some(old) = ptr {
+                // SAFETY: `old` is a live allocation of this allocator of
+                // `old_layout.size()` bytes (the caller's guarantee), which
+                // `kfree()` frees.
+                unsafe { bindings::kfree(old.as_ptr().cast()) };
+                return Ok(empty(layout, Self::MIN_ALIGN));
+            }
+        }
+        // SAFETY: The caller's guarantees, passed on.
+        unsafe { Self::realloc_slow(ptr, layout, old_layout, flags, nid) }
+    }
+}
+
+impl Kmalloc {
+    /// A new allocation for `layout` (padded to its alignment, not of size
+    /// 0) on any node: C's `kmalloc()`.
+    #[inline(always)]
+    fn alloc_new(layout: Layout, flags: Flags) -> Result<NonNull<[u8]>, AllocError> {
+        let size = layout.size();
+        let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
+        // SAFETY: `kmalloc()` takes any size and flags; the request check
+        // refused what would make it warn.
+        let new = unsafe { bucket::kmalloc(size, gfp.as_raw()) };
+        let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(new, size))
+    }
+
+    /// [`Allocator::realloc`] in full, for `layout` padded to its
+    /// alignment.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Allocator::realloc`].
+    #[inline(never)]
+    unsafe fn realloc_slow(
+        ptr: Option<NonNull<u8>>,
+        layout: Layout,
+        old_layout: Layout,
+        flags: Flags,
+        nid: NumaNode,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // An old allocation of size 0 is a dangling pointer, not kmalloc's.
         let old = ptr.filter(|_| old_layout.size() != 0);
         let size = layout.size();
         if size == 0 {
@@ -78,7 +124,7 @@ unsafe impl Allocator for Kmalloc {
             None if node == bindings::NUMA_NO_NODE => {
                 // SAFETY: `kmalloc()` takes any size and flags; the request
                 // check refused what would make it warn.
-                unsafe { ffi::kalloc_kmalloc(size, gfp.as_raw()) }
+                unsafe { bucket::kmalloc(size, gfp.as_raw()) }
             }
             _ => {
                 let old = old.map_or(ptr::null_mut(), |old| old.as_ptr().cast());

@@ -2,8 +2,7 @@
 
 //! [`KmallocArray`] and [`KmallocBuf`]: `len` values of `T` in one kmalloc allocation.
 
-use super::{array_size, check_request, data};
-use crate::ffi;
+use super::{array_size, bucket, check_request, data};
 use crate::gfp::Gfp;
 use core::{
     marker::PhantomData,
@@ -107,11 +106,12 @@ impl<T: Zeroable> KmallocArray<T> {
     /// kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if
     /// the allocation fails.
     pub fn zeroed(len: usize, flags: Gfp) -> Result<Self> {
-        let flags = check_request(array_size::<T>(len)?, flags)?;
-        // SAFETY: `kcalloc` takes any count, size and flags (it checks the
-        // product for overflow too); `check_request` has refused what would
-        // make it warn.
-        let ptr = unsafe { ffi::kalloc_kcalloc(len, size_of::<T>(), flags.as_raw()) };
+        let size = array_size::<T>(len)?;
+        let flags = check_request(size, flags)?;
+        // SAFETY: `kcalloc(len, size)` is `kzalloc(len * size)` once the
+        // product is checked for overflow (`array_size` did), and
+        // `check_request` has refused what would make it warn.
+        let ptr = unsafe { bucket::kzalloc(size, flags.as_raw()) };
         let ptr = NonNull::new(ptr.cast()).ok_or(ENOMEM)?;
         // INVARIANT: `kcalloc` returned `len * size_of::<T>()` zeroed bytes,
         // aligned for `T`, and zeroed bytes are valid values of `T`.
@@ -135,7 +135,7 @@ impl<T: Copy> KmallocArray<T> {
         let flags = check_request(size, flags)?;
         // SAFETY: `kmalloc` takes any size and flags; `check_request` has
         // refused what would make it warn.
-        let ptr = unsafe { ffi::kalloc_kmalloc(size, flags.as_raw()) };
+        let ptr = unsafe { bucket::kmalloc(size, flags.as_raw()) };
         let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
         // SAFETY: `data()` is valid for writing `src.len()` values of `T`
         // (a fresh, aligned allocation of `size` bytes, or dangling and

@@ -2,7 +2,7 @@
 
 //! [`KmallocBox`]: one `T` from kmalloc.
 
-use super::{check_request, data, AllocFn};
+use super::{bucket, check_request, data, AllocFn};
 use crate::ffi;
 use crate::gfp::{Gfp, Node};
 use core::{
@@ -48,7 +48,7 @@ impl<T> KmallocBox<T> {
     /// `EINVAL` for flags kmalloc cannot honour, `ENOMEM` if `T` is larger
     /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
     pub fn new(value: T, flags: Gfp) -> Result<Self> {
-        let ptr = Self::alloc(ffi::kalloc_kmalloc, flags)?;
+        let ptr = Self::alloc(bucket::kmalloc, flags)?;
         // SAFETY: `data()` is valid for writing a `T`: a fresh allocation of
         // `size_of::<T>()` bytes, aligned for `T`, or a dangling aligned
         // pointer for a zero-sized `T`.
@@ -120,7 +120,7 @@ impl<T: Zeroable> KmallocBox<T> {
     ///
     /// As for [`KmallocBox::new`].
     pub fn new_zeroed(flags: Gfp) -> Result<Self> {
-        let ptr = Self::alloc(ffi::kalloc_kzalloc, flags)?;
+        let ptr = Self::alloc(bucket::kzalloc, flags)?;
         // INVARIANT: `kzalloc` returned `size_of::<T>()` zeroed bytes, aligned
         // for `T`, and zeroed bytes are a valid `T`.
         Ok(Self {

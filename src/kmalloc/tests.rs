@@ -90,6 +90,33 @@ mod kalloc_kmalloc {
         GFP_ATOMIC.union(__GFP_NOFAIL),
     ];
 
+    /// kalloc picks the kmalloc cache itself, as C's inline `kmalloc()`
+    /// does: for every size up to the largest cache and every kind of
+    /// flags (normal, DMA, reclaimable, accounted, and their mixes), it is
+    /// the cache that C's `kmalloc()` takes.
+    #[test]
+    fn kmalloc_cache_is_the_one_c_takes() -> Result {
+        use crate::gfp::{__GFP_ACCOUNT, __GFP_RECLAIMABLE};
+        let kinds = [
+            GFP_KERNEL,
+            GFP_ATOMIC,
+            GFP_KERNEL.union(GFP_DMA),
+            GFP_KERNEL.union(__GFP_RECLAIMABLE),
+            GFP_KERNEL.union(__GFP_ACCOUNT),
+            GFP_KERNEL.union(GFP_DMA).union(__GFP_RECLAIMABLE),
+            GFP_KERNEL.union(__GFP_RECLAIMABLE).union(__GFP_ACCOUNT),
+            GFP_KERNEL.union(GFP_DMA).union(__GFP_ACCOUNT),
+        ];
+        for flags in kinds {
+            for size in 1..=KMALLOC_MAX_CACHE_SIZE {
+                let ours = bucket::cache_for(size, flags.as_raw());
+                assert!(!ours.is_null());
+                assert_eq!(ours, c_kmalloc_cache(size, flags));
+            }
+        }
+        Ok(())
+    }
+
     /// `kmalloc` moves the value in; `kfree` after exactly one drop.
     #[test]
     fn box_new_holds_value_and_drops_it_once() -> Result {

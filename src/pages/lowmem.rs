@@ -58,7 +58,7 @@ impl LowmemPages<Uninit> {
         let flags = check_lowmem_request(flags, order)?;
         // SAFETY: The flags are a valid combination without highmem and
         // `order <= MAX_PAGE_ORDER`; the call returns 0 or a new block.
-        let addr = unsafe { ffi::kalloc_get_free_pages(flags.as_raw(), order) };
+        let addr = unsafe { ffi::get_free_pages(flags.as_raw(), order) };
         // C returns the block's address as an integer: take back the
         // provenance that `(unsigned long)page_address(page)` exposed.
         let addr = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr)).ok_or(ENOMEM)?;
@@ -137,7 +137,7 @@ impl LowmemPages {
     pub fn get_zeroed_page(flags: Gfp) -> Result<Self> {
         let flags = check_lowmem_request(flags, 0)?;
         // SAFETY: As in `get_free_pages`, for order 0.
-        let addr = unsafe { ffi::kalloc_get_zeroed_page(flags.as_raw()) };
+        let addr = unsafe { ffi::get_zeroed_page(flags.as_raw()) };
         let addr = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(addr)).ok_or(ENOMEM)?;
         // INVARIANT: A non-zero return is the linear-map address of a new
         // zeroed page (order 0), now owned by the value returned: every byte

@@ -29,6 +29,10 @@ extern "C" {
 
     pub(crate) fn kalloc_test_c_user(p: *mut c_void, len: usize, byte: c_int) -> c_int;
     pub(crate) fn kalloc_test_zone(p: *const c_void) -> c_int;
+    pub(crate) fn kalloc_test_kmalloc_cache(
+        size: usize,
+        flags: bindings::gfp_t,
+    ) -> *mut bindings::kmem_cache;
     pub(crate) fn kalloc_test_init_on_free() -> bool;
     pub(crate) fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
     pub(crate) fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);

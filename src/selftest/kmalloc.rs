@@ -5,6 +5,14 @@
 use crate::kmalloc::{KmallocArray, KmallocBox, KmallocBuf, SensitiveBuf};
 use crate::selftest::ffi::*;
 use kernel::{bindings, prelude::*, transmute::FromBytes};
+/// The kmalloc cache that C's `kmalloc(size, flags)` takes, for a size of
+/// 1 to `KMALLOC_MAX_CACHE_SIZE` bytes.
+pub(crate) fn c_kmalloc_cache(size: usize, flags: crate::gfp::Gfp) -> *mut bindings::kmem_cache {
+    // SAFETY: The shim only reads `kmalloc_caches`, which is read-only
+    // after boot, at indices C computes for a size in its range.
+    unsafe { kalloc_test_kmalloc_cache(size, flags.as_raw()) }
+}
+
 /// Runs `f` with fault injection set to fail this task's next slab
 /// allocation that failslab does not filter out (so, one that may not
 /// reclaim directly: `GFP_NOWAIT`, `GFP_ATOMIC`), then turns it off.

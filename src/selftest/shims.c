@@ -43,6 +43,7 @@ int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
 unsigned long kalloc_nr_free_pages_stopped(void);
 int kalloc_test_c_user(void *p, size_t len, int byte);
 int kalloc_test_zone(const void *p);
+struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
@@ -282,4 +283,11 @@ bool kalloc_gfp_zone_bad(gfp_t flags)
 	int bit = (__force int)(flags & GFP_ZONEMASK);
 
 	return (GFP_ZONE_BAD >> bit) & 1;
+}
+
+/* The kmalloc cache C's kmalloc(size, flags) takes (size 1 ..
+ * KMALLOC_MAX_CACHE_SIZE), to check kalloc's own choice. */
+struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags)
+{
+	return kmalloc_caches[kmalloc_type(flags, __kmalloc_token(size))][__kmalloc_index(size, false)];
 }

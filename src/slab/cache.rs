@@ -37,10 +37,11 @@ unsafe impl Sync for RawCache {}
 
 impl RawCache {
     /// An object from the cache, with `flags` already checked for slab use.
+    #[inline]
     fn alloc(&self, flags: Gfp) -> Result<NonNull<c_void>> {
         // SAFETY: `self.0` is a live cache (type invariant) and `flags` are
         // flags the slab allocator accepts (the caller checked them).
-        let object = unsafe { ffi::kalloc_kmem_cache_alloc(self.0.as_ptr(), flags.as_raw()) };
+        let object = unsafe { ffi::kmem_cache_alloc(self.0.as_ptr(), flags.as_raw()) };
         NonNull::new(object).ok_or(ENOMEM)
     }
 
@@ -50,6 +51,7 @@ impl RawCache {
     ///
     /// `object` was allocated from this cache, is not freed yet, and is not
     /// used after this call.
+    #[inline]
     pub(super) unsafe fn free(&self, object: NonNull<c_void>) {
         // SAFETY: `self.0` is a live cache (type invariant); the caller
         // guarantees that `object` is a live object of it.
