@@ -15,8 +15,9 @@
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
-# KERNEL=fast selects the production-like flavour (make run only: make
-# test judges the debug kernel).
+# KERNEL=fast selects the production-like flavour, the quick loop: there
+# a case that needs a debugging option the kernel lacks is skipped, naming
+# it. make test without it (and CI) judges the debug kernel.
 
 SHELL := /bin/bash
 export KDIR KERNEL SUITE
@@ -50,6 +51,7 @@ run: module
 	@$(CARGO) run -q --bin kalloc-vm
 
 test: check doc
+	@scripts/check-kernel.sh
 	@$(CARGO) test
 	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
 

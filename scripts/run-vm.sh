@@ -22,6 +22,9 @@ log=${VM_LOG:-$out/serial.log}
 rm -f "$log"
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
+# The booted kernel's options, beside the log: the harness accepts a case
+# skipped for a missing debugging option only if the kernel lacks it.
+rm -f "$(dirname "$log")/kernel.config"
 
 bench=${VM_BENCH:-0}
 if [ "$bench" = 1 ]; then
@@ -71,6 +74,7 @@ list=$out/initramfs.list
 	done
 } >"$list"
 "$gen_cpio" "$list" >"$out/initramfs.cpio" || die "could not build the initramfs"
+cp "$KDIR/.config" "$(dirname "$log")/kernel.config"
 
 # oops=panic panic=-1: a crash ends the VM at once. slub_debug=P poisons
 # freed slab objects, so that a stale copy of a leaked pointer in freed

@@ -32,6 +32,7 @@ fn expect(names: &[&str], token: &str, steps: &[&str]) -> Expect {
         suites: suites(names),
         token: token.into(),
         steps: suites(steps),
+        kernel_options: None,
     }
 }
 
@@ -551,4 +552,112 @@ fn a_failure_inside_a_rerun_fails_the_run() {
     assert!(v
         .headline("x")
         .contains("FAIL (failing case): kalloc_devm.devm_pages_refuse"));
+}
+
+/// [`now`] on a kernel whose `.config` sets `options` (and nothing else).
+fn now_on(options: &[&str]) -> Expect {
+    Expect {
+        kernel_options: Some(options.iter().map(|o| o.to_string()).collect()),
+        ..now()
+    }
+}
+
+/// [`NOW`] with `kalloc_gfp`'s fifth case skipped for `reason`.
+fn with_skip(reason: &str) -> String {
+    NOW.replacen(
+        "ok 5 invalid_zone_combinations_are_einval",
+        &format!("ok 5 invalid_zone_combinations_are_einval # SKIP {reason}"),
+        1,
+    )
+}
+
+#[test]
+fn a_skip_for_an_option_the_kernel_lacks_is_accepted_and_listed() {
+    let log = with_skip("needs CONFIG_DEBUG_PAGEALLOC");
+    let v = verdict::judge(&log, Exit::Exited, &now_on(&["CONFIG_KASAN"]));
+    assert!(v.passed(), "{:?}", v.problems);
+    assert_eq!(
+        v.skipped,
+        [(
+            "kalloc_gfp.invalid_zone_combinations_are_einval".to_string(),
+            "CONFIG_DEBUG_PAGEALLOC".to_string()
+        )]
+    );
+    let gfp = v.suites.iter().find(|s| s.name == "kalloc_gfp").unwrap();
+    assert!(gfp.ok() && gfp.skipped == 1);
+}
+
+#[test]
+fn a_skip_is_refused_where_the_kernel_has_the_option_or_is_unknown() {
+    let log = with_skip("needs CONFIG_DEBUG_PAGEALLOC");
+    // The debug kernel has it: the case should have run.
+    let v = verdict::judge(&log, Exit::Exited, &now_on(&["CONFIG_DEBUG_PAGEALLOC"]));
+    assert_eq!(first_kind(&v), "skipped case");
+    let gfp = v.suites.iter().find(|s| s.name == "kalloc_gfp").unwrap();
+    assert!(!gfp.ok());
+    // The kernel's options are not known.
+    let v = verdict::judge(&log, Exit::Exited, &now());
+    assert_eq!(first_kind(&v), "skipped case");
+    // A skip that names no option, or something else.
+    for reason in [
+        "no highmem",
+        "needs a NUMA machine",
+        "needs DEBUG_PAGEALLOC",
+    ] {
+        let v = verdict::judge(&with_skip(reason), Exit::Exited, &now_on(&[]));
+        assert_eq!(first_kind(&v), "skipped case", "{reason}");
+    }
+}
+
+#[test]
+fn kmemleak_may_be_unavailable_only_on_a_kernel_without_it() {
+    // As `/init` prints it without kmemleak: one line, no count.
+    let log: String = NOW
+        .replace(
+            "kalloc-vm: kmemleak scan ok",
+            "kalloc-vm: kmemleak unavailable",
+        )
+        .split_inclusive('\n')
+        .filter(|l| !l.contains("kalloc-vm: kmemleak 0 unreferenced objects"))
+        .collect();
+    let v = verdict::judge(&log, Exit::Exited, &now_on(&["CONFIG_KASAN"]));
+    assert!(v.passed(), "{:?}", v.problems);
+    for expect in [now_on(&["CONFIG_DEBUG_KMEMLEAK"]), now()] {
+        let v = verdict::judge(&log, Exit::Exited, &expect);
+        assert_eq!(first_kind(&v), "leak detector off");
+    }
+}
+
+#[test]
+fn kernel_options_are_read_from_a_config() {
+    let config =
+        "# comment\nCONFIG_A=y\nCONFIG_B=m\nCONFIG_C=\"x\"\n# CONFIG_D is not set\nCONFIG_E=n\n";
+    let options = verdict::kernel_options(config);
+    assert_eq!(
+        options.into_iter().collect::<Vec<_>>(),
+        ["CONFIG_A", "CONFIG_B"]
+    );
+}
+
+#[test]
+fn a_case_skipped_in_the_first_run_may_be_skipped_without_reason_in_a_rerun() {
+    // KUnit does not run again a case it skipped: the re-run's line has an
+    // empty reason.
+    const CASE: &str = "ok 10 edu_unbind_releases_everything_and_rebind_restores_it";
+    let first = format!("{CASE} # SKIP needs CONFIG_DEBUG_PAGEALLOC");
+    let log = NOW.replacen(CASE, &first, 1).replacen(
+        &format!("{CASE}\r"),
+        &format!("{CASE} # SKIP \r"),
+        1,
+    );
+    assert_eq!(log.matches("# SKIP").count(), 2);
+    let v = verdict::judge(&log, Exit::Exited, &now_on(&[]));
+    assert!(v.passed(), "{:?}", v.problems);
+    assert_eq!(v.skipped.len(), 2);
+    // Not where the first run ran it.
+    let log = NOW.replace(&format!("{CASE}\r"), &format!("{CASE} # SKIP \r"));
+    let log = log.replacen(&format!("{CASE} # SKIP \r"), &format!("{CASE}\r"), 1);
+    assert_eq!(log.matches("# SKIP").count(), 1);
+    let v = verdict::judge(&log, Exit::Exited, &now_on(&[]));
+    assert_eq!(first_kind(&v), "skipped case");
 }

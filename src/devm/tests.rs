@@ -597,7 +597,9 @@ mod kalloc_devm {
         assert_eq!(tally.released.load(Relaxed), N);
         assert_eq!(tally.out_of_order.load(Relaxed), 0);
         assert_eq!(devres_count(dev), 0);
-        assert_eq!(read_edu_nofault(regs).err(), Some(EFAULT));
+        if crate::selftest::can_see_unmapping() {
+            assert_eq!(read_edu_nofault(regs).err(), Some(EFAULT));
+        }
         assert!(!is_bound(dev));
         assert_eq!(with_bound_to_kalloc(dev, |_| ()).err(), Some(ENODEV));
 
@@ -631,7 +633,9 @@ mod kalloc_devm {
         assert_eq!(edu::probes(), probes + 1);
         assert_eq!(edu_testing::EARLY_ID.load(Relaxed), EDU_ID);
         assert_eq!(edu_testing::EARLY_OFF_LIST.load(Relaxed), 1);
-        assert!(edu_testing::EARLY_UNMAPPED.load(Relaxed));
+        if crate::selftest::can_see_unmapping() {
+            assert!(edu_testing::EARLY_UNMAPPED.load(Relaxed));
+        }
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
 
         release_driver(dev);

@@ -272,14 +272,17 @@ mod kalloc_iomem {
     /// identification register) and gone once it is dropped (the same load
     /// faults). `iounmap()` clears the page table entries at once; the
     /// test kernel's `CONFIG_DEBUG_PAGEALLOC` also flushes the TLB at once,
-    /// where other kernels may defer that to the next lazy purge.
+    /// where other kernels may defer that to the next lazy purge (there the
+    /// case is skipped: it needs `CONFIG_DEBUG_PAGEALLOC`).
     #[test]
     fn mapping_is_unmapped_on_drop() -> Result {
         let regs = map_edu::<REGS>(&edu()?, EDU_BAR, None)?;
         let addr = regs.addr();
         assert_eq!(read_edu_nofault(addr + ID)?, ID_VALUE);
         drop(regs);
-        assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        if crate::selftest::can_see_unmapping() {
+            assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        }
         assert_eq!(read_edu_nofault(0).err(), Some(ERANGE));
         Ok(())
     }
@@ -298,7 +301,9 @@ mod kalloc_iomem {
             drop(regs);
         }
         crate::selftest::wait_deferred_frees();
-        assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        if crate::selftest::can_see_unmapping() {
+            assert_eq!(read_edu_nofault(addr + ID).err(), Some(EFAULT));
+        }
         Ok(())
     }
 }

@@ -36,7 +36,10 @@ extern "C" {
     pub(crate) fn kalloc_test_init_on_free() -> bool;
     pub(crate) fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
     pub(crate) fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);
+    #[cfg(CONFIG_FAILSLAB)]
     pub(crate) fn kalloc_test_fail_nth(nth: c_uint);
+    pub(crate) fn kalloc_test_skip(option: *const c_char);
+    pub(crate) fn kalloc_test_debug_pagealloc() -> bool;
 
     pub(crate) fn kalloc_devres_count(dev: *mut bindings::device) -> usize;
     pub(crate) fn kalloc_device_lock(dev: *mut bindings::device);

@@ -5,6 +5,8 @@
  * built into a driver that uses the library. Declared in src/selftest/ffi.rs.
  */
 
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
 #include <linux/device.h>
 #include <linux/device/devres.h>
 #include <linux/fs.h>
@@ -44,6 +46,8 @@ unsigned long kalloc_nr_free_pages_stopped(void);
 int kalloc_test_c_user(void *p, size_t len, int byte);
 int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
+void kalloc_test_skip(const char *option);
+bool kalloc_test_debug_pagealloc(void);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
@@ -290,4 +294,22 @@ bool kalloc_gfp_zone_bad(gfp_t flags)
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags)
 {
 	return kmalloc_caches[kmalloc_type(flags, __kmalloc_token(size))][__kmalloc_index(size, false)];
+}
+
+/*
+ * Marks the running KUnit case skipped ("# SKIP needs CONFIG_X"), for a case
+ * that observes what only a debugging option makes observable.
+ */
+void kalloc_test_skip(const char *option)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (test)
+		kunit_mark_skipped(test, "needs %s", option);
+}
+
+/* Whether DEBUG_PAGEALLOC unmaps freed pages on this boot. */
+bool kalloc_test_debug_pagealloc(void)
+{
+	return debug_pagealloc_enabled();
 }

@@ -11,15 +11,19 @@
 //!   again after the promise;
 //! - the module registers at least one suite, and every one is present,
 //!   announced at least one case, ran all the cases it announced, and every
-//!   case is `ok` (a skip is a failure: a skipped case proves nothing); no
-//!   result line lies outside a suite the parser could place;
+//!   case is `ok`; no result line lies outside a suite the parser could
+//!   place. A skip is a failure (a skipped case proves nothing), except a
+//!   case that says it `needs CONFIG_X` on a kernel known to lack
+//!   `CONFIG_X`: never on the debug kernel;
 //! - the log holds no kernel error report (`BUG:`, `WARNING:`, `Oops`,
 //!   `KASAN`, `UBSAN`, `Call Trace`, a panic), no lost kernel messages, and
 //!   the kernel is tainted by nothing but out-of-tree, unsigned and test
 //!   modules;
-//! - kmemleak was on, scanned, and reported no leak.
+//! - kmemleak was on, scanned, and reported no leak (or, on a kernel known
+//!   to lack `CONFIG_DEBUG_KMEMLEAK`, `/init` found it unavailable).
 
 use crate::ktap::{self, Status, Suite};
+use std::collections::BTreeSet;
 
 /// Printed by `scripts/vm/init` and its steps: every line of theirs starts
 /// with this, and a step that fails says `FAILED`.
@@ -31,6 +35,7 @@ const MARK_TOKEN: &str = "kalloc-vm: token ";
 const MARK_STEP: &str = "kalloc-vm: step ";
 const MARK_RERUN: &str = "kalloc-vm: rerun ";
 const MARK_SCAN_OK: &str = "kalloc-vm: kmemleak scan ok";
+const MARK_KMEMLEAK_UNAVAILABLE: &str = "kalloc-vm: kmemleak unavailable";
 const MARK_LEAKS: &str = "kalloc-vm: kmemleak ";
 const MARK_TAINTED: &str = "kalloc-vm: tainted ";
 const MARK_DONE: &str = "kalloc-vm: done";
@@ -76,6 +81,39 @@ pub struct Expect {
     pub token: String,
     /// The steps of `/init` (`scripts/vm/steps.d`), each of which must say `ok`.
     pub steps: Vec<String>,
+    /// The options (`CONFIG_*` set to `y` or `m`) of the kernel the VM
+    /// booted, when known: a case may be skipped only for an option the
+    /// kernel lacks, and kmemleak may be unavailable only without
+    /// `CONFIG_DEBUG_KMEMLEAK`. `None`: neither is accepted.
+    pub kernel_options: Option<BTreeSet<String>>,
+}
+
+impl Expect {
+    /// Whether the booted kernel is known to lack `option` (`CONFIG_X`).
+    pub fn lacks(&self, option: &str) -> bool {
+        self.kernel_options
+            .as_ref()
+            .is_some_and(|o| !o.contains(option))
+    }
+
+    /// The option a skip reason says the case needs (`needs CONFIG_X`, then
+    /// anything), if the booted kernel is known to lack it.
+    pub fn accepts_skip<'a>(&self, reason: &'a str) -> Option<&'a str> {
+        let option = reason.strip_prefix("needs ")?.split_whitespace().next()?;
+        let option = option.trim_end_matches([',', ';', ':', '.', ')']);
+        (option.starts_with("CONFIG_") && self.lacks(option)).then_some(option)
+    }
+}
+
+/// The options of a kernel `.config`: every `CONFIG_X` set to `y` or `m`.
+pub fn kernel_options(config: &str) -> BTreeSet<String> {
+    config
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once('=')?;
+            (name.starts_with("CONFIG_") && (value == "y" || value == "m")).then(|| name.into())
+        })
+        .collect()
 }
 
 /// One reason a run failed. The first problem in [`Verdict::problems`] is
@@ -288,6 +326,8 @@ pub struct SuiteSummary {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The skips that are not accepted (see [`Expect::accepts_skip`]).
+    pub skips_refused: usize,
     pub planned: Option<u32>,
     pub finished: bool,
 }
@@ -297,9 +337,9 @@ impl SuiteSummary {
     pub fn ok(&self) -> bool {
         self.finished
             && self.failed == 0
-            && self.skipped == 0
+            && self.skips_refused == 0
             && self.passed > 0
-            && self.planned == Some(self.passed as u32)
+            && self.planned == Some((self.passed + self.skipped) as u32)
     }
 }
 
@@ -312,6 +352,8 @@ pub struct Verdict {
     pub parsed: Vec<Suite>,
     /// Everything wrong, most important first. Empty means pass.
     pub problems: Vec<Problem>,
+    /// Accepted skips: `suite.case` and the option the kernel lacks.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Verdict {
@@ -361,10 +403,16 @@ fn markers<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 
 /// The first kernel error report, with the line before it when the match is
 /// a bare `Call Trace` (which says little on its own).
+/// KTAP result lines are not searched: a case's name or skip reason may
+/// name what a report would (`# SKIP needs CONFIG_KASAN_GENERIC`).
 fn kernel_error(lines: &[&str]) -> Option<String> {
+    let is_result = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("ok ") || l.starts_with("not ok ")
+    };
     let at = lines
         .iter()
-        .position(|l| KERNEL_ERRORS.iter().any(|e| l.contains(e)))?;
+        .position(|l| !is_result(l) && KERNEL_ERRORS.iter().any(|e| l.contains(e)))?;
     let line = lines[at].trim();
     match at.checked_sub(1) {
         Some(prev) if line.starts_with("Call Trace") => {
@@ -399,6 +447,7 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
     let lines: Vec<&str> = log.lines().map(ktap::strip_timestamp).collect();
     let marks = markers(&lines);
     let mut problems = Vec::new();
+    let mut skipped = Vec::new();
 
     if expect.suites.is_empty() {
         problems.push(Problem::NothingExpected);
@@ -457,6 +506,20 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
             .take_while(|p| !std::ptr::eq(*p, s))
             .filter(|p| p.name == s.name)
             .count();
+        // KUnit does not run a case again that it skipped in an earlier run
+        // of the suite: the re-run says `# SKIP` with no reason. It is
+        // accepted where the first run's skip was.
+        let first = parsed.iter().find(|p| p.name == s.name);
+        let accepted = |case: &str, reason: &str| -> Option<String> {
+            if let Some(option) = expect.accepts_skip(reason) {
+                return Some(option.to_string());
+            }
+            let earlier = first.filter(|_| runs > 0 && reason.is_empty())?;
+            match &earlier.cases.iter().find(|c| c.name == case)?.status {
+                Status::Skip(r) => expect.accepts_skip(r).map(str::to_string),
+                _ => None,
+            }
+        };
         let summary = SuiteSummary {
             name: match runs {
                 0 => s.name.clone(),
@@ -465,6 +528,11 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
             passed: count(|st| *st == Status::Pass),
             failed: count(|st| *st == Status::Fail),
             skipped: count(|st| matches!(st, Status::Skip(_))),
+            skips_refused: s
+                .cases
+                .iter()
+                .filter(|c| matches!(&c.status, Status::Skip(r) if accepted(&c.name, r).is_none()))
+                .count(),
             planned: s.plan,
             finished: s.finished(),
         };
@@ -483,11 +551,14 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
                     suite: s.name.clone(),
                     case: c.name.clone(),
                 }),
-                Status::Skip(reason) => problems.push(Problem::CaseSkipped {
-                    suite: s.name.clone(),
-                    case: c.name.clone(),
-                    reason: reason.clone(),
-                }),
+                Status::Skip(reason) => match accepted(&c.name, reason) {
+                    Some(option) => skipped.push((format!("{}.{}", summary.name, c.name), option)),
+                    None => problems.push(Problem::CaseSkipped {
+                        suite: s.name.clone(),
+                        case: c.name.clone(),
+                        reason: reason.clone(),
+                    }),
+                },
             }
         }
         if !s.finished() {
@@ -516,6 +587,7 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
                 passed: 0,
                 failed: 0,
                 skipped: 0,
+                skips_refused: 0,
                 planned: None,
                 finished: false,
             });
@@ -541,7 +613,11 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
                 problems.push(Problem::StepMissing(step.clone()));
             }
         }
-        if !marks.contains(&MARK_SCAN_OK) {
+        // A kernel without kmemleak: `/init` says so, and there is no
+        // report to read.
+        let no_kmemleak =
+            expect.lacks("CONFIG_DEBUG_KMEMLEAK") && marks.contains(&MARK_KMEMLEAK_UNAVAILABLE);
+        if !marks.contains(&MARK_SCAN_OK) && !no_kmemleak {
             problems.push(Problem::KmemleakOff(
                 marks
                     .iter()
@@ -563,6 +639,7 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
             .find(|l| l.trim_start().starts_with("unreferenced object"));
         match (leaks, reported) {
             (_, Some(l)) => problems.push(Problem::Leak(l.trim().to_string())),
+            (None, None) if no_kmemleak => {}
             (None, None) => problems.push(Problem::NoLeakReport),
             (Some(0), None) => {}
             (Some(n), None) => problems.push(Problem::Leak(format!("{n} unreferenced objects"))),
@@ -596,5 +673,6 @@ pub fn judge(log: &str, exit: Exit, expect: &Expect) -> Verdict {
         suites,
         parsed,
         problems,
+        skipped,
     }
 }

@@ -114,6 +114,8 @@ pub fn run(top: &Path) -> Result<Run, String> {
         suites,
         token: new_token(),
         steps: steps(top, filter.as_deref())?,
+        // Known once the VM ran (`run-vm.sh` copies the kernel's `.config`).
+        kernel_options: None,
     };
     let log_path = log_path(top);
     // The script removes it too; here, so that progress never shows the
@@ -155,6 +157,12 @@ pub fn run(top: &Path) -> Result<Run, String> {
     let log =
         std::fs::read(&log_path).map_err(|e| format!("cannot read {}: {e}", log_path.display()))?;
     let log = String::from_utf8_lossy(&log);
+    let expect = Expect {
+        kernel_options: std::fs::read_to_string(log_path.with_file_name("kernel.config"))
+            .ok()
+            .map(|c| verdict::kernel_options(&c)),
+        ..expect
+    };
     let verdict = verdict::judge(&log, exit, &expect);
     let write = |name: &str, text: &str| {
         std::fs::write(log_path.with_file_name(name), text)
@@ -192,6 +200,9 @@ pub fn summary(v: &Verdict) -> String {
             },
             if s.finished { "" } else { ", did not finish" },
         );
+    }
+    for (case, option) in &v.skipped {
+        out += &format!("  - skipped: {case} (the kernel lacks {option})\n");
     }
     for p in &v.problems {
         out += &format!("  - {}: {p}\n", p.kind());
