@@ -5,7 +5,7 @@
 
 use crate::gfp::Gfp;
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
 /// The value `kalloc_shim_abi()` returns: "kalc" in ASCII.
@@ -37,7 +37,7 @@ extern "C" {
     pub(crate) fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
     pub(crate) fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);
     #[cfg(CONFIG_FAILSLAB)]
-    pub(crate) fn kalloc_test_fail_nth(nth: c_uint);
+    pub(crate) fn kalloc_test_fail_nth(nth: kernel::ffi::c_uint);
     pub(crate) fn kalloc_test_skip(option: *const c_char);
     pub(crate) fn kalloc_test_debug_pagealloc() -> bool;
 
