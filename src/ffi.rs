@@ -45,10 +45,20 @@ extern "C" {
     ) -> *mut bindings::page;
 
     // vmalloc
-    /// C's `__vmalloc()` macro: `vmalloc(size)` is `__vmalloc(size,
-    /// GFP_KERNEL)` and `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL |
-    /// __GFP_ZERO)`.
-    pub(crate) fn kalloc_vmalloc(size: c_ulong, flags: bindings::gfp_t) -> *mut c_void;
+    /// `__vmalloc(size, gfp)` with a node (`vrealloc_node(NULL, ...)`, see
+    /// `shims.c`): `vmalloc(size)` is `__vmalloc(size, GFP_KERNEL)` and
+    /// `vzalloc(size)` is `__vmalloc(size, GFP_KERNEL | __GFP_ZERO)`.
+    pub(crate) fn kalloc_vmalloc_node(
+        size: c_ulong,
+        flags: bindings::gfp_t,
+        node: c_int,
+    ) -> *mut c_void;
+    /// C's `vrealloc()` macro.
+    pub(crate) fn kalloc_vrealloc(
+        p: *mut c_void,
+        size: c_ulong,
+        flags: bindings::gfp_t,
+    ) -> *mut c_void;
     /// `vfree()`, which the kernel's bindings do not declare.
     pub(crate) fn vfree(addr: *const c_void);
 

@@ -60,7 +60,8 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
 void *kalloc_kmalloc(size_t size, gfp_t flags);
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
-void *kalloc_vmalloc(unsigned long size, gfp_t flags);
+void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node);
+void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags);
 
 bool kalloc_in_hardirq(void)
 {
@@ -273,10 +274,18 @@ void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp)
 }
 
 /*
- * __vmalloc() is a macro over __vmalloc_noprof(): calling it here lets memory
- * allocation profiling, when configured, charge this call site.
+ * vrealloc_node() and vrealloc() are macros over vrealloc_node_align_noprof():
+ * calling them here lets memory allocation profiling, when configured,
+ * charge these call sites. Modules cannot call __vmalloc_node() (exported
+ * only for the vmalloc test module); vrealloc_node(NULL, ...) is documented
+ * to behave exactly as it, and __vmalloc(size, gfp) is that on NUMA_NO_NODE.
  */
-void *kalloc_vmalloc(unsigned long size, gfp_t flags)
+void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node)
 {
-	return __vmalloc(size, flags);
+	return vrealloc_node(NULL, size, flags, node);
+}
+
+void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags)
+{
+	return vrealloc(p, size, flags);
 }

@@ -15,7 +15,9 @@
 //! | C                                       | Rust                                   |
 //! |-----------------------------------------|----------------------------------------|
 //! | `vmalloc(size)`, `__vmalloc(size, gfp)` | [`VBuf::new_uninit`], [`VBuf::from_fn`] |
+//! | `vmalloc_node()`, `vzalloc_node()`      | [`VBuf::new_uninit_on`]                |
 //! | `vzalloc(size)`                         | [`VBuf::zeroed`]                       |
+//! | `vrealloc(p, size, gfp)`                | [`VBuf::resize`]                       |
 //! | `vfree(p)`                              | dropping the [`VBuf`]                  |
 //! | `vmalloc_to_page(p)`                    | [`AsPageIter::page_iter`] on a [`VBuf`] |
 //! | `vmalloc_to_pfn(p)`                     | [`VBuf::pfns`]                         |
@@ -52,6 +54,7 @@
 //! ```
 
 use crate::ffi;
+use crate::gfp::Node;
 use crate::request::array_size;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
@@ -118,9 +121,9 @@ unsafe impl<T: Send> Send for VBuf<T> {}
 unsafe impl<T: Sync> Sync for VBuf<T> {}
 
 impl<T> VBuf<T> {
-    /// Allocates room for `len` values with `__vmalloc(size, flags)`,
-    /// after the checks in the module documentation.
-    fn alloc(len: usize, flags: Gfp) -> Result<NonNull<T>> {
+    /// The size in bytes of `len` values and the flags, checked for vmalloc
+    /// (see the module documentation).
+    fn check(len: usize, flags: Gfp) -> Result<(usize, Gfp)> {
         const {
             assert!(
                 align_of::<T>() <= PAGE_SIZE,
@@ -146,10 +149,18 @@ impl<T> VBuf<T> {
         if ffi::in_hardirq() {
             return Err(EAGAIN);
         }
+        Ok((size, flags))
+    }
+
+    /// Allocates room for `len` values with `__vmalloc(size, flags)` on
+    /// `node`, after the checks in the module documentation.
+    fn alloc(len: usize, flags: Gfp, node: Node) -> Result<NonNull<T>> {
+        let (size, flags) = Self::check(len, flags)?;
         // SAFETY: `size` is not zero, the flags are supported by vmalloc, and
         // sleeping ones come only where the context may sleep (`check()`);
-        // this is not hard interrupt or NMI context.
-        let ptr = unsafe { ffi::kalloc_vmalloc(size, flags.as_raw()) };
+        // this is not hard interrupt or NMI context; `node` is
+        // `NUMA_NO_NODE` or was online (`Node`'s invariant).
+        let ptr = unsafe { ffi::kalloc_vmalloc_node(size, flags.as_raw(), node.id()) };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
     }
@@ -162,7 +173,17 @@ impl<T> VBuf<T> {
     /// context that cannot sleep, `ENOMEM` if the memory is not there (add
     /// `__GFP_NOWARN` when that is expected).
     pub fn new_uninit(len: usize, flags: Gfp) -> Result<VBuf<MaybeUninit<T>>> {
-        let ptr = Self::alloc(len, flags)?;
+        Self::new_uninit_on(len, flags, Node::ANY)
+    }
+
+    /// [`VBuf::new_uninit`] with the pages from node `node` (C's
+    /// `vmalloc_node()` for `GFP_KERNEL`; with any flags, `__vmalloc_node()`,
+    /// which only the kernel may call: kalloc uses `vrealloc_node(NULL,
+    /// ...)`, documented to behave exactly as it).
+    ///
+    /// Errors: as for [`VBuf::new_uninit`].
+    pub fn new_uninit_on(len: usize, flags: Gfp, node: Node) -> Result<VBuf<MaybeUninit<T>>> {
+        let ptr = Self::alloc(len, flags, node)?;
         // INVARIANT: `ptr` is a fresh vmalloc allocation of
         // `len * size_of::<T>()` bytes, and `MaybeUninit` needs no
         // initialisation.
@@ -179,7 +200,7 @@ impl<T> VBuf<T> {
     where
         T: Zeroable,
     {
-        let ptr = Self::alloc(len, flags | __GFP_ZERO)?;
+        let ptr = Self::alloc(len, flags | __GFP_ZERO, Node::ANY)?;
         // INVARIANT: `__GFP_ZERO` zeroed the `len` values, and zero bytes
         // are a valid `T` (`T: Zeroable`).
         Ok(Self { ptr, len })
@@ -220,6 +241,43 @@ impl<T> VBuf<T> {
         // No overflow: by the type invariant this is the size it was
         // allocated with.
         self.len * size_of::<T>()
+    }
+}
+
+impl<T: Copy> VBuf<T> {
+    /// Resizes the buffer to `new_len` values with C's `vrealloc()`: the
+    /// first `min(len, new_len)` values stay, new ones are `value`. C
+    /// shrinks in place and grows in place where the area has room, else
+    /// moves the values to a new area and frees the old one.
+    ///
+    /// Errors: as for [`VBuf::new_uninit`], and `EAGAIN` wherever sleeping
+    /// is not allowed, whatever the flags (`vrealloc()` may free the old
+    /// area, and `vfree()` may sleep). On an error the buffer is unchanged.
+    pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
+        let (size, flags) = Self::check(new_len, flags)?;
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
+        // SAFETY: By the type invariant `self.ptr` is a vmalloc allocation
+        // owned by `self`; `size` is not zero and the flags are supported by
+        // vmalloc, in a context that may sleep; on failure C leaves the old
+        // allocation as it was.
+        let new = unsafe { ffi::kalloc_vrealloc(self.ptr.as_ptr().cast(), size, flags.as_raw()) };
+        let new = NonNull::new(new.cast::<T>()).ok_or(ENOMEM)?;
+        let old_len = self.len;
+        for i in old_len..new_len {
+            // SAFETY: `new` has room for `new_len` values (and vmalloc
+            // memory is page-aligned); `i` is below `new_len`.
+            unsafe { new.as_ptr().add(i).write(value) };
+        }
+        // INVARIANT: `new` is the vmalloc allocation of `size` bytes that
+        // replaced the old one (C freed that, or kept it as `new`); its
+        // first `min(old_len, new_len)` values were copied or kept by C and
+        // the rest were written above. `T: Copy`, so values cut off by a
+        // shrink need no drop.
+        self.ptr = new;
+        self.len = new_len;
+        Ok(())
     }
 }
 

@@ -26,7 +26,8 @@ use kernel::{
 /// # Invariants
 ///
 /// `ptr` points to a NUL-terminated string in memory from
-/// `devm_kasprintf()` for `dev`, on `dev`'s resource list, not freed while
+/// `devm_kasprintf()` or `devm_kstrdup()` for `dev`, on `dev`'s resource
+/// list, not freed while
 /// this handle exists (as for [`DevmBox`](crate::devm::DevmBox)), and never written to.
 #[must_use = "the memory stays with the device until it is unbound; `free()` gives it back"]
 pub struct DevmStr<'a> {
@@ -80,6 +81,24 @@ impl<'a> DevmStr<'a> {
         NonNull::new(ptr).map(|ptr| Self { dev, ptr }).ok_or(ENOMEM)
     }
 
+    /// A copy of `s` in memory of `dev` (C's `devm_kstrdup()`). Any flags
+    /// kmalloc honours will do.
+    ///
+    /// Errors: `EINVAL` for flags kmalloc cannot honour; `ENOMEM` for a
+    /// string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or if
+    /// the allocation fails.
+    pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: Gfp) -> Result<Self> {
+        let flags = check_flags(flags)?;
+        if s.to_bytes_with_nul().len() > DEVM_KMALLOC_MAX_SIZE {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `dev` is bound; `s` is NUL-terminated; the flags and the
+        // size are ones `devm_kmalloc()` takes without a warning.
+        let ptr = unsafe { bindings::devm_kstrdup(raw(dev), s.as_char_ptr(), flags.as_raw()) };
+        // INVARIANT: A fresh NUL-terminated string on `dev`'s list.
+        NonNull::new(ptr).map(|ptr| Self { dev, ptr }).ok_or(ENOMEM)
+    }
+
     /// The device the string belongs to.
     pub fn device(&self) -> &'a Device<Bound> {
         self.dev
@@ -89,7 +108,8 @@ impl<'a> DevmStr<'a> {
     /// device's list and frees it. The device does not free it again.
     pub fn free(self) {
         // SAFETY: By the type invariants, `ptr` is a live `devm_kmalloc()`
-        // allocation (`devm_kasprintf()` makes it with `devm_kmalloc()`) on
+        // allocation (`devm_kasprintf()` and `devm_kstrdup()` make it with
+        // `devm_kmalloc()`) on
         // `dev`'s list; `self` is consumed.
         unsafe { bindings::devm_kfree(raw(self.dev), self.ptr.as_ptr().cast()) };
     }

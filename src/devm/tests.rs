@@ -190,6 +190,13 @@ mod kalloc_devm {
         let label = DevmStr::format(dev, GFP_KERNEL, fmt!("edu-{}.{:02x}", 1, 0xa))?;
         assert_eq!(label.to_bytes(), b"edu-1.0a");
         assert_eq!(devres_count(dev), base + 4);
+        // devm_kstrdup(): a copy, in the device's own memory, not the source.
+        let copy = DevmStr::from_cstr(dev, &label, GFP_KERNEL)?;
+        assert_eq!(copy.to_bytes(), b"edu-1.0a");
+        assert_ne!(copy.as_char_ptr(), label.as_char_ptr());
+        assert_eq!(devres_count(dev), base + 5);
+        copy.free();
+        assert_eq!(devres_count(dev), base + 4);
 
         // Dirty a block first: freed pages are handed out again first, so a
         // zeroing that did not happen would show.
@@ -363,6 +370,7 @@ mod kalloc_devm {
                 Some(EINVAL)
             );
             assert_eq!(DevmStr::format(dev, flags, fmt!("x")).err(), Some(EINVAL));
+            assert_eq!(DevmStr::from_cstr(dev, c"x", flags).err(), Some(EINVAL));
         }
         // Pages: too large an order, highmem, no sleeping, no failing.
         assert_eq!(

@@ -10,20 +10,42 @@ use core::{
 };
 use kernel::{bindings, fmt, prelude::*, str::CStrExt};
 
-/// A NUL-terminated C string made by C's `kasprintf()` from Rust formatting
-/// arguments, freed with `kfree()` on drop. It dereferences to [`CStr`].
+/// A NUL-terminated C string in kmalloc memory, made by C's `kasprintf()`
+/// from Rust formatting arguments or by `kstrdup()` from a C string, freed
+/// with `kfree()` on drop. It dereferences to [`CStr`].
 ///
-/// Use [`kasprintf!`](crate::kasprintf) to make one.
+/// Use [`kasprintf!`](crate::kasprintf) or [`KString::from_cstr`] to make
+/// one.
 ///
 /// # Invariants
 ///
-/// `ptr` is what `kasprintf()` returned: a kmalloc allocation holding a
-/// NUL-terminated string, owned by `self`.
+/// `ptr` is what `kasprintf()` or `kstrdup()` returned: a kmalloc
+/// allocation holding a NUL-terminated string, owned by `self`.
 pub struct KString {
     ptr: NonNull<c_char>,
 }
 
 impl KString {
+    /// A copy of `s` (C's `kstrdup()`). Any flags kmalloc honours will do,
+    /// `GFP_ATOMIC` included.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for flags kmalloc cannot honour; `ENOMEM` if the string
+    /// and its NUL would exceed [`KMALLOC_MAX_SIZE`], or if the allocation
+    /// fails.
+    pub fn from_cstr(s: &CStr, flags: Gfp) -> Result<Self> {
+        let flags = check_request(s.to_bytes_with_nul().len(), flags)?;
+        // SAFETY: `s` is NUL-terminated; the flags and the size are ones
+        // kmalloc takes without a warning.
+        let ptr = unsafe { bindings::kstrdup(s.as_char_ptr(), flags.as_raw()) };
+        // INVARIANT: a non-NULL pointer from `kstrdup()` is a kmalloc'd,
+        // NUL-terminated copy, now owned by the new `KString`.
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+
     /// Formats `args` with C's `kasprintf(flags, "%pA", ...)`: C calls back
     /// into Rust's formatting for `%pA`. Any flags kmalloc honours will do,
     /// `GFP_ATOMIC` included.

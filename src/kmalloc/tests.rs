@@ -638,6 +638,23 @@ mod kalloc_kmalloc {
         Ok(())
     }
 
+    /// `kstrdup()`: a copy of the string in new kmalloc memory (freed
+    /// with `kfree()` on drop, which KASAN and kmemleak watch), with flags
+    /// that cannot sleep too; flags kmalloc cannot honour are `EINVAL`.
+    #[test]
+    fn kstrdup_copies_the_string() -> Result {
+        let source = c"eth0: link up";
+        let copy = KString::from_cstr(source, GFP_KERNEL)?;
+        assert_eq!(&*copy, source);
+        assert_ne!(copy.as_char_ptr(), source.as_char_ptr());
+        let again = KString::from_cstr(&copy, GFP_ATOMIC)?;
+        drop(copy);
+        assert_eq!(again.to_bytes(), b"eth0: link up");
+        assert!(KString::from_cstr(c"", GFP_KERNEL)?.is_empty());
+        assert!(KString::from_cstr(source, GFP_KERNEL | __GFP_HIGHMEM).err() == Some(EINVAL));
+        Ok(())
+    }
+
     /// kalloc's `Kmalloc` under the kernel crate's `Box` and `Vec`: values,
     /// growth through `krealloc()` with every element kept, alignment
     /// beyond kmalloc's own, pinned initialisation, zero-sized values, and

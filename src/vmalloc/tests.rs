@@ -161,6 +161,56 @@ mod kalloc_vmalloc {
         Ok(())
     }
 
+    /// `__vmalloc_node()`: every page of the buffer comes from the node
+    /// asked for (the test VM has one, node 0), and a node that is not
+    /// online is `EINVAL` before C sees it.
+    #[test]
+    fn node_buffer_pages_come_from_the_node() -> Result {
+        use crate::gfp::Node;
+        let mut buf = VBuf::<u32>::new_uninit_on(3 * PAGE_SIZE, GFP_KERNEL, Node::new(0)?)?;
+        let mut pages = 0;
+        for page in buf.page_iter() {
+            assert_eq!(page.nid(), 0);
+            pages += 1;
+        }
+        assert_eq!(pages, 3 * size_of::<u32>());
+        assert!(Node::new(1).is_err() && Node::new(-2).is_err());
+        Ok(())
+    }
+
+    /// `vrealloc()`: growing keeps every value and fills the new ones,
+    /// shrinking keeps the first ones, and the buffer moves to a new area
+    /// when it must (the old one is freed: KASAN and kmemleak watch); a bad
+    /// request or atomic context is an error that leaves the buffer as it
+    /// was.
+    #[test]
+    fn vrealloc_keeps_values_and_fills_new_ones() -> Result {
+        let mut buf = VBuf::from_fn(1000, GFP_KERNEL, |i| i as u64)?;
+        buf.resize(5 * PAGE_SIZE, 7, GFP_KERNEL)?;
+        assert_eq!(buf.len(), 5 * PAGE_SIZE);
+        assert!(buf[..1000].iter().enumerate().all(|(i, &x)| x == i as u64));
+        assert!(buf[1000..].iter().all(|&x| x == 7));
+        buf[5 * PAGE_SIZE - 1] = 9;
+        buf.resize(10, 0, GFP_KERNEL)?;
+        assert_eq!(&buf[..], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        buf.resize(3000, 1, GFP_KERNEL)?;
+        assert!(buf[..10].iter().enumerate().all(|(i, &x)| x == i as u64));
+        assert!(buf[10..].iter().all(|&x| x == 1));
+
+        let before = buf.as_ptr();
+        assert!(buf.resize(0, 0, GFP_KERNEL) == Err(EINVAL));
+        assert!(buf.resize(usize::MAX, 0, GFP_KERNEL) == Err(EOVERFLOW));
+        assert!(buf.resize(4000, 0, GFP_KERNEL | GFP_DMA32) == Err(EINVAL));
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            assert!(buf.resize(4000, 0, GFP_ATOMIC) == Err(EAGAIN));
+        }
+        assert_eq!((buf.as_ptr(), buf.len()), (before, 3000));
+        assert!(buf[..10].iter().enumerate().all(|(i, &x)| x == i as u64));
+        Ok(())
+    }
+
     /// Sizes are checked before C sees them: an overflowing `len * size`
     /// or one beyond `isize::MAX` is `EOVERFLOW`, zero is `EINVAL`, and a
     /// size larger than memory is `ENOMEM` without a warning.
