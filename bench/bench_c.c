@@ -12,6 +12,7 @@
  * the kernel log as "kalloc-bench: row family,operation,size,impl,instr";
  * `make bench` collects them.
  */
+#include <linux/device/faux.h>
 #include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -196,6 +197,40 @@ static noinline void vmalloc_size(unsigned long n)
 	});
 }
 
+/* The devm forms, on a faux device of this module's own. */
+static noinline void devm(void)
+{
+	struct faux_device *fdev = faux_device_create("kalloc_bench_c", NULL, NULL);
+	struct device *dev;
+
+	if (!fdev) {
+		failed = true;
+		return;
+	}
+	dev = &fdev->dev;
+	TIME("devm", "kmalloc_kfree", 64, kalloc_bench_iters(64), {
+		void *p = devm_kmalloc(dev, 64, GFP_KERNEL);
+		CHECK(p);
+		devm_kfree(dev, p);
+	});
+	TIME("devm", "kzalloc_kfree", 4096, kalloc_bench_iters(4096), {
+		void *p = devm_kzalloc(dev, 4096, GFP_KERNEL);
+		CHECK(p);
+		devm_kfree(dev, p);
+	});
+	TIME("devm", "get_free_pages", 0, kalloc_bench_iters(4096), {
+		unsigned long a = devm_get_free_pages(dev, GFP_KERNEL, 0);
+		CHECK(a);
+		devm_free_pages(dev, a);
+	});
+	TIME("devm", "kasprintf_kfree", 16, kalloc_bench_iters(16), {
+		char *s = devm_kasprintf(dev, GFP_KERNEL, "edu-%d.%02x", 1, 10);
+		CHECK(s);
+		devm_kfree(dev, s);
+	});
+	faux_device_destroy(fdev);
+}
+
 static int __init kalloc_bench_init(void)
 {
 	unsigned long n;
@@ -229,6 +264,7 @@ static int __init kalloc_bench_init(void)
 		pages(order);
 	for (n = 4096; n <= 4 << 20; n *= 4)
 		vmalloc_size(n);
+	devm();
 
 	r = kalloc_bench_rust();
 	if (failed || r < 0) {

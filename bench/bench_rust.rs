@@ -8,6 +8,7 @@
 
 use core::hint::black_box;
 use core::mem::MaybeUninit;
+use kalloc::devm::{DevmBox, DevmPages, DevmStr};
 use kalloc::gfp::{self as kgfp, Gfp};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
@@ -15,6 +16,8 @@ use kalloc::pages::{LowmemPages, Pages};
 use kalloc::slab::{SlabCache, SlabOptions};
 use kalloc::vmalloc::VBuf;
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
+use kernel::device::{Bound, Device};
+use kernel::faux;
 use kernel::page::Page;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -215,6 +218,34 @@ fn vmalloc(b: &mut Bench, size: usize) -> Result {
     })
 }
 
+/// The devm forms, on a faux device of this module's own (the kernel crate
+/// has no `devm_kmalloc()` to compare).
+fn devm(b: &mut Bench) -> Result {
+    let reg = faux::Registration::new(c"kalloc_bench_rust", None)?;
+    let fdev: &faux::Device<Bound> = reg.as_ref();
+    let dev: &Device<Bound> = fdev.as_ref();
+    b.time(("devm", "kmalloc_kfree", 64, "kalloc"), iters(64), || {
+        DevmBox::new(dev, MaybeUninit::<[u8; 64]>::uninit(), KERNEL)?.free();
+        Ok(())
+    })?;
+    b.time(
+        ("devm", "kzalloc_kfree", 4096, "kalloc"),
+        iters(4096),
+        || {
+            DevmBox::<[u8; 4096]>::new_zeroed(dev, KERNEL)?.free();
+            Ok(())
+        },
+    )?;
+    b.time(("devm", "get_free_pages", 0, "kalloc"), iters(4096), || {
+        DevmPages::alloc(dev, KERNEL, 0)?.free();
+        Ok(())
+    })?;
+    b.time(("devm", "kasprintf_kfree", 16, "kalloc"), iters(16), || {
+        DevmStr::format(dev, KERNEL, fmt!("edu-{}.{:02x}", 1, 10))?.free();
+        Ok(())
+    })
+}
+
 fn run(b: &mut Bench) -> Result {
     kmalloc_sized::<8>(b)?;
     kmalloc_sized::<16>(b)?;
@@ -269,7 +300,7 @@ fn run(b: &mut Bench) -> Result {
         vmalloc(b, size)?;
         size *= 4;
     }
-    Ok(())
+    devm(b)
 }
 
 /// Runs the Rust benchmarks; the number of rows printed, or a negative

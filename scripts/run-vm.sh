@@ -93,7 +93,9 @@ if [ "$bench" = 1 ]; then
 	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr"
 else
 	machine=(-smp 2 -device edu)
-	append="$append loglevel=7 slub_debug=P${VM_FILTER:+ kunit.filter_glob=$VM_FILTER}"
+	# page_poison=1: freed pages are poisoned (and checked when allocated
+	# again) where the kernel has CONFIG_PAGE_POISONING (the debug flavour).
+	append="$append loglevel=7 slub_debug=P page_poison=1${VM_FILTER:+ kunit.filter_glob=$VM_FILTER}"
 fi
 qemu=(qemu-system-x86_64 -machine pc,accel=tcg "${machine[@]}" -m 1G
 	-kernel "$bzimage" -initrd "$out/initramfs.cpio"
