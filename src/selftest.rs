@@ -12,6 +12,7 @@ pub(crate) mod ffi;
 pub(crate) mod kmalloc;
 pub(crate) mod pages;
 pub(crate) mod slab;
+pub(crate) mod stress;
 
 mod tests;
 

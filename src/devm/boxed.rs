@@ -132,6 +132,68 @@ impl<'a, T> DevmBox<'a, [T]> {
     }
 }
 
+impl<'a, T: Copy> DevmBox<'a, [T]> {
+    /// A copy of `src` in memory of `dev` (C's `devm_kmemdup()`).
+    ///
+    /// Errors: as for [`DevmBox::new_slice_zeroed`]; `EINVAL` for an empty
+    /// `src` (a device holds no empty allocation).
+    pub fn from_slice(dev: &'a Device<Bound>, src: &[T], flags: Gfp) -> Result<Self> {
+        const {
+            assert!(
+                storable::<T>(),
+                "no drop glue, alignment at most DEVM_ALIGN"
+            )
+        };
+        let size = size_of_val(src);
+        let flags = check_request(size, flags)?;
+        // SAFETY: As in `new`; `src` is readable for `size` bytes.
+        let ptr =
+            unsafe { bindings::devm_kmemdup(raw(dev), src.as_ptr().cast(), size, flags.as_raw()) };
+        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        // INVARIANT: A copy of `src.len()` valid values of `T` (`T: Copy`),
+        // aligned, in memory on `dev`'s list.
+        Ok(Self {
+            dev,
+            ptr: NonNull::slice_from_raw_parts(ptr, src.len()),
+        })
+    }
+
+    /// Resizes the memory to `new_len` values (C's `devm_krealloc()`): the
+    /// first `min(len, new_len)` values stay, new ones are `value`; the
+    /// memory stays on the device's list (moved, if C had to move it).
+    ///
+    /// Errors: as for [`DevmBox::new_slice_zeroed`], for the new size; a
+    /// new length of 0 is `EINVAL` (C would free the memory). On an error
+    /// the memory is unchanged.
+    pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
+        let size = array_size::<T>(new_len)?;
+        let flags = check_request(size, flags)?;
+        // SAFETY: By the type invariants `ptr` is a live `devm_kmalloc()`
+        // allocation on the list of `dev`, which is bound; the size and
+        // flags are checked; on failure C leaves it as it was.
+        let new = unsafe {
+            bindings::devm_krealloc(
+                raw(self.dev),
+                self.ptr.as_ptr().cast(),
+                size,
+                flags.as_raw(),
+            )
+        };
+        let new = NonNull::new(new.cast::<T>()).ok_or(ENOMEM)?;
+        let old_len = self.ptr.len();
+        for i in old_len..new_len {
+            // SAFETY: `new` has room for `new_len` values; `i < new_len`.
+            unsafe { new.as_ptr().add(i).write(value) };
+        }
+        // INVARIANT: C moved or kept the first `min(old_len, new_len)`
+        // values (`T: Copy`, so nothing to drop for a shrink) and the rest
+        // were written above; the allocation replaced the old one on `dev`'s
+        // list.
+        self.ptr = NonNull::slice_from_raw_parts(new, new_len);
+        Ok(())
+    }
+}
+
 impl<'a, T: ?Sized> DevmBox<'a, T> {
     /// The device the memory belongs to.
     pub fn device(&self) -> &'a Device<Bound> {

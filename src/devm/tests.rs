@@ -161,6 +161,44 @@ mod kalloc_devm {
         }
     }
 
+    /// `devm_kmemdup()` copies into memory of the device, and
+    /// `devm_krealloc()` grows and shrinks it keeping the values, the memory
+    /// staying one entry on the device's list (moved by C when it must);
+    /// a new length of 0 or flags kmalloc cannot honour are errors that
+    /// change nothing, and `free()` takes the entry off.
+    #[test]
+    fn kmemdup_and_krealloc_keep_one_entry() -> Result {
+        let reg = faux_device(c"kalloc_devm_krealloc")?;
+        let dev = bound(&reg);
+        let base = devres_count(dev);
+        let source = [1u16, 2, 3];
+        let mut buf = DevmBox::from_slice(dev, &source, GFP_KERNEL)?;
+        assert_eq!(&buf[..], &source);
+        assert_ne!(buf.as_ptr(), source.as_ptr());
+        assert_eq!(devres_count(dev), base + 1);
+        buf.resize(5000, 9, GFP_KERNEL)?;
+        assert_eq!(&buf[..3], &source);
+        assert!(buf[3..].iter().all(|&v| v == 9));
+        assert_eq!(buf.len(), 5000);
+        assert_eq!(devres_count(dev), base + 1);
+        buf.resize(2, 0, GFP_KERNEL)?;
+        assert_eq!(&buf[..], &[1, 2]);
+        assert_eq!(buf.resize(0, 0, GFP_KERNEL).err(), Some(EINVAL));
+        assert_eq!(
+            buf.resize(4, 0, GFP_KERNEL | __GFP_HIGHMEM).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(&buf[..], &[1, 2]);
+        assert_eq!(devres_count(dev), base + 1);
+        assert_eq!(
+            DevmBox::<[u8]>::from_slice(dev, &[], GFP_KERNEL).err(),
+            Some(EINVAL)
+        );
+        buf.free();
+        assert_eq!(devres_count(dev), base);
+        Ok(())
+    }
+
     /// Each kind of allocation adds one entry to the device's list and
     /// gives usable memory: written values read back, zeroed kinds are
     /// zero, strings hold what was formatted.

@@ -39,6 +39,10 @@ extern "C" {
     #[cfg(CONFIG_FAILSLAB)]
     pub(crate) fn kalloc_test_fail_nth(nth: kernel::ffi::c_uint);
     pub(crate) fn kalloc_test_skip(option: *const c_char);
+    pub(crate) fn kalloc_test_run_on_cpus(
+        work: unsafe extern "C" fn(*mut c_void, kernel::ffi::c_uint) -> c_int,
+        data: *mut c_void,
+    ) -> c_int;
     pub(crate) fn kalloc_test_debug_pagealloc() -> bool;
 
     pub(crate) fn kalloc_devres_count(dev: *mut bindings::device) -> usize;

@@ -7,6 +7,8 @@
 
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
+#include <linux/completion.h>
+#include <linux/cpu.h>
 #include <linux/device.h>
 #include <linux/device/devres.h>
 #include <linux/fs.h>
@@ -17,6 +19,7 @@
 #include <linux/irqflags.h>
 #include <linux/kernfs.h>
 #include <linux/kobject.h>
+#include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/mm.h>
@@ -47,6 +50,7 @@ int kalloc_test_c_user(void *p, size_t len, int byte);
 int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
+int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data);
 bool kalloc_test_debug_pagealloc(void);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
@@ -312,4 +316,81 @@ void kalloc_test_skip(const char *option)
 bool kalloc_test_debug_pagealloc(void)
 {
 	return debug_pagealloc_enabled();
+}
+
+/* One CPU's share of kalloc_test_run_on_cpus(). */
+struct kalloc_cpu_work {
+	int (*work)(void *data, unsigned int cpu);
+	void *data;
+	unsigned int cpu;
+	int ret;
+	struct completion done;
+};
+
+static int kalloc_cpu_thread(void *arg)
+{
+	struct kalloc_cpu_work *w = arg;
+
+	w->ret = w->work(w->data, w->cpu);
+	complete(&w->done);
+	/* kthread_stop() ends the thread. */
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+#define KALLOC_MAX_CPU_THREADS 8
+
+/*
+ * Runs work(data, cpu) at the same time on every online CPU (up to 8), each
+ * in a kthread bound to its CPU, and waits for all of them: the first
+ * error of a work, or the error that kept a thread from being created (then
+ * no work ran).
+ */
+int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data)
+{
+	struct kalloc_cpu_work *w;
+	struct task_struct *t[KALLOC_MAX_CPU_THREADS];
+	unsigned int cpu, n = 0, i;
+	int ret = 0;
+
+	w = kcalloc(KALLOC_MAX_CPU_THREADS, sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		if (n == KALLOC_MAX_CPU_THREADS)
+			break;
+		w[n].work = work;
+		w[n].data = data;
+		w[n].cpu = cpu;
+		init_completion(&w[n].done);
+		t[n] = kthread_create_on_cpu(kalloc_cpu_thread, &w[n], cpu, "kalloc_cpu/%u");
+		if (IS_ERR(t[n])) {
+			ret = PTR_ERR(t[n]);
+			break;
+		}
+		n++;
+	}
+	cpus_read_unlock();
+	if (ret) {
+		/* Not woken: the thread function never runs. */
+		for (i = 0; i < n; i++)
+			kthread_stop(t[i]);
+	} else {
+		for (i = 0; i < n; i++)
+			wake_up_process(t[i]);
+		for (i = 0; i < n; i++) {
+			wait_for_completion(&w[i].done);
+			kthread_stop(t[i]);
+			if (!ret)
+				ret = w[i].ret;
+		}
+	}
+	kfree(w);
+	return ret;
 }
