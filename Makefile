@@ -68,7 +68,7 @@ mutants: module
 
 rust-analyzer: kernel
 	@scripts/build-module.sh rust-analyzer
-	@cp target/kbuild/rust-project.json rust-project.json
+	@scripts/rust-project.py target/kbuild/rust-project.json rust-project.json
 	@echo "kalloc: wrote rust-project.json"
 
 clean:
