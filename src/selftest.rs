@@ -8,6 +8,7 @@
 pub mod edu;
 
 pub(crate) mod devres;
+pub(crate) mod faults;
 pub(crate) mod ffi;
 pub(crate) mod kmalloc;
 pub(crate) mod pages;

@@ -36,8 +36,8 @@ extern "C" {
     pub(crate) fn kalloc_test_init_on_free() -> bool;
     pub(crate) fn kalloc_test_alias(p: *const c_void, len: usize) -> *mut c_void;
     pub(crate) fn kalloc_test_read_unalias(dst: *mut c_void, alias: *mut c_void, len: usize);
-    #[cfg(CONFIG_FAILSLAB)]
     pub(crate) fn kalloc_test_fail_nth(nth: kernel::ffi::c_uint);
+    pub(crate) fn kalloc_test_fail_nth_left() -> kernel::ffi::c_uint;
     pub(crate) fn kalloc_test_skip(option: *const c_char);
     pub(crate) fn kalloc_test_run_on_cpus(
         work: unsafe extern "C" fn(*mut c_void, kernel::ffi::c_uint) -> c_int,

@@ -56,6 +56,7 @@ bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
 void kalloc_test_fail_nth(unsigned int nth);
+unsigned int kalloc_test_fail_nth_left(void);
 size_t kalloc_devres_count(struct device *dev);
 void kalloc_device_lock(struct device *dev);
 void kalloc_device_unlock(struct device *dev);
@@ -271,6 +272,19 @@ void kalloc_test_fail_nth(unsigned int nth)
 {
 #ifdef CONFIG_FAULT_INJECTION
 	WRITE_ONCE(current->fail_nth, nth);
+#endif
+}
+
+/*
+ * How many fault-injection checks are left before the one that fails: 0
+ * once it failed (or none was set).
+ */
+unsigned int kalloc_test_fail_nth_left(void)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	return READ_ONCE(current->fail_nth);
+#else
+	return 0;
 #endif
 }
 

@@ -147,3 +147,228 @@ mod kalloc_stress {
         Ok(())
     }
 }
+
+#[kunit_tests(kalloc_faults)]
+mod kalloc_faults {
+    use crate::devm::{DevmBox, DevmOwned, DevmPages, DevmStr};
+    use crate::gfp::{Gfp, GFP_KERNEL, __GFP_NOWARN};
+    use crate::kmalloc::{KString, Kmalloc, KmallocArray, KmallocBox};
+    use crate::kvmalloc::KVmalloc;
+    use crate::pages::{LowmemPages, Pages};
+    use crate::selftest::devres::devres_count;
+    use crate::selftest::faults::sweep;
+    use crate::slab::{SlabCache, SlabOptions};
+    use crate::vmalloc::VBuf;
+    use kernel::alloc::{flags as kf, Box, Vec};
+    use kernel::device::{Bound, Device};
+    use kernel::faux;
+    use kernel::prelude::*;
+    use kernel::sync::Arc;
+
+    /// Sleeping flags that say nothing when an allocation fails (the
+    /// injected failures would otherwise each print a warning and a stack).
+    const FLAGS: Gfp = GFP_KERNEL.union(__GFP_NOWARN);
+
+    /// The sweeps need failslab's and fail_page_alloc's fault injection.
+    fn unavailable() -> bool {
+        crate::selftest::skip_unless(
+            cfg!(CONFIG_FAILSLAB) && cfg!(CONFIG_FAIL_PAGE_ALLOC),
+            c"CONFIG_FAILSLAB",
+        )
+    }
+
+    /// A run judged by [`sweep`]: after an injected failure, `ENOMEM` (or a
+    /// success, where the kernel absorbed the failure) with `ok` holding;
+    /// without one, a success.
+    fn judge<T>(failed: bool, result: Result<T>, ok: impl FnOnce(&T) -> bool) -> Result {
+        match result {
+            Ok(value) if ok(&value) => Ok(()),
+            Err(e) if failed && e == ENOMEM => Ok(()),
+            _ => Err(EBADMSG),
+        }
+    }
+
+    /// Sweeps `op`, judging each run with `ok` on a success, and says how
+    /// many failure points `what` has.
+    fn sweep_op<T>(what: &str, op: impl FnMut() -> Result<T>, ok: impl Fn(&T) -> bool) -> Result {
+        let points = sweep(op, |failed, result| judge(failed, result, &ok))?;
+        pr_info!("kalloc_faults: {what}: {points} failure points\n");
+        Ok(())
+    }
+
+    /// Every failure on the way through the kmalloc family's constructors
+    /// is a clean `ENOMEM`, and a resize that fails leaves the old value as
+    /// it was; kmemleak checks at the end that nothing leaked.
+    #[test]
+    fn kmalloc_family_fails_cleanly_at_every_point() -> Result {
+        if unavailable() {
+            return Ok(());
+        }
+        sweep_op(
+            "KmallocBox::new",
+            || KmallocBox::new([7u64; 8], FLAGS),
+            |b| **b == [7; 8],
+        )?;
+        sweep_op(
+            "KmallocArray::zeroed",
+            || KmallocArray::<u32>::zeroed(300, FLAGS),
+            |a| a.iter().all(|&v| v == 0),
+        )?;
+        sweep_op(
+            "KmallocArray::from_slice",
+            || KmallocArray::from_slice(&[3u8; 100], FLAGS),
+            |a| a[..] == [3; 100],
+        )?;
+        let mut array = KmallocArray::from_slice(&[5u16; 10], FLAGS)?;
+        sweep_op(
+            "KmallocArray::resize",
+            || {
+                let before = array.len();
+                let grown = array.resize(before + 500, 6, FLAGS);
+                let kept = array[..10] == [5; 10];
+                match grown {
+                    Ok(()) if kept => Ok(array.len()),
+                    Err(e) if kept && array.len() == before => Err(e),
+                    _ => Err(EBADMSG),
+                }
+            },
+            |&len| len > 10,
+        )?;
+        sweep_op(
+            "kasprintf!",
+            || crate::kasprintf!(FLAGS, "{}-{:#x}", "eth", 255),
+            |s| s.to_bytes() == b"eth-0xff",
+        )?;
+        sweep_op(
+            "KString::from_cstr",
+            || KString::from_cstr(c"eth0", FLAGS),
+            |s| s.to_bytes() == b"eth0",
+        )?;
+        sweep_op(
+            "Box<_, Kmalloc>::new",
+            || Box::<_, Kmalloc>::new([1u8; 300], kf::GFP_KERNEL).map_err(|_| ENOMEM),
+            |b| **b == [1; 300],
+        )
+    }
+
+    /// The page allocator's and vmalloc's constructors, and kvmalloc's
+    /// vmalloc fallback, fail cleanly at every point.
+    #[test]
+    fn pages_and_vmalloc_fail_cleanly_at_every_point() -> Result {
+        if unavailable() {
+            return Ok(());
+        }
+        sweep_op(
+            "LowmemPages::get_zeroed_pages",
+            || LowmemPages::get_zeroed_pages(FLAGS, 2),
+            |p| p.as_slice().iter().all(|&b| b == 0),
+        )?;
+        sweep_op(
+            "Pages::alloc_pages",
+            || Pages::alloc_pages(FLAGS, 1),
+            |p| p.nr_pages() == 2,
+        )?;
+        sweep_op(
+            "VBuf::from_fn",
+            || VBuf::from_fn(20_000, FLAGS, |i| i as u32),
+            |v| v.iter().enumerate().all(|(i, &x)| x == i as u32),
+        )?;
+        let mut buf = VBuf::from_fn(1000, FLAGS, |i| i as u64)?;
+        sweep_op(
+            "VBuf::resize",
+            || {
+                let before = buf.len();
+                let grown = buf.resize(before + 3000, 9, FLAGS);
+                let kept = buf[..1000].iter().enumerate().all(|(i, &x)| x == i as u64);
+                match grown {
+                    Ok(()) if kept => Ok(buf.len()),
+                    Err(e) if kept && buf.len() == before => Err(e),
+                    _ => Err(EBADMSG),
+                }
+            },
+            |&len| len > 1000,
+        )?;
+        sweep_op(
+            "Vec<_, KVmalloc>::with_capacity (vmalloc fallback)",
+            || Vec::<u8, KVmalloc>::with_capacity(256 << 10, kf::GFP_KERNEL).map_err(|_| ENOMEM),
+            |v| v.capacity() >= 256 << 10,
+        )
+    }
+
+    /// Objects of a slab cache, one by one, in bulk and holding the cache,
+    /// fail cleanly at every point, and the cache has no object left.
+    /// (Creating a cache is not swept: C prints a stack dump for each
+    /// failed creation, which the harness counts as a kernel report.)
+    #[test]
+    fn slab_objects_fail_cleanly_at_every_point() -> Result {
+        if unavailable() {
+            return Ok(());
+        }
+        let cache = Arc::new(
+            SlabCache::<[u64; 4]>::new(c"kalloc_faults", SlabOptions::new().no_merge())?,
+            kf::GFP_KERNEL,
+        )?;
+        sweep_op("SlabCache::alloc", || cache.alloc([2; 4], FLAGS), |o| **o == [2; 4])?;
+        sweep_op(
+            "SlabCache::alloc_bulk",
+            || cache.alloc_bulk(40, FLAGS, |i| [i as u64; 4]),
+            |b| b.len() == 40 && b.iter().enumerate().all(|(i, o)| *o == [i as u64; 4]),
+        )?;
+        sweep_op(
+            "SlabCache::alloc_owned",
+            || cache.alloc_owned([3; 4], FLAGS),
+            |o| **o == [3; 4],
+        )?;
+        if cfg!(CONFIG_SLUB_DEBUG) {
+            cache.shrink()?;
+            assert_eq!(cache.stats()?.objects, 0);
+        }
+        Ok(())
+    }
+
+    /// The device-managed constructors fail cleanly at every point and
+    /// leave nothing on the device's list.
+    #[test]
+    fn devm_constructors_fail_cleanly_at_every_point() -> Result {
+        if unavailable() {
+            return Ok(());
+        }
+        let reg = faux::Registration::new(c"kalloc_faults", None)?;
+        let fdev: &faux::Device<Bound> = reg.as_ref();
+        let dev: &Device<Bound> = fdev.as_ref();
+        let base = devres_count(dev);
+        // Each success is given back at once: the list must be back to
+        // where it was after every run.
+        let clean = || devres_count(dev) == base;
+        sweep_op(
+            "DevmBox::new",
+            || DevmBox::new(dev, 5u64, FLAGS).map(|b| (*b == 5, b.free())),
+            |(ok, ())| *ok && clean(),
+        )?;
+        sweep_op(
+            "DevmBox::from_slice",
+            || DevmBox::from_slice(dev, &[4u8; 50], FLAGS).map(|b| (b[..] == [4; 50], b.free())),
+            |(ok, ())| *ok && clean(),
+        )?;
+        sweep_op(
+            "DevmStr::format",
+            || DevmStr::format(dev, FLAGS, fmt!("edu-{}", 1)).map(|s| (s.to_bytes() == b"edu-1", s.free())),
+            |(ok, ())| *ok && clean(),
+        )?;
+        sweep_op(
+            "DevmPages::alloc_zeroed",
+            || DevmPages::alloc_zeroed(dev, FLAGS, 1).map(|p| (p.iter().all(|&b| b == 0), p.free())),
+            |(ok, ())| *ok && clean(),
+        )?;
+        sweep_op(
+            "DevmOwned::new",
+            || {
+                DevmOwned::new(dev, KmallocBox::new(8u32, FLAGS)?)
+                    .map(|o| (o.release().is_ok(), ()))
+            },
+            |(ok, ())| *ok && clean(),
+        )?;
+        assert_eq!(devres_count(dev), base);
+        Ok(())
+    }
+}

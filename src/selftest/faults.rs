@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test aids for the `kalloc_faults` suite: fault-injection sweeps.
+
+use crate::selftest::ffi::{kalloc_test_fail_nth, kalloc_test_fail_nth_left};
+use kernel::prelude::*;
+
+/// The most failure points a sweep tries before it gives up.
+const MAX_POINTS: u32 = 400;
+
+/// Sweeps `op` through the failure of each fault-injection point it passes
+/// (slab and page allocations: `current->fail_nth`, as syzkaller's fail-nth
+/// sweeps write `/proc/self/fail-nth`): the n-th run of `op` fails its n-th
+/// point, until a run passes fewer points than the one set to fail and
+/// ends normally. `check(failed, result)` judges each run's result (`failed`
+/// says whether a point failed in it; an injected failure that the kernel
+/// absorbs, such as kmemleak falling back to its pool, lets `op` succeed).
+/// Returns how many failure points `op` has: 0 means none was found, which
+/// a sweep of an allocating operation never accepts.
+///
+/// Requests that may sleep count only where the VM turned off failslab's
+/// and fail_page_alloc's `ignore-gfp-wait` (`scripts/vm/init` does).
+pub(crate) fn sweep<R>(
+    mut op: impl FnMut() -> R,
+    mut check: impl FnMut(bool, R) -> Result,
+) -> Result<u32> {
+    for nth in 1..=MAX_POINTS {
+        // SAFETY: The shim only sets the current task's `fail_nth`.
+        unsafe { kalloc_test_fail_nth(nth) };
+        let result = op();
+        // SAFETY: The shims only read and set the current task's
+        // `fail_nth`.
+        let left = unsafe { kalloc_test_fail_nth_left() };
+        // SAFETY: As above.
+        unsafe { kalloc_test_fail_nth(0) };
+        check(left == 0, result)?;
+        if left != 0 {
+            return match nth - left {
+                0 => Err(ENODATA),
+                points => Ok(points),
+            };
+        }
+    }
+    Err(E2BIG)
+}
