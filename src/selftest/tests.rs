@@ -151,7 +151,7 @@ mod kalloc_stress {
 #[kunit_tests(kalloc_faults)]
 mod kalloc_faults {
     use crate::devm::{DevmBox, DevmOwned, DevmPages, DevmStr};
-    use crate::gfp::{Gfp, GFP_KERNEL, __GFP_NOWARN};
+    use crate::gfp::{Gfp, __GFP_NOWARN, GFP_KERNEL};
     use crate::kmalloc::{KString, Kmalloc, KmallocArray, KmallocBox};
     use crate::kvmalloc::KVmalloc;
     use crate::pages::{LowmemPages, Pages};
@@ -308,7 +308,11 @@ mod kalloc_faults {
             SlabCache::<[u64; 4]>::new(c"kalloc_faults", SlabOptions::new().no_merge())?,
             kf::GFP_KERNEL,
         )?;
-        sweep_op("SlabCache::alloc", || cache.alloc([2; 4], FLAGS), |o| **o == [2; 4])?;
+        sweep_op(
+            "SlabCache::alloc",
+            || cache.alloc([2; 4], FLAGS),
+            |o| **o == [2; 4],
+        )?;
         sweep_op(
             "SlabCache::alloc_bulk",
             || cache.alloc_bulk(40, FLAGS, |i| [i as u64; 4]),
@@ -352,12 +356,18 @@ mod kalloc_faults {
         )?;
         sweep_op(
             "DevmStr::format",
-            || DevmStr::format(dev, FLAGS, fmt!("edu-{}", 1)).map(|s| (s.to_bytes() == b"edu-1", s.free())),
+            || {
+                DevmStr::format(dev, FLAGS, fmt!("edu-{}", 1))
+                    .map(|s| (s.to_bytes() == b"edu-1", s.free()))
+            },
             |(ok, ())| *ok && clean(),
         )?;
         sweep_op(
             "DevmPages::alloc_zeroed",
-            || DevmPages::alloc_zeroed(dev, FLAGS, 1).map(|p| (p.iter().all(|&b| b == 0), p.free())),
+            || {
+                DevmPages::alloc_zeroed(dev, FLAGS, 1)
+                    .map(|p| (p.iter().all(|&b| b == 0), p.free()))
+            },
             |(ok, ())| *ok && clean(),
         )?;
         sweep_op(
