@@ -38,7 +38,7 @@ mod kalloc_stress {
     use kernel::sync::{new_spinlock, Arc};
 
     /// Rounds each CPU runs.
-    const ROUNDS: u64 = 400;
+    const ROUNDS: u64 = 3000;
     /// Objects waiting in the exchange, at most.
     const SLOTS: usize = 64;
 
