@@ -84,15 +84,14 @@ extern "C" {
     pub(crate) fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
 
     // deferred frees
-    /// C's `async_schedule_node()` (`linux/async.h`, which the bindings
-    /// leave out).
-    pub(crate) fn async_schedule_node(
+    /// C's `async_schedule_node_domain()` in kalloc's async domain.
+    pub(crate) fn kalloc_async_schedule(
         func: unsafe extern "C" fn(*mut c_void, u64),
         data: *mut c_void,
-        node: c_int,
-    ) -> u64;
-    /// C's `async_synchronize_full()`.
-    pub(crate) fn async_synchronize_full();
+    );
+    /// C's `async_synchronize_full_domain()` for kalloc's async domain.
+    pub(crate) fn kalloc_async_wait();
+    fn kalloc_current_is_async() -> bool;
 
     // devm
     pub(crate) fn kalloc_devm_kzalloc(
@@ -194,4 +193,21 @@ pub(crate) unsafe fn kmem_cache_alloc(
         // SAFETY: As for this function.
         unsafe { kalloc_kmem_cache_alloc(cache, flags) }
     }
+}
+
+/// Whether the current task is an async worker running an async function
+/// (C's `current_is_async()`).
+#[inline]
+pub(crate) fn current_is_async() -> bool {
+    // SAFETY: The shim only reads the current task's flags.
+    unsafe { kalloc_current_is_async() }
+}
+
+/// Whether the module that kalloc is built into is still initialising
+/// (`MODULE_STATE_COMING`): its init has not returned yet.
+pub(crate) fn this_module_initialising() -> bool {
+    // SAFETY: `__this_module` is the `struct module` of the module kalloc
+    // is linked into, which outlives its code; its state is read once.
+    let state = unsafe { core::ptr::read_volatile(&raw const bindings::__this_module.state) };
+    state == bindings::module_state_MODULE_STATE_COMING
 }

@@ -461,16 +461,23 @@ const KERNEL_FLAGS: [(Flags, Gfp); 7] = [
 
 /// The same bits as the kernel crate's flags (`kernel::alloc::Flags`), so
 /// that flags a caller of the kernel crate holds go to kalloc unchanged.
-impl From<Flags> for Gfp {
+///
+/// # Errors
+///
+/// `EINVAL` for flags that are not a union of the kernel crate's constants
+/// (made with its `&` or `!`, such as `GFP_KERNEL & !GFP_NOWAIT`): the
+/// kernel crate does not show their bits, and kalloc will not guess them.
+impl TryFrom<Flags> for Gfp {
+    type Error = Error;
+
     #[inline]
-    fn from(flags: Flags) -> Gfp {
-        // One constant, compared whole: a comparison each (the kernel crate
-        // does not show the bits themselves), folded at compile time for
-        // constant flags.
+    fn try_from(flags: Flags) -> Result<Gfp> {
+        // One constant, compared whole: a comparison each, folded at
+        // compile time for constant flags.
         let mut i = 0;
         while i < KERNEL_FLAGS.len() {
             if flags == KERNEL_FLAGS[i].0 {
-                return KERNEL_FLAGS[i].1;
+                return Ok(KERNEL_FLAGS[i].1);
             }
             i += 1;
         }
@@ -478,16 +485,23 @@ impl From<Flags> for Gfp {
     }
 }
 
-/// [`Gfp::from`] for a union of the kernel crate's constants.
+/// [`Gfp::try_from`] for a union of the kernel crate's constants.
 #[inline(never)]
-fn union_of_kernel_flags(flags: Flags) -> Gfp {
-    // A union of constants contains each of them, and contains only
-    // constants whose bits lie in the union: the result has exactly its
-    // bits.
-    KERNEL_FLAGS
-        .iter()
-        .filter(|(k, _)| flags.contains(*k))
-        .fold(Gfp::NONE, |gfp, (_, g)| gfp | *g)
+fn union_of_kernel_flags(flags: Flags) -> Result<Gfp> {
+    // The constants `flags` contains, as both kinds of flags: if their
+    // union is `flags` itself, its bits are exactly the union's.
+    let mut gfp = Gfp::NONE;
+    let mut union: Option<Flags> = None;
+    for (k, g) in KERNEL_FLAGS {
+        if flags.contains(k) {
+            gfp |= g;
+            union = Some(union.map_or(k, |u| u | k));
+        }
+    }
+    if union != Some(flags) {
+        return Err(EINVAL);
+    }
+    Ok(gfp)
 }
 
 /// The kernel crate's flags with the same bits, for its allocating APIs

@@ -55,6 +55,13 @@ use kernel::prelude::*;
 pub struct KVmalloc;
 
 /// Returns the flags if kvmalloc can serve `size` bytes with them.
+/// Whether a new allocation calls `__kvmalloc_node_noprof()` itself: not
+/// where allocation profiling charges call sites, nor where slab buckets or
+/// kmalloc partitions add parameters to it (then `kvrealloc` serves).
+const NEW_IS_KVMALLOC: bool = !cfg!(CONFIG_MEM_ALLOC_PROFILING)
+    && !cfg!(CONFIG_SLAB_BUCKETS)
+    && !cfg!(CONFIG_KMALLOC_PARTITION_CACHES);
+
 #[inline]
 fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
     let flags = flags.check_slab()?;
@@ -111,9 +118,10 @@ unsafe impl Allocator for KVmalloc {
         if old.is_some_and(|old| is_vmalloc_addr(old.as_ptr())) && !context_may_sleep() {
             return Err(AllocError);
         }
-        let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
+        let gfp = check_request(Gfp::try_from(flags).map_err(|_| AllocError)?, size)
+            .map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;
-        if old.is_none() && !cfg!(CONFIG_MEM_ALLOC_PROFILING) {
+        if old.is_none() && NEW_IS_KVMALLOC {
             // A new allocation: what C's `kvmalloc_node_align()` calls
             // (with allocation profiling, `kvrealloc` below charges it).
             // SAFETY: The alignment is a power of two; the request check

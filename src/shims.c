@@ -7,6 +7,7 @@
  * src/ffi.rs; the callers own the safety argument.
  */
 
+#include <linux/async.h>
 #include <linux/device.h>
 #include <linux/device/devres.h>
 #include <linux/fs.h>
@@ -38,6 +39,9 @@
 /* Prototypes: the only callers are in Rust. */
 bool kalloc_may_sleep(void);
 bool kalloc_context_allows(bool sleeping);
+void kalloc_async_schedule(async_func_t func, void *data);
+void kalloc_async_wait(void);
+bool kalloc_current_is_async(void);
 bool kalloc_in_hardirq(void);
 bool kalloc_irqs_disabled(void);
 bool kalloc_node_online(int nid);
@@ -288,4 +292,28 @@ void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node)
 void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags)
 {
 	return vrealloc(p, size, flags);
+}
+
+/*
+ * kalloc's frees that may sleep, deferred out of atomic context
+ * (src/deferred.rs), in a domain of their own: registered, so that module
+ * unloading waits for them (async_synchronize_full()), and apart, so that
+ * waiting for them never waits for other async work, nor for an async
+ * caller itself.
+ */
+static ASYNC_DOMAIN(kalloc_async_domain);
+
+void kalloc_async_schedule(async_func_t func, void *data)
+{
+	async_schedule_node_domain(func, data, NUMA_NO_NODE, &kalloc_async_domain);
+}
+
+void kalloc_async_wait(void)
+{
+	async_synchronize_full_domain(&kalloc_async_domain);
+}
+
+bool kalloc_current_is_async(void)
+{
+	return current_is_async();
 }

@@ -243,9 +243,18 @@ mod kalloc_gfp {
         ];
         for (k, g) in pairs {
             for (k2, g2) in pairs {
-                assert!(Gfp::from(k | k2) == g | g2);
+                assert!(Gfp::try_from(k | k2)? == g | g2);
                 assert!(Flags::try_from(g | g2)? == k | k2);
             }
+        }
+        // Flags made with the kernel crate's `&` and `!` have bits it does
+        // not show: refused, not guessed.
+        for flags in [
+            kf::GFP_KERNEL & !kf::GFP_NOWAIT,
+            !kf::GFP_ATOMIC,
+            kf::GFP_KERNEL & !kf::GFP_KERNEL,
+        ] {
+            assert!(Gfp::try_from(flags) == Err(EINVAL));
         }
         assert!(Flags::try_from(GFP_KERNEL | __GFP_RETRY_MAYFAIL).is_err());
         assert!(Flags::try_from(GFP_KERNEL | GFP_DMA).is_err());

@@ -322,7 +322,8 @@ void kalloc_test_skip(const char *option)
 {
 	struct kunit *test = kunit_get_current_test();
 
-	if (test)
+	/* A failure already recorded stays a failure. */
+	if (test && READ_ONCE(test->status) != KUNIT_FAILURE)
 		kunit_mark_skipped(test, "needs %s", option);
 }
 
@@ -390,14 +391,16 @@ int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *dat
 		}
 		n++;
 	}
-	cpus_read_unlock();
 	if (ret) {
+		cpus_read_unlock();
 		/* Not woken: the thread function never runs. */
 		for (i = 0; i < n; i++)
 			kthread_stop(t[i]);
 	} else {
+		/* Woken while no CPU can go: each starts on its own. */
 		for (i = 0; i < n; i++)
 			wake_up_process(t[i]);
+		cpus_read_unlock();
 		for (i = 0; i < n; i++) {
 			wait_for_completion(&w[i].done);
 			kthread_stop(t[i]);
