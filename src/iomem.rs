@@ -78,7 +78,9 @@ use crate::gfp::context_may_sleep;
 /// Mapping and unmapping may sleep: creating an `IoMap` where sleeping is
 /// not allowed fails with `EAGAIN`. It may be dropped anywhere: where the
 /// context may not sleep, an async worker unmaps it (C has no variant of
-/// `iounmap()` for atomic context).
+/// `iounmap()` for atomic context), except while the module is still
+/// initialising, when it stays mapped and the kernel log says so (a module
+/// whose init fails is freed without waiting for async workers).
 ///
 /// # Invariants
 ///

@@ -113,6 +113,9 @@ impl SleepingFree for KmemCacheDestroy {
 /// allowed. A cache may be dropped anywhere: where the context may not
 /// sleep, an async worker destroys it soon after, and creating a cache
 /// waits for such destructions first, so that their names are free again.
+/// (While the module is still initialising, a cache dropped there stays,
+/// and the kernel log says so: a module whose init fails is freed without
+/// waiting for async workers.)
 ///
 /// # Names
 ///
