@@ -13,6 +13,7 @@ cd "$KALLOC_TOP"
 rustfmt_toml=$KSRC/.rustfmt.toml
 [ -f "$rustfmt_toml" ] || die "no .rustfmt.toml in the kernel source ($KSRC): run 'make setup'"
 mapfile -t sources < <(find src samples bench -name '*.rs' | sort)
+mkdir -p target
 
 if [ "${1:-}" = --fix ]; then
 	rustfmt --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}"
