@@ -608,6 +608,9 @@ mod kalloc_devm {
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
         assert!(with_bound_to_kalloc(dev, |_| ()).is_ok());
         assert_eq!(read_edu_nofault(edu_regs())?, EDU_ID);
+        // The first probe's DMA round trip through kernel-crate coherent
+        // memory, driven through kalloc's mapping of BAR 0.
+        assert_eq!(edu_testing::DMA_ROUND_TRIP.load(Relaxed), 1);
         Ok(())
     }
 

@@ -21,6 +21,7 @@ use crate::devm::{self, DevmBox, DevmIoMap, DevmPages, DevmStr};
 use crate::gfp::GFP_KERNEL;
 use kernel::{
     device::Core,
+    dma::{Device as _, DmaMask},
     driver,
     io::Io,
     pci,
@@ -104,6 +105,11 @@ impl pci::Driver for EduDriver {
         // core releases them when probe fails, as on unbind.
         let dev = pdev.as_ref();
         devm::pcim_enable_device(pdev)?;
+        // edu's DMA engine reaches 28 bits of bus address.
+        // SAFETY: This is probe, before any DMA allocation or mapping for
+        // this device.
+        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<28>())? };
+        pdev.set_master();
         // For kalloc's self-tests only: an early release of BAR 0, if asked.
         #[cfg(CONFIG_KUNIT)]
         testing::early_release(pdev)?;
@@ -111,6 +117,8 @@ impl pci::Driver for EduDriver {
         let regs = DevmIoMap::<REGS>::map_bar(pdev, 0, NAME)?;
         #[cfg(CONFIG_KUNIT)]
         testing::REGS_AT.store(regs.addr(), Relaxed);
+        #[cfg(CONFIG_KUNIT)]
+        testing::dma_round_trip(dev, &regs)?;
         let id = regs.read32(ID);
         if id & 0xffff != 0x00ed {
             return Err(ENODEV);
@@ -204,6 +212,61 @@ pub(crate) mod testing {
     pub(crate) static EARLY_OFF_LIST: Atomic<usize> = Atomic::new(0);
     /// Whether a read from the early mapping faulted just after the release.
     pub(crate) static EARLY_UNMAPPED: Atomic<bool> = Atomic::new(false);
+
+    /// The result of the DMA round trip of the first probe: 0 not run, 1
+    /// the bytes came back, 2 they did not.
+    pub(crate) static DMA_ROUND_TRIP: Atomic<u32> = Atomic::new(0);
+
+    /// Once: copies 1 KiB from DMA-coherent memory (the kernel crate's
+    /// `Coherent`) into edu's buffer with edu's DMA engine, and back into
+    /// other coherent memory, and records in [`DMA_ROUND_TRIP`] whether the
+    /// bytes came back. kalloc's mapping of BAR 0 drives the engine.
+    pub(super) fn dma_round_trip(
+        dev: &kernel::device::Device<Bound>,
+        regs: &crate::iomem::IoMap<REGS>,
+    ) -> Result {
+        use kernel::alloc::flags::GFP_KERNEL as K;
+        use kernel::dma::{Coherent, CoherentBox};
+        use kernel::io::poll::read_poll_timeout;
+        use kernel::time::Delta;
+        const DMA_SRC: usize = 0x80;
+        const DMA_DST: usize = 0x88;
+        const DMA_COUNT: usize = 0x90;
+        const DMA_CMD: usize = 0x98;
+        const CMD_START: u32 = 1;
+        const CMD_TO_RAM: u32 = 2;
+        const EDU_BUFFER: u64 = 0x40000;
+        const WORDS: usize = 256;
+
+        if DMA_ROUND_TRIP.load(Relaxed) != 0 {
+            return Ok(());
+        }
+        // The 64-bit registers take 32-bit writes (kalloc's mapping is only
+        // 4-byte aligned); the 28-bit DMA mask keeps addresses below 4 GiB.
+        let transfer = |src: u64, dst: u64, cmd: u32| -> Result {
+            regs.write32(u32::try_from(src)?, DMA_SRC);
+            regs.write32(u32::try_from(dst)?, DMA_DST);
+            regs.write32((WORDS * 4) as u32, DMA_COUNT);
+            regs.write32(cmd, DMA_CMD);
+            read_poll_timeout(
+                || Ok(regs.read32(DMA_CMD)),
+                |cmd| cmd & CMD_START == 0,
+                Delta::from_millis(10),
+                Delta::from_secs(5),
+            )?;
+            Ok(())
+        };
+        let pattern: [u32; WORDS] = core::array::from_fn(|i| (i as u32).wrapping_mul(0x9e37_79b9));
+        let mut src = CoherentBox::<[u32; WORDS]>::zeroed(dev, K)?;
+        *src = pattern;
+        let src: Coherent<[u32; WORDS]> = src.into();
+        let dst: Coherent<[u32; WORDS]> = CoherentBox::<[u32; WORDS]>::zeroed(dev, K)?.into();
+        transfer(src.dma_address(), EDU_BUFFER, CMD_START)?;
+        transfer(EDU_BUFFER, dst.dma_address(), CMD_START | CMD_TO_RAM)?;
+        let back: [u32; WORDS] = (&dst).copy_read();
+        DMA_ROUND_TRIP.store(if back == pattern { 1 } else { 2 }, Relaxed);
+        Ok(())
+    }
 
     /// If [`EARLY_RELEASE`] is set: claims and maps BAR 0, reads from it,
     /// and releases the mapping at once, before probe maps BAR 0 for itself
