@@ -91,8 +91,9 @@ fn leak<F: SleepingFree>() {
 /// As for `F::free`, except that the context may be atomic.
 unsafe extern "C" fn run_async<F: SleepingFree>(data: *mut c_void, _cookie: u64) {
     // Called at once (the work could not be queued), the context is the
-    // caller's, which may not sleep.
-    if ffi::current_is_async() {
+    // caller's, which may not sleep, even in an async worker (one that
+    // holds a spinlock).
+    if ffi::current_is_async() && crate::gfp::context_may_sleep() {
         // SAFETY: The caller hands `data` over; an async worker may sleep.
         unsafe { F::free(data) };
     } else {

@@ -10,8 +10,9 @@ use kernel::{bindings, prelude::*};
 /// The largest order of a block of pages (C's `MAX_PAGE_ORDER`).
 pub const MAX_PAGE_ORDER: u32 = bindings::MAX_PAGE_ORDER;
 
-/// The largest order the page allocator serves with `__GFP_NOFAIL`: it
-/// warns above order 1 (`include/linux/gfp_types.h`).
+/// The largest order the page allocator serves with `__GFP_NOFAIL`: its
+/// contract does not support it above order 1
+/// (`include/linux/gfp_types.h`).
 const NOFAIL_MAX_ORDER: u32 = 1;
 
 /// The size in bytes of `n` values of `T`.

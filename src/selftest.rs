@@ -39,6 +39,39 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
     !present
 }
 
+/// Runs `f` as if in NMI context (`in_nmi()` is true, and local interrupts
+/// are off), and returns its result (`ENOENT` if it did not run): for cases that check that kalloc
+/// refuses to allocate there. `f` must only make requests that kalloc
+/// refuses before C allocates anything, and take no lock: it runs on the
+/// caller's stack, not an NMI's.
+pub(crate) fn as_nmi<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
+    struct Call<F, T> {
+        f: Option<F>,
+        result: Option<T>,
+    }
+
+    /// # Safety
+    ///
+    /// `data` points to a `Call<F, T>` that nothing else accesses until
+    /// this function returns.
+    unsafe extern "C" fn run<F: FnOnce() -> T, T>(data: *mut kernel::ffi::c_void) {
+        // SAFETY: Guaranteed by the caller.
+        let call = unsafe { &mut *data.cast::<Call<F, T>>() };
+        if let Some(f) = call.f.take() {
+            call.result = Some(f());
+        }
+    }
+
+    let mut call = Call {
+        f: Some(f),
+        result: None,
+    };
+    // SAFETY: `run::<F, T>` matches `call`'s type; the shim calls it once,
+    // on this thread, before it returns, and nothing else touches `call`.
+    unsafe { ffi::kalloc_test_as_nmi(run::<F, T>, (&raw mut call).cast()) };
+    call.result.ok_or(kernel::error::code::ENOENT)
+}
+
 /// Whether freed pages are unmapped on this boot (`CONFIG_DEBUG_PAGEALLOC`,
 /// enabled): then a load from a torn-down mapping faults at once.
 pub(crate) fn debug_pagealloc() -> bool {

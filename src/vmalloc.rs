@@ -61,7 +61,7 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::{self, NonNull};
 use core::slice;
 
-use kernel::alloc::allocator::VmallocPageIter;
+use kernel::alloc::{allocator::VmallocPageIter, VVec};
 use kernel::bindings;
 use kernel::page::{AsPageIter, PAGE_SIZE};
 use kernel::prelude::*;
@@ -104,8 +104,9 @@ pub fn is_vmalloc_addr<T: ?Sized>(ptr: *const T) -> bool {
 ///
 /// # Invariants
 ///
-/// - `ptr` was returned by `__vmalloc()` for `len * size_of::<T>()` bytes,
-///   a non-zero size no larger than `isize::MAX`, and is owned by this
+/// - `ptr` was returned by vmalloc for at least `len * size_of::<T>()`
+///   bytes (more when it came from a `VVec` with spare capacity), a
+///   non-zero size no larger than `isize::MAX`, and is owned by this
 ///   `VBuf`: it is freed exactly once, when the `VBuf` is dropped.
 /// - The `len` values at `ptr` are initialised.
 pub struct VBuf<T> {
@@ -236,10 +237,10 @@ impl<T> VBuf<T> {
         })
     }
 
-    /// The size of the buffer in bytes.
+    /// The size of the buffer's values in bytes.
     fn size(&self) -> usize {
-        // No overflow: by the type invariant this is the size it was
-        // allocated with.
+        // No overflow: by the type invariant the allocation is at least
+        // this large.
         self.len * size_of::<T>()
     }
 }
@@ -313,6 +314,47 @@ impl<T> DerefMut for VBuf<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: As in `deref`, and `&mut self` makes the access exclusive.
         unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// The same allocation as the kernel crate's `VVec<T>`, without copying:
+/// both free with `vfree()`. The vector's length and capacity are `len()`.
+impl<T> From<VBuf<T>> for VVec<T> {
+    fn from(b: VBuf<T>) -> VVec<T> {
+        let b = ManuallyDrop::new(b);
+        // SAFETY: By the type invariant `b.ptr` is a vmalloc allocation of at
+        // least `len * size_of::<T>()` bytes (non-zero, so `T` is not
+        // zero-sized, and no more than `isize::MAX`), page-aligned, holding
+        // `len` valid values: what `VVec`'s allocator (`vrealloc()`/`vfree()`)
+        // allocates. `b` is never dropped: the vector owns it now.
+        unsafe { VVec::from_raw_parts(b.ptr.as_ptr(), b.len, b.len) }
+    }
+}
+
+/// The same allocation as a [`VBuf`], without copying: its length is the
+/// vector's; spare capacity stays allocated until it is freed or resized.
+impl<T> TryFrom<VVec<T>> for VBuf<T> {
+    type Error = Error;
+
+    /// # Errors
+    ///
+    /// `EINVAL` for an empty vector (or one of zero-sized values): a
+    /// `VBuf` always has memory. The vector is dropped then.
+    fn try_from(v: VVec<T>) -> Result<VBuf<T>> {
+        if v.is_empty() || size_of::<T>() == 0 {
+            return Err(EINVAL);
+        }
+        let (ptr, len, _capacity) = v.into_raw_parts();
+        // INVARIANT: The vector's allocation, from vmalloc
+        // (`vrealloc()`) for its capacity, at least `len` values, a
+        // non-zero size no larger than `isize::MAX`, holding `len` valid
+        // values; the vector gave it up.
+        Ok(VBuf {
+            // SAFETY: A non-empty vector of sized values has an allocation,
+            // so its pointer is not NULL.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            len,
+        })
     }
 }
 

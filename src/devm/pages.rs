@@ -98,6 +98,33 @@ impl<'a> DevmPages<'a, Uninit> {
             })
             .ok_or(ENOMEM)
     }
+
+    /// Sets every byte of the block to `byte`: the block is now [`Init`].
+    pub fn fill(self, byte: u8) -> DevmPages<'a> {
+        // SAFETY: By the type invariants `addr` is `self.size()` bytes of
+        // pages that only this handle accesses, and `self` is consumed.
+        unsafe { ptr::write_bytes(self.addr.as_ptr(), byte, self.size()) };
+        // SAFETY: Every byte was just written.
+        unsafe { self.assume_init() }
+    }
+
+    /// The block as [`Init`], without writing it.
+    ///
+    /// # Safety
+    ///
+    /// Every byte of the block must be initialised: written since it was
+    /// allocated, through the handle's `[MaybeUninit<u8>]` or by a device
+    /// or C function given its address.
+    pub unsafe fn assume_init(self) -> DevmPages<'a> {
+        // INVARIANT: The same pages, still on `dev`'s list; initialised by
+        // the caller's guarantee.
+        DevmPages {
+            dev: self.dev,
+            addr: self.addr,
+            order: self.order,
+            _contents: PhantomData,
+        }
+    }
 }
 
 impl<'a, C: Contents> DevmPages<'a, C> {

@@ -246,6 +246,10 @@ mod kalloc_devm {
         pages[bindings::PAGE_SIZE + 1] = 0xa5;
         assert_eq!(pages[bindings::PAGE_SIZE + 1], 0xa5);
         assert_eq!(devres_count(dev), base + 5);
+        // Pages not zeroed become `[u8]` once written, every byte.
+        let filled = DevmPages::alloc(dev, GFP_KERNEL, 1)?.fill(0x3c);
+        assert!(filled.len() == 2 * bindings::PAGE_SIZE && filled.iter().all(|&b| b == 0x3c));
+        filled.free();
 
         // Every handle belongs to the device it was allocated for.
         for owner in [

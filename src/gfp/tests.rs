@@ -225,6 +225,34 @@ mod kalloc_gfp {
         Ok(())
     }
 
+    /// In NMI context every request is refused with `EAGAIN`, flags that
+    /// never sleep too (kmalloc and the page allocator take locks an NMI
+    /// may have interrupted), before C is called: by the flag check and by
+    /// each family's constructor. The same requests pass outside.
+    #[test]
+    fn nmi_context_refuses_every_request() -> Result {
+        use crate::kmalloc::KmallocBox;
+        use crate::pages::LowmemPages;
+        use crate::slab::{SlabCache, SlabOptions};
+        use crate::vmalloc::VBuf;
+
+        let cache = SlabCache::<u64>::new(c"kalloc_gfp_nmi", SlabOptions::new())?;
+        let refused = crate::selftest::as_nmi(|| {
+            [
+                GFP_ATOMIC.check().err(),
+                GFP_NOWAIT.check_slab().err(),
+                KmallocBox::new(1u64, GFP_ATOMIC).err(),
+                cache.alloc(2, GFP_ATOMIC).err(),
+                LowmemPages::get_free_page(GFP_ATOMIC).err(),
+                VBuf::<u8>::new_uninit(64, GFP_ATOMIC).err(),
+            ]
+        })?;
+        assert!(refused.iter().all(|e| *e == Some(EAGAIN)));
+        assert!(GFP_ATOMIC.check().is_ok() && GFP_NOWAIT.check_slab().is_ok());
+        assert_eq!(*cache.alloc(3, GFP_ATOMIC)?, 3);
+        Ok(())
+    }
+
     /// The kernel crate's flags and kalloc's convert both ways with the
     /// same bits: every constant the kernel crate has, and unions of them;
     /// flags the kernel crate cannot express are `EINVAL`.

@@ -7,7 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_iomem)]
 mod kalloc_iomem {
     use super::super::*;
-    use crate::selftest::edu::read_edu_nofault;
+    use crate::selftest::edu::{map_edu, read_edu_nofault};
     use kernel::io::poll::read_poll_timeout;
     use kernel::io::Io;
     use kernel::sync::new_spinlock;
@@ -36,44 +36,6 @@ mod kalloc_iomem {
 
     fn edu() -> Result<PciDev> {
         PciDev::find(EDU_VENDOR, EDU_DEVICE)
-    }
-
-    /// Maps `len` bytes at `offset` into BAR `bar` of the edu device `dev`
-    /// (`range` is `Some((offset, len))`), or all of the BAR (`None`): the
-    /// tests' only way to its registers. `ENODEV` for any other device.
-    fn map_edu<const SIZE: usize>(
-        dev: &PciDev,
-        bar: u32,
-        range: Option<(usize, usize)>,
-    ) -> Result<IoMap<SIZE>> {
-        if (dev.vendor_id(), dev.device_id()) != (EDU_VENDOR, EDU_DEVICE) {
-            return Err(ENODEV);
-        }
-        // `dev` is QEMU's edu device (checked above), which the test VM has for
-        // kalloc's tests. Its driver is kalloc's own (`edu.rs`), and these
-        // tests act for it: the driver uses the identification register, and
-        // the liveness register only while it probes, which is never during
-        // this suite (it probes when kalloc is loaded, before the suites run,
-        // and when the `kalloc_devm` suite, another suite, or the VM's
-        // `edu-rebind` step binds it again; KUnit runs one suite at a time).
-        // Its BAR 0 holds registers only (other BARs do not exist: mapping them
-        // fails before `ioremap()`), and the tests' accesses have no effect
-        // beyond the device: they read the identification, status and unused
-        // registers, and write the liveness register (a scratch register), the
-        // factorial register (computed inside the device) and the DMA address
-        // register (inert: a transfer starts only when a command is written to
-        // 0x98, which no test does). No test writes the status register or the
-        // interrupt registers (0x60 and up), so the device raises no interrupt.
-        // The BAR stays where it is: the VM has no PCI hotplug and nothing
-        // writes the PCI `remove` or `rescan` files.
-        // SAFETY: As argued above, the tests may access these registers of
-        // edu, and its BAR stays where it is.
-        unsafe {
-            match range {
-                None => dev.map_bar(bar),
-                Some((offset, len)) => dev.map_bar_range(bar, offset, len),
-            }
-        }
     }
 
     /// Waits until the device is not computing a factorial.

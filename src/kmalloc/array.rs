@@ -19,8 +19,9 @@ use kernel::{bindings, prelude::*};
 /// # Invariants
 ///
 /// - `ptr` is what `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()`
-///   returned for `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR` when that
-///   is 0), and `self` owns that allocation.
+///   returned for at least `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR`
+///   for 0, or more bytes when it came from a `KVec` with spare
+///   capacity), and `self` owns that allocation.
 /// - `data(ptr, len * size_of::<T>())` is aligned for `T` (see the module
 ///   documentation) and points to `len` valid values of `T`.
 pub struct KmallocArray<T> {
@@ -70,9 +71,9 @@ impl<T> KmallocArray<T> {
     /// # Safety
     ///
     /// - `ptr` is what `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()`
-    ///   returned for `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR` if that
-    ///   is 0), for example through [`KmallocArray::into_raw`], and it holds
-    ///   `len` valid values of `T`.
+    ///   returned for at least `len * size_of::<T>()` bytes
+    ///   (`ZERO_SIZE_PTR` for 0), for example through
+    ///   [`KmallocArray::into_raw`], and it holds `len` valid values of `T`.
     /// - Nothing else uses or frees the allocation afterwards: the array owns
     ///   it.
     pub unsafe fn from_raw(ptr: *mut T, len: usize) -> Self {
@@ -219,6 +220,46 @@ impl<T> Drop for KmallocArray<T> {
         // SAFETY: `self.ptr` is what kmalloc returned (type invariants) and is
         // freed only here.
         unsafe { bindings::kfree(self.ptr.as_ptr().cast()) };
+    }
+}
+
+/// The same allocation as the kernel crate's `KVec<T>`, without copying:
+/// both free with `kfree()`. The vector's length and capacity are `len()`.
+impl<T> From<KmallocArray<T>> for KVec<T> {
+    fn from(a: KmallocArray<T>) -> KVec<T> {
+        let (ptr, len) = a.into_raw();
+        if len * size_of::<T>() == 0 {
+            // No allocation (C's `ZERO_SIZE_PTR` needs no `kfree()`).
+            // SAFETY: A dangling, aligned pointer with no capacity: an empty
+            // vector, or `len` zero-sized values.
+            return unsafe { KVec::from_raw_parts(NonNull::dangling().as_ptr(), len, 0) };
+        }
+        // SAFETY: `ptr` is a kmalloc allocation of at least
+        // `len * size_of::<T>()` bytes (no more than `isize::MAX`), aligned
+        // for `T` and holding `len` valid values: what `KVec`'s allocator
+        // (`krealloc()`/`kfree()`) allocates. The array gave it up.
+        unsafe { KVec::from_raw_parts(ptr, len, len) }
+    }
+}
+
+/// The same allocation as a [`KmallocArray`], without copying: its length
+/// is the vector's; spare capacity stays allocated until it is freed or
+/// resized.
+impl<T> From<KVec<T>> for KmallocArray<T> {
+    fn from(v: KVec<T>) -> KmallocArray<T> {
+        let (ptr, len, capacity) = v.into_raw_parts();
+        let ptr = if size_of::<T>() == 0 || capacity == 0 {
+            // The vector owned no memory: C's `ZERO_SIZE_PTR`, what kmalloc
+            // gives for zero bytes.
+            core::ptr::without_provenance_mut(16)
+        } else {
+            ptr
+        };
+        // SAFETY: `ptr` is `KVec`'s allocation, from `krealloc()` for
+        // `capacity * size_of::<T>()` bytes, at least `len` values, aligned
+        // for `T`, holding `len` valid values; or `ZERO_SIZE_PTR` where
+        // there is no memory (then `len * size_of::<T>()` is 0).
+        unsafe { KmallocArray::from_raw(ptr, len) }
     }
 }
 

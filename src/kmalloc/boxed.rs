@@ -4,14 +4,15 @@
 
 use super::{bucket, check_request, data, AllocFn};
 use crate::ffi;
+use crate::gfp::__GFP_ZERO;
 use crate::gfp::{Gfp, Node};
 use core::{
     marker::PhantomData,
-    mem::ManuallyDrop,
+    mem::{ManuallyDrop, MaybeUninit},
     ops::{Deref, DerefMut},
     ptr::NonNull,
 };
-use kernel::{bindings, prelude::*};
+use kernel::{bindings, prelude::*, types::ForeignOwnable};
 use pin_init::ZeroableOption;
 
 /// A `T` in memory from kmalloc, freed with `kfree()` on drop: the kmalloc
@@ -60,6 +61,23 @@ impl<T> KmallocBox<T> {
         })
     }
 
+    /// Allocates room for a `T` with C's `kmalloc()`, not initialised:
+    /// [`KmallocBox::write`] or [`KmallocBox::assume_init`] turn it into a
+    /// `KmallocBox<T>`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`KmallocBox::new`].
+    pub fn new_uninit(flags: Gfp) -> Result<KmallocBox<MaybeUninit<T>>> {
+        let ptr = KmallocBox::<MaybeUninit<T>>::alloc(bucket::kmalloc, flags)?;
+        // INVARIANT: `ptr` is from `kmalloc` for `size_of::<T>()` bytes,
+        // aligned for `T`, and any bytes are a valid `MaybeUninit<T>`.
+        Ok(KmallocBox {
+            ptr,
+            _owns: PhantomData,
+        })
+    }
+
     /// Moves `value` into memory from node `node` (C's `kmalloc_node()`).
     ///
     /// # Errors
@@ -80,6 +98,102 @@ impl<T> KmallocBox<T> {
             ptr,
             _owns: PhantomData,
         })
+    }
+
+    /// Moves `value` into zeroed memory from node `node`: C's
+    /// `kzalloc_node()`, the padding bytes of `T` zero too.
+    ///
+    /// # Errors
+    ///
+    /// As for [`KmallocBox::new`].
+    pub fn new_zeroed_on(flags: Gfp, node: Node) -> Result<Self>
+    where
+        T: Zeroable,
+    {
+        let size = size_of::<T>();
+        let flags = check_request(size, flags)?;
+        // SAFETY: As in `new_on`; `__GFP_ZERO` is what `kzalloc_node()` adds.
+        let ptr = unsafe {
+            ffi::kalloc_kmalloc_node(size, flags.as_raw() | __GFP_ZERO.as_raw(), node.id())
+        };
+        // INVARIANT: `kmalloc_node` returned `size_of::<T>()` zeroed bytes,
+        // aligned for `T`, and zeroed bytes are a valid `T`.
+        Ok(Self {
+            ptr: NonNull::new(ptr.cast()).ok_or(ENOMEM)?,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Builds a `T` in place in memory from `kmalloc()` and pins it there:
+    /// for values that must not move (locks, list heads, self-references),
+    /// as the kernel crate's `KBox::pin_init`. On failure the memory is
+    /// freed and nothing is dropped. A `Pin<KmallocBox<T>>`, like a
+    /// `KmallocBox<T>`, can be handed to the kernel crate as a
+    /// `ForeignOwnable` (an XArray entry, a device's private data).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kalloc::gfp::GFP_KERNEL;
+    /// use kalloc::kmalloc::KmallocBox;
+    /// use kernel::{alloc::flags, new_spinlock, xarray::{AllocKind, XArray}};
+    ///
+    /// let stats = KmallocBox::pin_init(new_spinlock!(0u64), GFP_KERNEL)?;
+    /// *stats.lock() += 1;
+    ///
+    /// let table = KBox::pin_init(XArray::new(AllocKind::Alloc), flags::GFP_KERNEL)?;
+    /// table.lock().store(3, stats, flags::GFP_KERNEL).map_err(|_| ENOMEM)?;
+    /// let count = table.lock().get(3).map(|stats| *stats.lock());
+    /// assert_eq!(count, Some(1));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`KmallocBox::new`], or the error of `init`.
+    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: Gfp) -> Result<Pin<Self>>
+    where
+        Error: From<E>,
+    {
+        let slot = Self::new_uninit(flags)?;
+        let at = data(slot.ptr, size_of::<T>()).as_ptr().cast::<T>();
+        // SAFETY: `at` is valid for writing a `T` and aligned for it. If
+        // `init` fails the slot holds no `T` and `slot`'s drop only frees
+        // the memory.
+        unsafe { init.__init(at)? };
+        // SAFETY: `init` succeeded, so the slot holds a valid `T`, which is
+        // pinned from now on: `Pin` gives out no `&mut KmallocBox<T>`, and
+        // the box frees it in place.
+        Ok(unsafe { Pin::new_unchecked(slot.assume_init()) })
+    }
+
+    /// Builds a `T` in place in memory from `kmalloc()`, without a copy on
+    /// the stack: for large values. On failure the memory is freed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`KmallocBox::pin_init`].
+    pub fn init<E>(init: impl Init<T, E>, flags: Gfp) -> Result<Self>
+    where
+        Error: From<E>,
+    {
+        let slot = Self::new_uninit(flags)?;
+        let at = data(slot.ptr, size_of::<T>()).as_ptr().cast::<T>();
+        // SAFETY: As in `pin_init`.
+        unsafe { init.__init(at)? };
+        // SAFETY: `init` succeeded, so the slot holds a valid `T`.
+        Ok(unsafe { slot.assume_init() })
+    }
+
+    /// Moves the value out and frees the memory with `kfree()`.
+    pub fn into_inner(self) -> T {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: By the type invariants `data()` points to a valid `T`,
+        // read once here: `this` is never dropped, so the `T` is not either.
+        let value = unsafe { data(this.ptr, size_of::<T>()).read() };
+        // SAFETY: `this.ptr` is what kmalloc returned (type invariants), and
+        // it is freed only here; the value has moved out.
+        unsafe { bindings::kfree(this.ptr.as_ptr().cast()) };
+        value
     }
 
     /// Gives up ownership and returns the pointer kmalloc returned
@@ -105,6 +219,31 @@ impl<T> KmallocBox<T> {
         let ptr = unsafe { NonNull::new_unchecked(ptr) };
         // INVARIANT: by the safety requirements.
         Self {
+            ptr,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T> KmallocBox<MaybeUninit<T>> {
+    /// Writes `value` into the box and returns it as a `KmallocBox<T>`.
+    pub fn write(mut self, value: T) -> KmallocBox<T> {
+        (*self).write(value);
+        // SAFETY: The value was just written.
+        unsafe { self.assume_init() }
+    }
+
+    /// Treats the contents as a `T`.
+    ///
+    /// # Safety
+    ///
+    /// The box holds a valid `T`.
+    pub unsafe fn assume_init(self) -> KmallocBox<T> {
+        let ptr = ManuallyDrop::new(self).ptr.cast::<T>();
+        // INVARIANT: The same allocation, of `size_of::<T>()` bytes (the
+        // size of `MaybeUninit<T>`), holding a valid `T` by the safety
+        // requirements.
+        KmallocBox {
             ptr,
             _owns: PhantomData,
         }
@@ -155,6 +294,105 @@ impl<T> Drop for KmallocBox<T> {
         // SAFETY: `self.ptr` is what kmalloc returned (type invariants) and is
         // freed only here.
         unsafe { bindings::kfree(self.ptr.as_ptr().cast()) };
+    }
+}
+
+/// A box never moves its value, so it is `Unpin` whatever `T` is (as
+/// `Box<T>`): `Pin<KmallocBox<T>>` is what keeps a pinned `T` in place.
+impl<T> Unpin for KmallocBox<T> {}
+
+impl<T> From<KmallocBox<T>> for Pin<KmallocBox<T>> {
+    /// Pins the value where it is, as `Box::into_pin`.
+    fn from(b: KmallocBox<T>) -> Self {
+        // SAFETY: The value stays at its address until the box frees it:
+        // `Pin` gives out no `&mut KmallocBox<T>` to move it out with.
+        unsafe { Pin::new_unchecked(b) }
+    }
+}
+
+/// The alignment of the pointer [`KmallocBox::into_raw`] returns: kmalloc's
+/// own alignment or `T`'s, whichever is larger (see the module
+/// documentation), or `ZERO_SIZE_PTR`'s (16) for a zero-sized `T`.
+const fn foreign_align<T>() -> usize {
+    if size_of::<T>() == 0 {
+        16
+    } else if align_of::<T>() > super::ARCH_KMALLOC_MINALIGN {
+        align_of::<T>()
+    } else {
+        super::ARCH_KMALLOC_MINALIGN
+    }
+}
+
+// SAFETY: `into_foreign` returns the pointer kmalloc returned (never NULL;
+// `ZERO_SIZE_PTR` for a zero-sized `T`), aligned to `foreign_align::<T>()`
+// (see the module documentation); `from_foreign` and the borrows take it
+// back as `from_raw` and `deref` do.
+unsafe impl<T> ForeignOwnable for KmallocBox<T> {
+    const FOREIGN_ALIGN: usize = foreign_align::<T>();
+    type Borrowed<'a>
+        = &'a T
+    where
+        Self: 'a;
+    type BorrowedMut<'a>
+        = &'a mut T
+    where
+        Self: 'a;
+
+    fn into_foreign(self) -> *mut c_void {
+        self.into_raw().cast()
+    }
+
+    unsafe fn from_foreign(ptr: *mut c_void) -> Self {
+        // SAFETY: `ptr` is from `into_foreign`, that is `into_raw`, and is
+        // taken back once (the safety requirements).
+        unsafe { Self::from_raw(ptr.cast()) }
+    }
+
+    unsafe fn borrow<'a>(ptr: *mut c_void) -> &'a T {
+        // SAFETY: `ptr` is from `into_raw`, so `data()` points to a valid,
+        // aligned `T`, alive and not changed during `'a` (the safety
+        // requirements; `ptr` is not NULL).
+        unsafe { data(NonNull::new_unchecked(ptr.cast::<T>()), size_of::<T>()).as_ref() }
+    }
+
+    unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> &'a mut T {
+        // SAFETY: As in `borrow`, and no other borrow overlaps `'a`.
+        unsafe { data(NonNull::new_unchecked(ptr.cast::<T>()), size_of::<T>()).as_mut() }
+    }
+}
+
+// SAFETY: As for `KmallocBox<T>`; the value is handed out pinned only.
+unsafe impl<T> ForeignOwnable for Pin<KmallocBox<T>> {
+    const FOREIGN_ALIGN: usize = foreign_align::<T>();
+    type Borrowed<'a>
+        = Pin<&'a T>
+    where
+        Self: 'a;
+    type BorrowedMut<'a>
+        = Pin<&'a mut T>
+    where
+        Self: 'a;
+
+    fn into_foreign(self) -> *mut c_void {
+        // SAFETY: The value stays pinned: only `from_foreign` (pinned
+        // again) and the pinned borrows reach it.
+        unsafe { Pin::into_inner_unchecked(self) }.into_foreign()
+    }
+
+    unsafe fn from_foreign(ptr: *mut c_void) -> Self {
+        // SAFETY: `ptr` is from `into_foreign` (safety requirements), and
+        // the value was pinned there.
+        unsafe { Pin::new_unchecked(KmallocBox::from_foreign(ptr)) }
+    }
+
+    unsafe fn borrow<'a>(ptr: *mut c_void) -> Pin<&'a T> {
+        // SAFETY: As for `KmallocBox<T>`; the value is pinned.
+        unsafe { Pin::new_unchecked(KmallocBox::<T>::borrow(ptr)) }
+    }
+
+    unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> Pin<&'a mut T> {
+        // SAFETY: As for `KmallocBox<T>`; the value is pinned.
+        unsafe { Pin::new_unchecked(KmallocBox::<T>::borrow_mut(ptr)) }
     }
 }
 

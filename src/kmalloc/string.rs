@@ -51,7 +51,7 @@ impl KString {
     /// `GFP_ATOMIC` included.
     ///
     /// `kasprintf()` formats twice, once to size its buffer and once to fill
-    /// it, and warns if the two texts differ. So the arguments are formatted
+    /// it, and warns if the two lengths differ. So the arguments are formatted
     /// once and checked here (`format_once`), and `%pA` then prints that
     /// fixed text: both of C's passes give exactly the text that was
     /// checked.

@@ -785,6 +785,166 @@ mod kalloc_kmalloc {
         Ok(())
     }
 
+    /// A `KmallocBox` itself is an XArray entry (`ForeignOwnable`): stored,
+    /// lent out, changed in place through `get_mut`, and given back at the
+    /// address it was stored from; so are a pinned one and a zero-sized
+    /// one. An entry left in the XArray is dropped with it (kmemleak
+    /// watches).
+    #[test]
+    fn kmalloc_box_is_an_xarray_entry() -> Result {
+        use kernel::alloc::flags as kf;
+        use kernel::sync::SpinLock;
+        use kernel::xarray::{AllocKind, XArray};
+
+        let xa = KBox::pin_init(
+            XArray::<KmallocBox<u64>>::new(AllocKind::Alloc),
+            kf::GFP_KERNEL,
+        )?;
+        let first = KmallocBox::new(10u64, GFP_KERNEL)?;
+        let at = ptr::from_ref(&*first);
+        let second = KmallocBox::new(20u64, GFP_KERNEL)?;
+        let mut guard = xa.lock();
+        assert!(guard
+            .store(1, first, kf::GFP_ATOMIC)
+            .map_err(|_| ENOMEM)?
+            .is_none());
+        assert!(guard
+            .store(2, second, kf::GFP_ATOMIC)
+            .map_err(|_| ENOMEM)?
+            .is_none());
+        assert!(guard.get(1).is_some_and(|v| ptr::eq(v, at) && *v == 10));
+        *guard.get_mut(2).ok_or(ENOENT)? += 1;
+        let taken = guard.remove(1).ok_or(ENOENT)?;
+        assert!(ptr::eq(&*taken, at) && *taken == 10);
+        assert_eq!(guard.get(2).copied(), Some(21));
+        drop(guard);
+
+        let pinned = KBox::pin_init(
+            XArray::<Pin<KmallocBox<SpinLock<u32>>>>::new(AllocKind::Alloc),
+            kf::GFP_KERNEL,
+        )?;
+        let lock = KmallocBox::pin_init(new_spinlock!(5u32), GFP_KERNEL)?;
+        let mut guard = pinned.lock();
+        assert!(guard
+            .store(0, lock, kf::GFP_ATOMIC)
+            .map_err(|_| ENOMEM)?
+            .is_none());
+        assert!(guard.get(0).is_some_and(|l| *l.lock() == 5));
+        drop(guard);
+
+        let units = KBox::pin_init(
+            XArray::<KmallocBox<()>>::new(AllocKind::Alloc),
+            kf::GFP_KERNEL,
+        )?;
+        let unit = KmallocBox::new((), GFP_KERNEL)?;
+        let mut guard = units.lock();
+        assert!(guard
+            .store(7, unit, kf::GFP_ATOMIC)
+            .map_err(|_| ENOMEM)?
+            .is_none());
+        assert!(guard.remove(7).is_some());
+        Ok(())
+    }
+
+    /// `new_uninit` then `write`, `into_inner` (the value moves out whole and
+    /// is dropped once, by its new owner), `init` and `pin_init` in place,
+    /// and an initialiser that fails: its error comes back, nothing is
+    /// dropped and the memory is freed (kmemleak watches).
+    #[test]
+    fn box_uninit_init_and_into_inner() -> Result {
+        let drops = Cell::new(0);
+        let b = KmallocBox::<Probe<'_>>::new_uninit(GFP_KERNEL)?.write(Probe::new(&drops, 7));
+        assert_eq!(b.value, 7);
+        let probe = b.into_inner();
+        assert_eq!((probe.value, drops.get()), (7, 0));
+        drop(probe);
+        assert_eq!(drops.get(), 1);
+
+        let big = KmallocBox::<[u64; 512]>::init(pin_init::init_zeroed(), GFP_KERNEL)?;
+        assert!(big.iter().all(|&x| x == 0));
+        let lock = KmallocBox::pin_init(new_spinlock!(Probe::new(&drops, 8)), GFP_KERNEL)?;
+        assert_eq!(lock.lock().value, 8);
+        drop(lock);
+        assert_eq!(drops.get(), 2);
+
+        let failing = Err::<Probe<'_>, Error>(EBUSY);
+        assert!(KmallocBox::<Probe<'_>>::init::<Error>(failing, GFP_KERNEL).err() == Some(EBUSY));
+        let failing = Err::<Probe<'_>, Error>(EBUSY);
+        let pinned = KmallocBox::<Probe<'_>>::pin_init::<Error>(failing, GFP_KERNEL);
+        assert!(pinned.err() == Some(EBUSY));
+        assert_eq!(drops.get(), 2);
+        assert!(KmallocBox::<u8>::new_uninit(GFP_KERNEL | __GFP_HIGHMEM).err() == Some(EINVAL));
+        Ok(())
+    }
+
+    /// `kzalloc_node()`: every byte zero, also where the last object of
+    /// the cache held other bytes (freed objects are poisoned, and the
+    /// same object usually comes back).
+    #[test]
+    fn zeroed_on_a_node_is_zero() -> Result {
+        use crate::gfp::Node;
+
+        for node in [Node::ANY, Node::new(0)?] {
+            drop(KmallocBox::new_on([0xa5u8; 200], GFP_KERNEL, node)?);
+            let b = KmallocBox::<[u8; 200]>::new_zeroed_on(GFP_KERNEL, node)?;
+            assert!(b.iter().all(|&x| x == 0));
+        }
+        assert!(
+            KmallocBox::<u64>::new_zeroed_on(GFP_KERNEL | GFP_DMA32, Node::ANY).err()
+                == Some(EINVAL)
+        );
+        Ok(())
+    }
+
+    /// A `KmallocArray` becomes the kernel crate's `KVec` and back without
+    /// a copy (the same address), values intact; the vector grows with
+    /// `krealloc()` and its spare capacity goes with it, and the array
+    /// resizes it again; every value is dropped once (counted), the memory
+    /// freed once (KASAN and kmemleak watch); so are empty and zero-sized
+    /// ones.
+    #[test]
+    fn kmalloc_array_and_kvec_convert_in_place() -> Result {
+        use kernel::alloc::flags as kf;
+
+        let a = KmallocArray::from_slice(&[1u32, 2, 3], GFP_KERNEL)?;
+        let at = a.as_ptr();
+        let mut v: KVec<u32> = a.into();
+        assert!(v.as_ptr() == at && v[..] == [1, 2, 3]);
+        v.extend_from_slice(&[4; 100], kf::GFP_KERNEL)?;
+        v.truncate(50);
+        assert!(v.capacity() > v.len());
+        let mut a: KmallocArray<u32> = v.into();
+        assert!(a.len() == 50 && a[..3] == [1, 2, 3] && a[3..].iter().all(|&x| x == 4));
+        a.resize(500, 5, GFP_KERNEL)?;
+        assert!(a[..3] == [1, 2, 3] && a[3..50].iter().all(|&x| x == 4));
+        assert!(a[50..].iter().all(|&x| x == 5));
+
+        let drops = Cell::new(0);
+        let mut v = KVec::new();
+        for i in 0..6 {
+            v.push(Probe::new(&drops, i), kf::GFP_KERNEL)?;
+        }
+        let a: KmallocArray<Probe<'_>> = v.into();
+        assert!(a.len() == 6 && a[5].value == 5 && drops.get() == 0);
+        let v: KVec<Probe<'_>> = a.into();
+        assert!(v.len() == 6 && drops.get() == 0);
+        let a: KmallocArray<Probe<'_>> = v.into();
+        drop(a);
+        assert_eq!(drops.get(), 6);
+
+        let empty: KVec<u64> = KmallocArray::<u64>::from_slice(&[], GFP_KERNEL)?.into();
+        assert!(empty.is_empty());
+        let empty: KmallocArray<u64> = KVec::<u64>::with_capacity(8, kf::GFP_KERNEL)?.into();
+        assert!(empty.is_empty());
+        let mut units = KVec::new();
+        units.extend_from_slice(&[(); 4], kf::GFP_KERNEL)?;
+        let units: KmallocArray<()> = units.into();
+        assert_eq!(units.len(), 4);
+        let units: KVec<()> = units.into();
+        assert_eq!(units.len(), 4);
+        Ok(())
+    }
+
     /// `kmalloc_node()` and `kmem_cache_alloc_node()`: the value is there,
     /// with the same request check as without a node.
     #[test]

@@ -21,7 +21,7 @@ mod kalloc_pages {
     // The helpers below report with `pr_err!` and a return value: KUnit's
     // `assert!` is only in scope in the test functions.
 
-    /// Orders checked one by one: at least 0..=4 as the issue asks, and a
+    /// Orders checked one by one: 0..=4, the orders drivers use most, and a
     /// few more of the orders above `PAGE_ALLOC_COSTLY_ORDER` (3), whose
     /// blocks bypass the per-CPU lists.
     const TEST_MAX_ORDER: u32 = 6;

@@ -287,6 +287,46 @@ pub(crate) mod testing {
     }
 }
 
+/// Maps `len` bytes at `offset` into BAR `bar` of the edu device `dev`
+/// (`range` is `Some((offset, len))`), or all of the BAR (`None`): the
+/// `kalloc_iomem` suite's only way to its registers. `ENODEV` for any
+/// other device.
+pub(crate) fn map_edu<const SIZE: usize>(
+    dev: &crate::iomem::PciDev,
+    bar: u32,
+    range: Option<(usize, usize)>,
+) -> Result<crate::iomem::IoMap<SIZE>> {
+    if (dev.vendor_id(), dev.device_id()) != (VENDOR_ID, DEVICE_ID) {
+        return Err(ENODEV);
+    }
+    // `dev` is QEMU's edu device (checked above), which the test VM has for
+    // kalloc's tests. Its driver is kalloc's own (this file), and the
+    // `kalloc_iomem` suite acts for it: the driver uses the identification
+    // register, and the liveness register and the DMA engine only while it
+    // probes, which is never during that suite (it probes when kalloc is
+    // loaded, before the suites run, and when the `kalloc_devm` suite,
+    // another suite, or the VM's `edu-rebind` step binds it again; KUnit
+    // runs one suite at a time).
+    // Its BAR 0 holds registers only (other BARs do not exist: mapping them
+    // fails before `ioremap()`), and the suite's accesses have no effect
+    // beyond the device: its cases read the identification, status and unused
+    // registers, and write the liveness register (a scratch register), the
+    // factorial register (computed inside the device) and the DMA address
+    // register (inert: a transfer starts only when a command is written to
+    // 0x98, which no case does). No case writes the status register or the
+    // interrupt registers (0x60 and up), so the device raises no interrupt.
+    // The BAR stays where it is: the VM has no PCI hotplug and nothing
+    // writes the PCI `remove` or `rescan` files.
+    // SAFETY: As argued above, the suite may access these registers of
+    // edu, and its BAR stays where it is.
+    unsafe {
+        match range {
+            None => dev.map_bar(bar),
+            Some((offset, len)) => dev.map_bar_range(bar, offset, len),
+        }
+    }
+}
+
 /// Test support: [`read_nofault_u32`] of `addr`, which is 0 or the address
 /// of the identification register of QEMU's edu device in an [`IoMap`]
 /// (including one that a device-scoped mapping owns) that is alive or has

@@ -52,6 +52,7 @@ struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
 int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data);
 bool kalloc_test_debug_pagealloc(void);
+void kalloc_test_as_nmi(void (*fn)(void *data), void *data);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
@@ -331,6 +332,23 @@ void kalloc_test_skip(const char *option)
 bool kalloc_test_debug_pagealloc(void)
 {
 	return debug_pagealloc_enabled();
+}
+
+/*
+ * Calls fn(data) with the preemption count of NMI context (what
+ * __nmi_enter() adds, so in_nmi() and in_hardirq() are true) and local
+ * interrupts off, so that no real interrupt sees it. fn must only check
+ * the context: it runs on no NMI stack and takes no lock.
+ */
+void kalloc_test_as_nmi(void (*fn)(void *data), void *data)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
+	fn(data);
+	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
+	local_irq_restore(flags);
 }
 
 /* One CPU's share of kalloc_test_run_on_cpus(). */

@@ -180,7 +180,11 @@ impl<T, K: CacheKind> SlabCache<T, K> {
             return Err(EINVAL);
         }
         let (useroffset, usersize) = match options.usercopy {
-            Some((offset, len)) if offset.checked_add(len).is_none_or(|end| end > size) => {
+            // An offset without a size is C's `WARN_ON(!usersize && useroffset)`.
+            Some((offset, len))
+                if (len == 0 && offset != 0)
+                    || offset.checked_add(len).is_none_or(|end| end > size) =>
+            {
                 return Err(EINVAL)
             }
             Some(region) => region,

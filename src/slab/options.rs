@@ -101,7 +101,7 @@ impl SlabOptions {
     /// `CONFIG_HARDENED_USERCOPY`, a copy that touches any other byte of an
     /// object of a cache is a kernel BUG (`usercopy_abort()`); a cache
     /// without a region allows none. Cache creation fails with `EINVAL` if
-    /// the region is not inside `T`.
+    /// the region is not inside `T`, or has an offset but no size.
     ///
     /// # Examples
     ///

@@ -219,7 +219,8 @@ mod kalloc_slab {
         let cache = SlabCache::<Item>::new(c"kalloc_slab_usercopy_none", none)?;
         assert_eq!(cache.stats()?.usersize, 0);
         drop(cache);
-        for (offset, len) in [(0, item + 1), (1, item), (item, 1), (usize::MAX, 2)] {
+        // The last: an offset without a size, which C WARNs about.
+        for (offset, len) in [(0, item + 1), (1, item), (item, 1), (usize::MAX, 2), (1, 0)] {
             let options = none.usercopy(offset, len);
             assert!(
                 SlabCache::<Item>::new(c"kalloc_slab_usercopy_bad", options).err() == Some(EINVAL)
@@ -232,8 +233,8 @@ mod kalloc_slab {
     /// or without a constructor (which adds metadata), gives a cache SLUB
     /// creates: one object with its metadata fits in the largest slab. (A
     /// failure would make SLUB print a stack dump, which fails the run.) An
-    /// object the size of the largest slab, which the previous limit
-    /// accepted, does not fit once SLUB adds its metadata: `EINVAL`.
+    /// object the size of the largest slab does not fit once SLUB adds its
+    /// metadata: `EINVAL`.
     #[test]
     fn largest_object_fits_in_a_slab() -> Result {
         if counts_unseen() {

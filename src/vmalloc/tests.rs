@@ -211,6 +211,54 @@ mod kalloc_vmalloc {
         Ok(())
     }
 
+    /// A `VBuf` becomes the kernel crate's `VVec` and back without a copy
+    /// (the same address, in the vmalloc area), values intact; the vector
+    /// grows with `vrealloc()` and its spare capacity goes with it; every
+    /// value is dropped once (counted), the memory freed once (KASAN and
+    /// kmemleak watch); an empty vector is `EINVAL`.
+    #[test]
+    fn vbuf_and_vvec_convert_in_place() -> Result {
+        use kernel::alloc::{flags as kf, VVec};
+
+        let buf = VBuf::from_fn(1000, GFP_KERNEL, |i| i as u32)?;
+        let at = buf.as_ptr();
+        let mut v: VVec<u32> = buf.into();
+        assert!(v.as_ptr() == at && v.len() == 1000);
+        v.extend_from_slice(&[7; 3000], kf::GFP_KERNEL)?;
+        v.truncate(2000);
+        assert!(v.capacity() > v.len());
+        let buf = VBuf::try_from(v)?;
+        assert!(is_vmalloc_addr(buf.as_ptr()) && buf.len() == 2000);
+        assert!(buf[..1000].iter().enumerate().all(|(i, &x)| x == i as u32));
+        assert!(buf[1000..].iter().all(|&x| x == 7));
+
+        let drops = Cell::new(0);
+        let mut v = VVec::new();
+        for _ in 0..5 {
+            v.push(Counted(&drops), kf::GFP_KERNEL)?;
+        }
+        let buf = VBuf::try_from(v)?;
+        assert_eq!((buf.len(), drops.get()), (5, 0));
+        let v: VVec<Counted<'_>> = buf.into();
+        drop(v);
+        assert_eq!(drops.get(), 5);
+
+        assert!(VBuf::try_from(VVec::<u64>::new()).err() == Some(EINVAL));
+        let mut units = VVec::new();
+        units.push((), kf::GFP_KERNEL)?;
+        assert!(VBuf::try_from(units).err() == Some(EINVAL));
+        Ok(())
+    }
+
+    /// Counts its drops in a shared cell.
+    struct Counted<'a>(&'a Cell<usize>);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
     /// Sizes are checked before C sees them: an overflowing `len * size`
     /// or one beyond `isize::MAX` is `EOVERFLOW`, zero is `EINVAL`, and a
     /// size larger than memory is `ENOMEM` without a warning.
