@@ -286,8 +286,8 @@ impl Gfp {
     /// modifiers ([`Gfp::zone`], C's `GFP_ZONE_BAD`), both migratetype bits,
     /// and bits that are no `gfp_t` flag (beyond `__GFP_BITS_MASK`, or the
     /// unused bit); and for `__GFP_SKIP_ZERO` (kernels with KASAN's tag
-    /// modes), which would make zeroed memory stale. Whether an allocator can honour the flags is its own
-    /// check ([`Gfp::check`]).
+    /// modes), which would make zeroed memory stale. Whether an allocator
+    /// can honour the flags is its own check ([`Gfp::check`]).
     pub fn from_raw(raw: RawGfp) -> Result<Gfp> {
         if raw & !KNOWN != 0 {
             return Err(EINVAL);
@@ -333,8 +333,12 @@ impl Gfp {
         self.0 & MOVABLE != 0
     }
 
-    /// The zone these flags ask for, or `EINVAL` for an invalid mix of zone
-    /// modifiers (C's `GFP_ZONE_BAD`).
+    /// The zone these flags ask for.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an invalid mix of zone modifiers (C's `GFP_ZONE_BAD`):
+    /// more than one of `GFP_DMA`, `GFP_DMA32` and `__GFP_HIGHMEM`.
     #[inline]
     pub fn zone(self) -> Result<Zone> {
         let dma = self.0 & DMA != 0;
@@ -352,7 +356,10 @@ impl Gfp {
     }
 
     /// Returns the flags if they can be used for an allocation here and
-    /// now, else an error:
+    /// now.
+    ///
+    /// # Errors
+    ///
     /// - `EINVAL` unless they are a combination the page allocator accepts:
     ///   at most one zone modifier ([`Gfp::zone`]), at most one migratetype,
     ///   and `__GFP_NOFAIL` only with a request that may sleep;
@@ -396,7 +403,12 @@ impl Gfp {
 
     /// [`Gfp::check`], and also that the slab allocator (kmalloc,
     /// kmem_cache) can honour the flags: no highmem, no DMA32, no movable
-    /// memory. `EINVAL` otherwise.
+    /// memory.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Gfp::check`]; `EINVAL` also for `__GFP_HIGHMEM`, `GFP_DMA32`
+    /// and `__GFP_MOVABLE`.
     #[inline]
     pub fn check_slab(self) -> Result<Gfp> {
         self.check()?;

@@ -96,7 +96,9 @@ impl<const SIZE: usize> IoMap<SIZE> {
     /// Maps `len` bytes of device memory at physical address `phys`,
     /// uncached (C's `ioremap()`).
     ///
-    /// Errors: `EINVAL` for a zero length, a length below `SIZE` or not a
+    /// # Errors
+    ///
+    /// `EINVAL` for a zero length, a length below `SIZE` or not a
     /// multiple of 4, a start that is not 4-byte aligned, or a range that
     /// overlaps system RAM (which C refuses with a WARN); `EOVERFLOW` if the
     /// range wraps around the physical address space; `EAGAIN` in a context
@@ -226,7 +228,11 @@ unsafe impl Send for PciDev {}
 
 impl PciDev {
     /// The first PCI device with this vendor and device ID (C's
-    /// `pci_get_device(vendor, device, NULL)`), or `ENODEV`.
+    /// `pci_get_device(vendor, device, NULL)`).
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if there is no such device.
     pub fn find(vendor: u16, device: u16) -> Result<Self> {
         // SAFETY: With `from == NULL`, `pci_get_device()` searches from the
         // first device, and returns a match with a reference taken, or NULL.
@@ -250,7 +256,9 @@ impl PciDev {
 
     /// Where the PCI core placed BAR number `bar`, if it is a memory BAR.
     ///
-    /// Errors: `EINVAL` if `bar` is not a BAR number (0 to 5) or the BAR
+    /// # Errors
+    ///
+    /// `EINVAL` if `bar` is not a BAR number (0 to 5) or the BAR
     /// is an I/O port range; `ENODEV` if the device does not implement the
     /// BAR or the PCI core did not assign it.
     pub fn mem_bar(&self, bar: u32) -> Result<MemBar> {
@@ -261,7 +269,9 @@ impl PciDev {
     /// Maps all of memory BAR `bar` (C's `ioremap()` of
     /// `pci_resource_start()`, `pci_resource_len()`). May sleep.
     ///
-    /// Errors: as for [`PciDev::mem_bar`] and [`IoMap::ioremap`].
+    /// # Errors
+    ///
+    /// As for [`PciDev::mem_bar`] and [`IoMap::ioremap`].
     ///
     /// # Safety
     ///
@@ -275,7 +285,9 @@ impl PciDev {
 
     /// Maps `len` bytes at `offset` into memory BAR `bar`. May sleep.
     ///
-    /// Errors: as for [`PciDev::mem_bar`]; `EINVAL` for a zero `len`;
+    /// # Errors
+    ///
+    /// As for [`PciDev::mem_bar`]; `EINVAL` for a zero `len`;
     /// `EOVERFLOW` if `offset + len` overflows; `ERANGE` if the range
     /// does not lie inside the BAR; as for [`IoMap::ioremap`].
     ///
@@ -357,11 +369,14 @@ impl Drop for PciDev {
 }
 
 /// Reads the `u32` at kernel virtual address `addr` without faulting (C's
-/// `copy_from_kernel_nofault()`): `EFAULT` if nothing is mapped there,
-/// `ERANGE` for a user-space address.
+/// `copy_from_kernel_nofault()`).
 ///
 /// A diagnostic, for instance to check that an [`IoMap`] is gone once it
 /// has been dropped. It is a plain load, not an MMIO accessor.
+///
+/// # Errors
+///
+/// `EFAULT` if nothing is mapped there, `ERANGE` for a user-space address.
 ///
 /// # Safety
 ///

@@ -24,6 +24,8 @@
 //! is an error and never a warning splat:
 //! - flags kmalloc cannot honour (highmem, DMA32, movable, or an invalid
 //!   combination; see [`Gfp::check_slab`]): `EINVAL`;
+//! - flags that may sleep where sleeping is not allowed, and any request
+//!   in NMI context ([`Gfp::check`]): `EAGAIN`;
 //! - `__GFP_NOFAIL` for more than [`NOFAIL_MAX_SIZE`] bytes (the page
 //!   allocator does not support it above order 1): `EINVAL`;
 //! - more than [`KMALLOC_MAX_SIZE`] bytes: `ENOMEM`, without the warning C

@@ -169,7 +169,9 @@ impl<T> VBuf<T> {
     /// Allocates an uninitialised buffer of `len` values (C's `vmalloc()`,
     /// or `vzalloc()` if `flags` holds `__GFP_ZERO`).
     ///
-    /// Errors: `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL`
+    /// # Errors
+    ///
+    /// `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL`
     /// for a zero size or flags vmalloc does not take, `EAGAIN` in a
     /// context that cannot sleep, `ENOMEM` if the memory is not there (add
     /// `__GFP_NOWARN` when that is expected).
@@ -182,7 +184,9 @@ impl<T> VBuf<T> {
     /// which only the kernel may call: kalloc uses `vrealloc_node(NULL,
     /// ...)`, documented to behave exactly as it).
     ///
-    /// Errors: as for [`VBuf::new_uninit`].
+    /// # Errors
+    ///
+    /// As for [`VBuf::new_uninit`].
     pub fn new_uninit_on(len: usize, flags: Gfp, node: Node) -> Result<VBuf<MaybeUninit<T>>> {
         let ptr = Self::alloc(len, flags, node)?;
         // INVARIANT: `ptr` is a fresh vmalloc allocation of
@@ -196,7 +200,9 @@ impl<T> VBuf<T> {
 
     /// Allocates a buffer of `len` zeroed values (C's `vzalloc()`).
     ///
-    /// Errors: as for [`VBuf::new_uninit`].
+    /// # Errors
+    ///
+    /// As for [`VBuf::new_uninit`].
     pub fn zeroed(len: usize, flags: Gfp) -> Result<Self>
     where
         T: Zeroable,
@@ -210,7 +216,9 @@ impl<T> VBuf<T> {
     /// Allocates a buffer of `len` values (C's `vmalloc()`) and sets the
     /// value at each index `i` to `f(i)`.
     ///
-    /// Errors: as for [`VBuf::new_uninit`].
+    /// # Errors
+    ///
+    /// As for [`VBuf::new_uninit`].
     pub fn from_fn(len: usize, flags: Gfp, mut f: impl FnMut(usize) -> T) -> Result<Self> {
         let mut buf = Self::new_uninit(len, flags)?;
         for (i, slot) in buf.iter_mut().enumerate() {
@@ -251,7 +259,9 @@ impl<T: Copy> VBuf<T> {
     /// shrinks in place and grows in place where the area has room, else
     /// moves the values to a new area and frees the old one.
     ///
-    /// Errors: as for [`VBuf::new_uninit`], and `EAGAIN` wherever sleeping
+    /// # Errors
+    ///
+    /// As for [`VBuf::new_uninit`], and `EAGAIN` wherever sleeping
     /// is not allowed, whatever the flags (`vrealloc()` may free the old
     /// area, and `vfree()` may sleep). On an error the buffer is unchanged.
     pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {

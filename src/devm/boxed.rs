@@ -56,7 +56,9 @@ pub(super) const fn storable<T>() -> bool {
 impl<'a, T> DevmBox<'a, T> {
     /// Moves `value` into memory of `dev` (C's `devm_kmalloc()`).
     ///
-    /// Errors: see the module documentation; `ENOMEM` if the allocation
+    /// # Errors
+    ///
+    /// See the module documentation; `ENOMEM` if the allocation
     /// fails.
     pub fn new(dev: &'a Device<Bound>, value: T, flags: Gfp) -> Result<Self> {
         const {
@@ -80,7 +82,9 @@ impl<'a, T> DevmBox<'a, T> {
 
     /// A zeroed `T` in memory of `dev` (C's `devm_kzalloc()`).
     ///
-    /// Errors: as for [`DevmBox::new`].
+    /// # Errors
+    ///
+    /// As for [`DevmBox::new`].
     pub fn new_zeroed(dev: &'a Device<Bound>, flags: Gfp) -> Result<Self>
     where
         T: Zeroable,
@@ -105,7 +109,9 @@ impl<'a, T> DevmBox<'a, T> {
 impl<'a, T> DevmBox<'a, [T]> {
     /// `len` zeroed values of `T` in memory of `dev` (C's `devm_kcalloc()`).
     ///
-    /// Errors: `EOVERFLOW` if `len * size_of::<T>()` overflows; otherwise
+    /// # Errors
+    ///
+    /// `EOVERFLOW` if `len * size_of::<T>()` overflows; otherwise
     /// as for [`DevmBox::new`], for the size in bytes.
     pub fn new_slice_zeroed(dev: &'a Device<Bound>, len: usize, flags: Gfp) -> Result<Self>
     where
@@ -135,7 +141,9 @@ impl<'a, T> DevmBox<'a, [T]> {
 impl<'a, T: Copy> DevmBox<'a, [T]> {
     /// A copy of `src` in memory of `dev` (C's `devm_kmemdup()`).
     ///
-    /// Errors: as for [`DevmBox::new_slice_zeroed`]; `EINVAL` for an empty
+    /// # Errors
+    ///
+    /// As for [`DevmBox::new_slice_zeroed`]; `EINVAL` for an empty
     /// `src` (a device holds no empty allocation).
     pub fn from_slice(dev: &'a Device<Bound>, src: &[T], flags: Gfp) -> Result<Self> {
         const {
@@ -162,7 +170,9 @@ impl<'a, T: Copy> DevmBox<'a, [T]> {
     /// first `min(len, new_len)` values stay, new ones are `value`; the
     /// memory stays on the device's list (moved, if C had to move it).
     ///
-    /// Errors: as for [`DevmBox::new_slice_zeroed`], for the new size; a
+    /// # Errors
+    ///
+    /// As for [`DevmBox::new_slice_zeroed`], for the new size; a
     /// new length of 0 is `EINVAL` (C would free the memory). On an error
     /// the memory is unchanged.
     pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {

@@ -104,7 +104,9 @@ impl<'a, const SIZE: usize> DevmIoMap<'a, SIZE> {
     /// of it, until the device is unbound. A driver calls it for the devices
     /// it drives (see the module documentation).
     ///
-    /// Errors: `EINVAL` if `bar` is not a BAR number (0 to 5) or is an I/O
+    /// # Errors
+    ///
+    /// `EINVAL` if `bar` is not a BAR number (0 to 5) or is an I/O
     /// port range; `ENODEV` if the device does not implement the BAR or it
     /// is not assigned; `EBUSY` if the BAR is claimed already (by another
     /// driver, or by an earlier mapping of this one); as for

@@ -45,8 +45,13 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
     /// Hands `value` to `dev`, which drops it when it is unbound.
     ///
     /// May sleep: the value and C's bookkeeping are allocated with
-    /// `GFP_KERNEL`. Errors: `EAGAIN` where sleeping is not allowed (under
-    /// a spinlock, with interrupts off), `ENOMEM`; `value` is dropped then.
+    /// `GFP_KERNEL`.
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN` where sleeping is not allowed (under a spinlock, with
+    /// interrupts off); `ENOMEM` if an allocation fails. `value` is dropped
+    /// then.
     pub fn new(dev: &'a Device<Bound>, value: T) -> Result<Self> {
         crate::gfp::GFP_KERNEL.check()?;
         let ptr = KBox::into_raw(KBox::new(value, kflags::GFP_KERNEL)?);

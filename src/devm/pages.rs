@@ -76,7 +76,9 @@ impl<'a> DevmPages<'a, Uninit> {
     /// May sleep, whatever the flags: C allocates its bookkeeping with
     /// `GFP_KERNEL`.
     ///
-    /// Errors: `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid
+    /// # Errors
+    ///
+    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid
     /// flags, flags that may not sleep or hold `__GFP_NOFAIL`, and for the
     /// highmem and movable zones (the pages need a kernel address);
     /// `ENOMEM` if the allocation fails.

@@ -51,7 +51,9 @@ impl<'a> DevmStr<'a> {
     /// buffer (see `format_once`): C formats that
     /// text, the same each time.
     ///
-    /// Errors: `EINVAL` for flags kmalloc cannot honour, for text with a NUL
+    /// # Errors
+    ///
+    /// `EINVAL` for flags kmalloc cannot honour, for text with a NUL
     /// byte (C would cut the string there) or if formatting fails; `ENOMEM`
     /// for a string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or
     /// if an allocation fails.
@@ -84,7 +86,9 @@ impl<'a> DevmStr<'a> {
     /// A copy of `s` in memory of `dev` (C's `devm_kstrdup()`). Any flags
     /// kmalloc honours will do.
     ///
-    /// Errors: `EINVAL` for flags kmalloc cannot honour; `ENOMEM` for a
+    /// # Errors
+    ///
+    /// `EINVAL` for flags kmalloc cannot honour; `ENOMEM` for a
     /// string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or if
     /// the allocation fails.
     pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: Gfp) -> Result<Self> {

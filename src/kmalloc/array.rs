@@ -129,7 +129,8 @@ impl<T: Copy> KmallocArray<T> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for flags kmalloc cannot honour, `ENOMEM` above
+    /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
+    /// be used (see [`Gfp::check`]), `ENOMEM` above
     /// [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if the allocation fails.
     pub fn from_slice(src: &[T], flags: Gfp) -> Result<Self> {
         let size = size_of_val(src);

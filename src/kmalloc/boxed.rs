@@ -46,7 +46,8 @@ impl<T> KmallocBox<T> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for flags kmalloc cannot honour, `ENOMEM` if `T` is larger
+    /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
+    /// be used (see [`Gfp::check`]), `ENOMEM` if `T` is larger
     /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
     pub fn new(value: T, flags: Gfp) -> Result<Self> {
         let ptr = Self::alloc(bucket::kmalloc, flags)?;

@@ -31,7 +31,8 @@ impl KString {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for flags kmalloc cannot honour; `ENOMEM` if the string
+    /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
+    /// be used (see [`Gfp::check`]); `ENOMEM` if the string
     /// and its NUL would exceed [`KMALLOC_MAX_SIZE`], or if the allocation
     /// fails.
     pub fn from_cstr(s: &CStr, flags: Gfp) -> Result<Self> {

@@ -81,8 +81,12 @@ impl<C: Contents> LocalMapping<'_, C> {
     }
 
     /// Copies `dst.len()` possibly uninitialised bytes at `offset` in the
-    /// page into `dst`. `EINVAL` if they lie beyond the page, `EOVERFLOW`
-    /// if the end overflows.
+    /// page into `dst`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if they lie beyond the page, `EOVERFLOW` if the end
+    /// overflows.
     pub fn read_uninit(&self, offset: usize, dst: &mut [MaybeUninit<u8>]) -> Result {
         let src = self.range(offset, dst.len())?;
         // SAFETY: `src` is valid for `dst.len()` bytes (checked by `range`,
@@ -93,8 +97,12 @@ impl<C: Contents> LocalMapping<'_, C> {
         Ok(())
     }
 
-    /// Copies `src` into the page at `offset`. `EINVAL` if it would go
-    /// beyond the page, `EOVERFLOW` if the end overflows.
+    /// Copies `src` into the page at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if it would go beyond the page, `EOVERFLOW` if the end
+    /// overflows.
     pub fn write(&mut self, offset: usize, src: &[u8]) -> Result {
         let dst = self.range(offset, src.len())?;
         // SAFETY: `dst` is valid for `src.len()` bytes (checked by `range`,
@@ -115,8 +123,10 @@ impl<C: Contents> LocalMapping<'_, C> {
 
 impl LocalMapping<'_, Init> {
     /// Copies `dst.len()` bytes at `offset` in the page into `dst`.
-    /// `EINVAL` if they lie beyond the page, `EOVERFLOW` if the end
-    /// overflows.
+    ///
+    /// # Errors
+    ///
+    /// As for [`LocalMapping::read_uninit`].
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
         let src = self.range(offset, dst.len())?;
         // SAFETY: As in `read_uninit`; the bytes are initialised (type

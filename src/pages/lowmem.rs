@@ -49,11 +49,11 @@ unsafe impl<C: Contents> Sync for LowmemPages<C> {}
 impl LowmemPages<Uninit> {
     /// Allocates `2^order` contiguous pages (C's `__get_free_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid flags,
-    /// for movable memory (as for [`Pages::alloc_pages`]) and for flags
-    /// that ask for highmem (an address cannot name a highmem page: use
-    /// [`Pages::alloc_pages`]); `ENOMEM` when the allocator has no such
-    /// block. Add `__GFP_NOWARN` if failure is expected.
+    /// # Errors
+    ///
+    /// As for [`Pages::alloc_pages`]; `EINVAL` also for flags that ask for
+    /// highmem (an address cannot name a highmem page: use
+    /// [`Pages::alloc_pages`]). Add `__GFP_NOWARN` if failure is expected.
     pub fn get_free_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_lowmem_request(flags, order)?;
         // SAFETY: The flags are a valid combination without highmem and
@@ -73,6 +73,10 @@ impl LowmemPages<Uninit> {
     }
 
     /// Allocates one page (C's `__get_free_page()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`LowmemPages::get_free_pages`].
     pub fn get_free_page(flags: Gfp) -> Result<Self> {
         Self::get_free_pages(flags, 0)
     }
@@ -82,6 +86,11 @@ impl LowmemPages<Uninit> {
     /// `__get_dma_pages()`, which is `__get_free_pages(flags | GFP_DMA)`).
     ///
     /// `ZONE_DMA` is small: prefer the DMA API for device memory.
+    ///
+    /// # Errors
+    ///
+    /// As for [`LowmemPages::get_free_pages`], for `flags | GFP_DMA`: so
+    /// `EINVAL` also for flags with another zone modifier (`GFP_DMA32`).
     pub fn get_dma_pages(flags: Gfp, order: u32) -> Result<Self> {
         Self::get_free_pages(flags | GFP_DMA, order)
     }
@@ -127,6 +136,10 @@ impl LowmemPages {
     /// Allocates `2^order` contiguous zeroed pages (C's
     /// `__get_free_pages(flags | __GFP_ZERO, order)`), as
     /// [`LowmemPages::get_free_pages`] does otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`LowmemPages::get_free_pages`].
     pub fn get_zeroed_pages(flags: Gfp, order: u32) -> Result<Self> {
         let pages = LowmemPages::get_free_pages(flags | __GFP_ZERO, order)?;
         // SAFETY: The page allocator zeroed every byte (`__GFP_ZERO`).
@@ -134,6 +147,10 @@ impl LowmemPages {
     }
 
     /// Allocates one zeroed page (C's `get_zeroed_page()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`LowmemPages::get_free_pages`].
     pub fn get_zeroed_page(flags: Gfp) -> Result<Self> {
         let flags = check_lowmem_request(flags, 0)?;
         // SAFETY: As in `get_free_pages`, for order 0.

@@ -50,12 +50,17 @@ unsafe impl<C: Contents> Sync for Pages<C> {}
 impl Pages<Uninit> {
     /// Allocates `2^order` contiguous pages (C's `alloc_pages()`).
     ///
-    /// `EINVAL` for an order above [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid flags,
-    /// for `__GFP_NOFAIL` above order 1 and for movable memory
+    /// # Errors
+    ///
+    /// `EINVAL` for an order above
+    /// [`MAX_PAGE_ORDER`](crate::pages::MAX_PAGE_ORDER), for invalid flags
+    /// ([`Gfp::check`]), for `__GFP_NOFAIL` above order 1, for `__GFP_COMP`
+    /// (the block is not a compound page) and for movable memory
     /// ([`Gfp::movable`], as in `GFP_HIGHUSER_MOVABLE`: the kernel could not
     /// migrate the block, which would make memory offlining and
-    /// `cma_alloc()` fail); `ENOMEM` when the allocator has no such block.
-    /// Add `__GFP_NOWARN` if failure is expected.
+    /// `cma_alloc()` fail); `EAGAIN` for flags that may sleep in a context
+    /// that may not; `ENOMEM` when the allocator has no such block. Add
+    /// `__GFP_NOWARN` if failure is expected.
     pub fn alloc_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_request(flags, order)?;
         // SAFETY: The flags are a valid combination and
@@ -74,6 +79,10 @@ impl Pages<Uninit> {
     }
 
     /// Allocates one page (C's `alloc_page()`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pages::alloc_pages`].
     pub fn alloc_page(flags: Gfp) -> Result<Self> {
         Self::alloc_pages(flags, 0)
     }
@@ -131,6 +140,10 @@ impl Pages {
     /// Allocates `2^order` contiguous zeroed pages (C's
     /// `alloc_pages(flags | __GFP_ZERO, order)`), as [`Pages::alloc_pages`]
     /// does otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pages::alloc_pages`].
     pub fn alloc_zeroed_pages(flags: Gfp, order: u32) -> Result<Self> {
         let pages = Pages::alloc_pages(flags | __GFP_ZERO, order)?;
         // SAFETY: The page allocator zeroed every byte (`__GFP_ZERO`).
@@ -138,6 +151,10 @@ impl Pages {
     }
 
     /// Allocates one zeroed page.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pages::alloc_pages`].
     pub fn alloc_zeroed_page(flags: Gfp) -> Result<Self> {
         Self::alloc_zeroed_pages(flags, 0)
     }
@@ -182,12 +199,16 @@ impl<C: Contents> Pages<C> {
 
     /// Maps page `index` with `kmap_local_page()` and runs `f` with read
     /// access to it; the page is unmapped (`kunmap_local()`) when `f`
-    /// returns. `EINVAL` if `index >= self.nr_pages()`.
+    /// returns.
     ///
     /// The mapping is only valid on this thread, and mappings must be
     /// undone in the reverse order they were made: both hold by
     /// construction, since the [`LocalMapping`] is only lent to `f` and
     /// cannot leave it, and calls nest.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `index >= self.nr_pages()`; `f` does not run then.
     pub fn kmap_local<T>(
         &self,
         index: usize,
@@ -205,6 +226,10 @@ impl<C: Contents> Pages<C> {
     }
 
     /// Like [`Pages::kmap_local`], with write access to the page.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Pages::kmap_local`].
     pub fn kmap_local_mut<T>(
         &mut self,
         index: usize,
@@ -221,7 +246,9 @@ impl<C: Contents> Pages<C> {
     /// Gives the block to a [`LowmemPages`] (C's `page_address()`), which
     /// frees it with `free_pages()`: the same thing `__free_pages()` does.
     ///
-    /// Returns `self` unchanged if the block is highmem, which has no
+    /// # Errors
+    ///
+    /// Gives `self` back unchanged if the block is highmem, which has no
     /// permanent address.
     pub fn into_lowmem(self) -> Result<LowmemPages<C>, Self> {
         let Some(addr) = self.page(0).and_then(|page| page.address()) else {

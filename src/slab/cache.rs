@@ -295,21 +295,30 @@ impl<T> SlabCache<T, Plain> {
     /// Creates a cache without constructor named `name` for objects of type
     /// `T`. May sleep; so may dropping the cache.
     ///
+    /// # Errors
+    ///
     /// `EINVAL` if `T` is zero-sized or larger than [`MAX_OBJECT_SIZE`], if
-    /// the alignment is not a power of two or exceeds [`MAX_ALIGN`], or if
-    /// the name breaks the rules (see [`SlabCache`]); `EAGAIN` in a context
-    /// that cannot sleep; `EEXIST` if the name is taken; `ENOMEM` (SLUB then
-    /// also logs a warning with a stack dump).
+    /// the alignment is not a power of two or exceeds [`MAX_ALIGN`], for
+    /// both [`SlabOptions::dma`] and [`SlabOptions::dma32`], for a user-copy
+    /// region ([`SlabOptions::usercopy`]) not inside `T` or with an offset
+    /// but no size, or if the name breaks the rules (see [`SlabCache`]);
+    /// `EAGAIN` in a context that cannot sleep; `EEXIST` if the name is
+    /// taken; `ENOMEM` if memory runs out (SLUB then also logs a warning
+    /// with a stack dump).
     pub fn new(name: &CStr, options: SlabOptions) -> Result<Self> {
         Self::create(name, options, None)
     }
 
     /// Moves `value` into a new object of the cache.
     ///
+    /// # Errors
+    ///
     /// `EINVAL` for flags the slab allocator cannot honour (see
     /// [`Gfp::check_slab`]), a zone modifier (a cache's objects always
     /// come from the normal zone), or `__GFP_NOFAIL` for objects larger
-    /// than [`NOFAIL_MAX_OBJECT_SIZE`](crate::slab::NOFAIL_MAX_OBJECT_SIZE); `ENOMEM` if no memory is available.
+    /// than [`NOFAIL_MAX_OBJECT_SIZE`](crate::slab::NOFAIL_MAX_OBJECT_SIZE);
+    /// `EAGAIN` for flags that may sleep in a context that may not; `ENOMEM`
+    /// if no memory is available.
     pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for
@@ -351,8 +360,10 @@ impl<T> SlabCache<T, Plain> {
 
     /// Initialises a `T` in place, pinned, in a new object of the cache.
     ///
-    /// If `init` fails, the object goes back to the cache and its error is
-    /// returned. Flags and errors as for [`SlabCache::alloc`].
+    /// # Errors
+    ///
+    /// As for [`SlabCache::alloc`], or the error of `init`: then the object
+    /// goes back to the cache.
     pub fn pin_init<E>(&self, init: impl PinInit<T, E>, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>>
     where
         Error: From<E>,
@@ -383,7 +394,9 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// [`Construct::construct`] when it populates a slab. May sleep; so may
     /// dropping the cache.
     ///
-    /// Errors as for [`SlabCache::new`].
+    /// # Errors
+    ///
+    /// As for [`SlabCache::new`].
     pub fn with_constructor(name: &CStr, options: SlabOptions) -> Result<Self> {
         const {
             assert!(
@@ -399,8 +412,10 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// An object of the cache, pinned, holding a valid `T`: constructed by
     /// [`Construct::construct`], or as its previous owner left it.
     ///
-    /// Flags as for [`SlabCache::alloc`]; `__GFP_ZERO` is `EINVAL` too, as
-    /// zeroing would destroy the constructed value.
+    /// # Errors
+    ///
+    /// As for the [`SlabCache::alloc`] of a [`Plain`] cache; `EINVAL` also
+    /// for `__GFP_ZERO`, as zeroing would destroy the constructed value.
     pub fn alloc(&self, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>> {
         let flags = check_alloc_flags::<T>(flags)?;
         if flags.zeroes() {
