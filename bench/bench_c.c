@@ -183,13 +183,19 @@ static noinline void pages(unsigned int order)
 }
 
 /* Shorter loops: a vmalloc costs thousands of instructions. */
+/*
+ * Each loop starts with no lazily freed vmalloc areas pending: where the
+ * next batched flush falls would otherwise depend on what ran before.
+ */
 static noinline void vmalloc_size(unsigned long n)
 {
+	vm_unmap_aliases();
 	TIME("vmalloc", "alloc_free", n, kalloc_bench_iters(n * 16), {
 		void *p = vmalloc(n);
 		CHECK(p);
 		vfree(p);
 	});
+	vm_unmap_aliases();
 	TIME("kvmalloc", "alloc_free", n, kalloc_bench_iters(n * 16), {
 		void *p = kvmalloc(n, GFP_KERNEL);
 		CHECK(p);

@@ -143,12 +143,14 @@ pub(crate) fn raw_pci<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindi
 
 /// Returns the flags if the kmalloc family can serve a device with them
 /// (see the module documentation).
+#[inline]
 fn check_flags(flags: Gfp) -> Result<Gfp> {
     request::slab(flags, 0, DEVM_KMALLOC_MAX_SIZE, None)
 }
 
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
 /// for a device (see the module documentation).
+#[inline]
 fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
     if size == 0 {
         return Err(EINVAL);

@@ -61,6 +61,8 @@ extern "C" {
     ) -> *mut c_void;
     /// `vfree()`, which the kernel's bindings do not declare.
     pub(crate) fn vfree(addr: *const c_void);
+    /// `vm_unmap_aliases()`, which the kernel's bindings do not declare.
+    pub(crate) fn vm_unmap_aliases();
 
     // slab
     fn kalloc_kmem_cache_alloc(

@@ -96,6 +96,28 @@ pub fn is_vmalloc_addr<T: ?Sized>(ptr: *const T) -> bool {
     unsafe { bindings::is_vmalloc_addr(ptr.cast()) }
 }
 
+/// Unmaps the vmap layer's lazy mappings now (C's `vm_unmap_aliases()`).
+///
+/// A freed vmalloc area keeps its addresses, and CPUs their TLB entries
+/// for it, until enough frees are pending to flush them in one batch; only
+/// then can the addresses be handed out again. After this call no page has
+/// an alias left in the vmalloc area: for memory whose attributes change
+/// (`set_memory_*()`), or to start from a known state. It flushes the TLBs
+/// of every CPU: slow.
+///
+/// # Errors
+///
+/// `EAGAIN` where sleeping is not allowed (it takes a mutex).
+pub fn vm_unmap_aliases() -> Result {
+    if !context_may_sleep() {
+        return Err(EAGAIN);
+    }
+    // SAFETY: `vm_unmap_aliases()` takes no arguments and may be called
+    // wherever sleeping is allowed, as here.
+    unsafe { ffi::vm_unmap_aliases() };
+    Ok(())
+}
+
 /// An owned buffer of `len` values of type `T` in vmalloc memory.
 ///
 /// Allocated with `__vmalloc()` ([`VBuf::new_uninit`], [`VBuf::from_fn`])

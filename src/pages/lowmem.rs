@@ -54,6 +54,7 @@ impl LowmemPages<Uninit> {
     /// As for [`Pages::alloc_pages`]; `EINVAL` also for flags that ask for
     /// highmem (an address cannot name a highmem page: use
     /// [`Pages::alloc_pages`]). Add `__GFP_NOWARN` if failure is expected.
+    #[inline]
     pub fn get_free_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_lowmem_request(flags, order)?;
         // SAFETY: The flags are a valid combination without highmem and
@@ -77,6 +78,7 @@ impl LowmemPages<Uninit> {
     /// # Errors
     ///
     /// As for [`LowmemPages::get_free_pages`].
+    #[inline]
     pub fn get_free_page(flags: Gfp) -> Result<Self> {
         Self::get_free_pages(flags, 0)
     }

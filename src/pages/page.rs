@@ -61,6 +61,7 @@ impl Pages<Uninit> {
     /// `cma_alloc()` fail); `EAGAIN` for flags that may sleep in a context
     /// that may not; `ENOMEM` when the allocator has no such block. Add
     /// `__GFP_NOWARN` if failure is expected.
+    #[inline]
     pub fn alloc_pages(flags: Gfp, order: u32) -> Result<Self> {
         let flags = check_request(flags, order)?;
         // SAFETY: The flags are a valid combination and
@@ -83,6 +84,7 @@ impl Pages<Uninit> {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
+    #[inline]
     pub fn alloc_page(flags: Gfp) -> Result<Self> {
         Self::alloc_pages(flags, 0)
     }

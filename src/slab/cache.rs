@@ -319,6 +319,7 @@ impl<T> SlabCache<T, Plain> {
     /// than [`NOFAIL_MAX_OBJECT_SIZE`](crate::slab::NOFAIL_MAX_OBJECT_SIZE);
     /// `EAGAIN` for flags that may sleep in a context that may not; `ENOMEM`
     /// if no memory is available.
+    #[inline]
     pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for
@@ -416,6 +417,7 @@ impl<T: Construct> SlabCache<T, Constructed> {
     ///
     /// As for the [`SlabCache::alloc`] of a [`Plain`] cache; `EINVAL` also
     /// for `__GFP_ZERO`, as zeroing would destroy the constructed value.
+    #[inline]
     pub fn alloc(&self, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>> {
         let flags = check_alloc_flags::<T>(flags)?;
         if flags.zeroes() {

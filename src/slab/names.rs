@@ -12,6 +12,7 @@ use kernel::prelude::*;
 /// allocator honours; no zone modifier, since the zone of a cache's objects
 /// is fixed when the cache is created (SLUB ignores one given at
 /// allocation); `__GFP_NOFAIL` only up to [`NOFAIL_MAX_OBJECT_SIZE`].
+#[inline]
 pub(super) fn check_alloc_flags<T>(flags: Gfp) -> Result<Gfp> {
     let flags = request::slab(
         flags,

@@ -82,6 +82,7 @@ impl<T> SlabCache<T, Plain> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`].
+    #[inline]
     pub fn alloc_owned(self: &Arc<Self>, value: T, flags: Gfp) -> Result<OwnedSlabBox<T>> {
         let object = self.alloc(value, flags)?;
         // SAFETY: `object` was just allocated from this cache.

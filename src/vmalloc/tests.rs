@@ -211,6 +211,32 @@ mod kalloc_vmalloc {
         Ok(())
     }
 
+    /// A freed buffer's addresses stay reserved until the lazy mappings are
+    /// flushed: after `vm_unmap_aliases()` the next buffer of the same size
+    /// gets them again (vmalloc takes the lowest free addresses; tried a
+    /// few times, in case another allocation took them in between). Where
+    /// sleeping is not allowed, `EAGAIN`.
+    #[test]
+    fn unmapped_aliases_free_their_addresses() -> Result {
+        let mut reused = false;
+        for _ in 0..4 {
+            let first = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
+            let at = first.as_ptr();
+            drop(first);
+            vm_unmap_aliases()?;
+            let second = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
+            if second.as_ptr() == at {
+                reused = true;
+                break;
+            }
+        }
+        assert!(reused);
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        let _guard = lock.lock();
+        assert!(vm_unmap_aliases() == Err(EAGAIN));
+        Ok(())
+    }
+
     /// A `VBuf` becomes the kernel crate's `VVec` and back without a copy
     /// (the same address, in the vmalloc area), values intact; the vector
     /// grows with `vrealloc()` and its spare capacity goes with it; every
