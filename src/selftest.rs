@@ -40,10 +40,14 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
 }
 
 /// Runs `f` as if in NMI context (`in_nmi()` is true, and local interrupts
-/// are off), and returns its result (`ENOENT` if it did not run): for cases that check that kalloc
+/// are off), and returns its result: for cases that check that kalloc
 /// refuses to allocate there. `f` must only make requests that kalloc
 /// refuses before C allocates anything, and take no lock: it runs on the
 /// caller's stack, not an NMI's.
+///
+/// Only with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS` (see
+/// `selftest/shims.c`): elsewhere `f` does not run and the result is
+/// `ENOENT`.
 pub(crate) fn as_nmi<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
     struct Call<F, T> {
         f: Option<F>,

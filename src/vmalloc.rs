@@ -126,14 +126,16 @@ pub fn vm_unmap_aliases() -> Result {
 ///
 /// # Invariants
 ///
-/// - `ptr` was returned by vmalloc for at least `len * size_of::<T>()`
-///   bytes (more when it came from a `VVec` with spare capacity), a
-///   non-zero size no larger than `isize::MAX`, and is owned by this
-///   `VBuf`: it is freed exactly once, when the `VBuf` is dropped.
-/// - The `len` values at `ptr` are initialised.
+/// - `ptr` was returned by vmalloc for `capacity * size_of::<T>()`
+///   bytes, a non-zero size no larger than `isize::MAX`, and is owned by
+///   this `VBuf`: it is freed exactly once, when the `VBuf` is dropped.
+/// - `len <= capacity` (they differ only for a buffer that came from a
+///   `VVec` with spare capacity), and the `len` values at `ptr` are
+///   initialised.
 pub struct VBuf<T> {
     ptr: NonNull<T>,
     len: usize,
+    capacity: usize,
 }
 
 // SAFETY: A `VBuf<T>` owns its values like a `KVec<T>` does, and vmalloc
@@ -217,6 +219,7 @@ impl<T> VBuf<T> {
         Ok(VBuf {
             ptr: ptr.cast(),
             len,
+            capacity: len,
         })
     }
 
@@ -232,7 +235,11 @@ impl<T> VBuf<T> {
         let ptr = Self::alloc(len, flags | __GFP_ZERO, Node::ANY)?;
         // INVARIANT: `__GFP_ZERO` zeroed the `len` values, and zero bytes
         // are a valid `T` (`T: Zeroable`).
-        Ok(Self { ptr, len })
+        Ok(Self {
+            ptr,
+            len,
+            capacity: len,
+        })
     }
 
     /// Allocates a buffer of `len` values (C's `vmalloc()`) and sets the
@@ -250,7 +257,7 @@ impl<T> VBuf<T> {
         Ok(unsafe { buf.assume_init() })
     }
 
-    /// The page frame number of each page of the buffer, in the order of
+    /// The page frame number of each page of the buffer's allocation, in the order of
     /// their virtual addresses (C's `vmalloc_to_pfn()` on each page).
     ///
     /// Consecutive pages of the buffer are consecutive in virtual memory;
@@ -267,11 +274,11 @@ impl<T> VBuf<T> {
         })
     }
 
-    /// The size of the buffer's values in bytes.
+    /// The size of the allocation in bytes.
     fn size(&self) -> usize {
-        // No overflow: by the type invariant the allocation is at least
-        // this large.
-        self.len * size_of::<T>()
+        // No overflow: by the type invariant this is the size it was
+        // allocated with.
+        self.capacity * size_of::<T>()
     }
 }
 
@@ -310,6 +317,7 @@ impl<T: Copy> VBuf<T> {
         // shrink need no drop.
         self.ptr = new;
         self.len = new_len;
+        self.capacity = new_len;
         Ok(())
     }
 }
@@ -328,6 +336,7 @@ impl<T> VBuf<MaybeUninit<T>> {
         VBuf {
             ptr: this.ptr.cast(),
             len: this.len,
+            capacity: this.capacity,
         }
     }
 }
@@ -350,21 +359,23 @@ impl<T> DerefMut for VBuf<T> {
 }
 
 /// The same allocation as the kernel crate's `VVec<T>`, without copying:
-/// both free with `vfree()`. The vector's length and capacity are `len()`.
+/// both free with `vfree()`. The vector's length is `len()`.
 impl<T> From<VBuf<T>> for VVec<T> {
     fn from(b: VBuf<T>) -> VVec<T> {
         let b = ManuallyDrop::new(b);
-        // SAFETY: By the type invariant `b.ptr` is a vmalloc allocation of at
-        // least `len * size_of::<T>()` bytes (non-zero, so `T` is not
+        // SAFETY: By the type invariant `b.ptr` is a vmalloc allocation of
+        // `capacity * size_of::<T>()` bytes (non-zero, so `T` is not
         // zero-sized, and no more than `isize::MAX`), page-aligned, holding
-        // `len` valid values: what `VVec`'s allocator (`vrealloc()`/`vfree()`)
-        // allocates. `b` is never dropped: the vector owns it now.
-        unsafe { VVec::from_raw_parts(b.ptr.as_ptr(), b.len, b.len) }
+        // `len <= capacity` valid values: what `VVec`'s allocator
+        // (`vrealloc()`/`vfree()`) allocates. `b` is never dropped: the
+        // vector owns it now.
+        unsafe { VVec::from_raw_parts(b.ptr.as_ptr(), b.len, b.capacity) }
     }
 }
 
 /// The same allocation as a [`VBuf`], without copying: its length is the
-/// vector's; spare capacity stays allocated until it is freed or resized.
+/// vector's; spare capacity stays allocated (and goes back to a `VVec`
+/// with it) until the buffer is freed or resized.
 impl<T> TryFrom<VVec<T>> for VBuf<T> {
     type Error = Error;
 
@@ -376,16 +387,17 @@ impl<T> TryFrom<VVec<T>> for VBuf<T> {
         if v.is_empty() || size_of::<T>() == 0 {
             return Err(EINVAL);
         }
-        let (ptr, len, _capacity) = v.into_raw_parts();
-        // INVARIANT: The vector's allocation, from vmalloc
-        // (`vrealloc()`) for its capacity, at least `len` values, a
-        // non-zero size no larger than `isize::MAX`, holding `len` valid
-        // values; the vector gave it up.
+        let (ptr, len, capacity) = v.into_raw_parts();
+        // INVARIANT: The vector's allocation, from vmalloc (`vrealloc()`)
+        // for `capacity` values, a non-zero size no larger than
+        // `isize::MAX`, holding `len <= capacity` valid values; the vector
+        // gave it up.
         Ok(VBuf {
             // SAFETY: A non-empty vector of sized values has an allocation,
             // so its pointer is not NULL.
             ptr: unsafe { NonNull::new_unchecked(ptr) },
             len,
+            capacity,
         })
     }
 }

@@ -236,6 +236,10 @@ mod kalloc_gfp {
         use crate::slab::{SlabCache, SlabOptions};
         use crate::vmalloc::VBuf;
 
+        const FAKE_NMI: bool = cfg!(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS);
+        if crate::selftest::skip_unless(FAKE_NMI, c"CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS") {
+            return Ok(());
+        }
         let cache = SlabCache::<u64>::new(c"kalloc_gfp_nmi", SlabOptions::new())?;
         let refused = crate::selftest::as_nmi(|| {
             [

@@ -18,10 +18,10 @@ use kernel::{bindings, prelude::*};
 ///
 /// # Invariants
 ///
-/// - `ptr` is what `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()`
-///   returned for at least `len * size_of::<T>()` bytes (`ZERO_SIZE_PTR`
-///   for 0, or more bytes when it came from a `KVec` with spare
-///   capacity), and `self` owns that allocation.
+/// - `ptr` is `ZERO_SIZE_PTR` if `len * size_of::<T>()` is 0, else what
+///   `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()` returned for at
+///   least `len * size_of::<T>()` bytes (more when it came from a `KVec`
+///   with spare capacity), and `self` owns that allocation.
 /// - `data(ptr, len * size_of::<T>())` is aligned for `T` (see the module
 ///   documentation) and points to `len` valid values of `T`.
 pub struct KmallocArray<T> {
@@ -70,9 +70,9 @@ impl<T> KmallocArray<T> {
     ///
     /// # Safety
     ///
-    /// - `ptr` is what `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()`
-    ///   returned for at least `len * size_of::<T>()` bytes
-    ///   (`ZERO_SIZE_PTR` for 0), for example through
+    /// - `ptr` is `ZERO_SIZE_PTR` if `len * size_of::<T>()` is 0, else what
+    ///   `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()` returned for
+    ///   at least `len * size_of::<T>()` bytes, for example through
     ///   [`KmallocArray::into_raw`], and it holds `len` valid values of `T`.
     /// - Nothing else uses or frees the allocation afterwards: the array owns
     ///   it.
@@ -249,9 +249,14 @@ impl<T> From<KmallocArray<T>> for KVec<T> {
 impl<T> From<KVec<T>> for KmallocArray<T> {
     fn from(v: KVec<T>) -> KmallocArray<T> {
         let (ptr, len, capacity) = v.into_raw_parts();
-        let ptr = if size_of::<T>() == 0 || capacity == 0 {
-            // The vector owned no memory: C's `ZERO_SIZE_PTR`, what kmalloc
-            // gives for zero bytes.
+        let ptr = if size_of::<T>() == 0 || len == 0 {
+            if size_of::<T>() != 0 && capacity != 0 {
+                // SAFETY: An empty vector's spare capacity: `KVec`'s
+                // allocation, from `krealloc()`, which the vector gave up
+                // and nothing else uses.
+                unsafe { bindings::kfree(ptr.cast()) };
+            }
+            // No bytes: C's `ZERO_SIZE_PTR`, what kmalloc gives for zero.
             core::ptr::without_provenance_mut(16)
         } else {
             ptr
@@ -259,7 +264,7 @@ impl<T> From<KVec<T>> for KmallocArray<T> {
         // SAFETY: `ptr` is `KVec`'s allocation, from `krealloc()` for
         // `capacity * size_of::<T>()` bytes, at least `len` values, aligned
         // for `T`, holding `len` valid values; or `ZERO_SIZE_PTR` where
-        // there is no memory (then `len * size_of::<T>()` is 0).
+        // `len * size_of::<T>()` is 0.
         unsafe { KmallocArray::from_raw(ptr, len) }
     }
 }

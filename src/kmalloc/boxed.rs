@@ -418,11 +418,14 @@ impl<T> From<KmallocBox<T>> for KBox<T> {
 /// The same allocation as a [`KmallocBox`], without copying.
 impl<T> From<KBox<T>> for KmallocBox<T> {
     fn from(b: KBox<T>) -> KmallocBox<T> {
+        // The value moves to the new box; only a zero-sized one has no
+        // memory, where C's `ZERO_SIZE_PTR` (what kmalloc gives for zero
+        // bytes) stands for it.
+        let raw = KBox::into_raw(b);
         let ptr = if size_of::<T>() == 0 {
-            // C's `ZERO_SIZE_PTR`, what kmalloc gives for zero bytes.
             core::ptr::without_provenance_mut(16)
         } else {
-            KBox::into_raw(b)
+            raw
         };
         // SAFETY: For a sized `T`, `ptr` is `KBox`'s allocation: from
         // `krealloc()` for `size_of::<T>()` bytes (padded to its alignment,

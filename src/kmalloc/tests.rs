@@ -17,6 +17,7 @@ mod kalloc_kmalloc {
         GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
     };
     use core::cell::Cell;
+    use core::sync::atomic::{AtomicUsize, Ordering};
     use kernel::new_spinlock;
     use pin_init::stack_pin_init;
 
@@ -53,6 +54,18 @@ mod kalloc_kmalloc {
 
     #[repr(align(64))]
     struct AlignedZst;
+
+    /// How many `Token`s were dropped.
+    static TOKEN_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A zero-sized value that counts its drops.
+    struct Token;
+
+    impl Drop for Token {
+        fn drop(&mut self) {
+            TOKEN_DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 
     /// Writes `.1` bytes of value `.0` (ASCII), a chunk at a time.
     struct Repeat(u8, usize);
@@ -782,6 +795,17 @@ mod kalloc_kmalloc {
         let unit: KBox<()> = KmallocBox::new((), GFP_KERNEL)?.into();
         let unit: KmallocBox<()> = unit.into();
         assert_eq!(*unit, ());
+        // A zero-sized value with a destructor is dropped once, by its last
+        // owner, whichever way it went.
+        let before = TOKEN_DROPS.load(Ordering::Relaxed);
+        let token: KmallocBox<Token> = KBox::new(Token, kernel::alloc::flags::GFP_KERNEL)?.into();
+        assert_eq!(TOKEN_DROPS.load(Ordering::Relaxed), before);
+        drop(token);
+        assert_eq!(TOKEN_DROPS.load(Ordering::Relaxed), before + 1);
+        let token: KBox<Token> = KmallocBox::new(Token, GFP_KERNEL)?.into();
+        assert_eq!(TOKEN_DROPS.load(Ordering::Relaxed), before + 1);
+        drop(token);
+        assert_eq!(TOKEN_DROPS.load(Ordering::Relaxed), before + 2);
         Ok(())
     }
 
@@ -934,8 +958,17 @@ mod kalloc_kmalloc {
 
         let empty: KVec<u64> = KmallocArray::<u64>::from_slice(&[], GFP_KERNEL)?.into();
         assert!(empty.is_empty());
+        // An empty vector's spare capacity is freed (kmemleak watches), and
+        // the empty array holds no memory, as kmalloc's own empty ones.
         let empty: KmallocArray<u64> = KVec::<u64>::with_capacity(8, kf::GFP_KERNEL)?.into();
-        assert!(empty.is_empty());
+        assert!(empty.is_empty() && empty.ksize() == 0);
+        let mut cleared = KVec::<u64>::new();
+        cleared.extend_from_slice(&[1, 2, 3], kf::GFP_KERNEL)?;
+        cleared.clear();
+        let cleared: KmallocArray<u64> = cleared.into();
+        assert_eq!(cleared.ksize(), 0);
+        let back: KVec<u64> = cleared.into();
+        assert!(back.is_empty());
         let mut units = KVec::new();
         units.extend_from_slice(&[(); 4], kf::GFP_KERNEL)?;
         let units: KmallocArray<()> = units.into();

@@ -338,10 +338,14 @@ bool kalloc_test_debug_pagealloc(void)
  * Calls fn(data) with the preemption count of NMI context (what
  * __nmi_enter() adds, so in_nmi() and in_hardirq() are true) and local
  * interrupts off, so that no real interrupt sees it. fn must only check
- * the context: it runs on no NMI stack and takes no lock.
+ * the context: it runs on no NMI stack and takes no lock. Only where the
+ * NMI count is a plain field of the preemption count: elsewhere a real
+ * NMI meanwhile would undo the fake one (it also counts in nmi_nesting,
+ * which a module cannot reach), so fn is not called.
  */
 void kalloc_test_as_nmi(void (*fn)(void *data), void *data)
 {
+#ifdef CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
 	unsigned long flags;
 
 	local_irq_save(flags);
@@ -349,6 +353,7 @@ void kalloc_test_as_nmi(void (*fn)(void *data), void *data)
 	fn(data);
 	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
 	local_irq_restore(flags);
+#endif
 }
 
 /* One CPU's share of kalloc_test_run_on_cpus(). */

@@ -252,11 +252,20 @@ mod kalloc_vmalloc {
         assert!(v.as_ptr() == at && v.len() == 1000);
         v.extend_from_slice(&[7; 3000], kf::GFP_KERNEL)?;
         v.truncate(2000);
-        assert!(v.capacity() > v.len());
-        let buf = VBuf::try_from(v)?;
+        let capacity = v.capacity();
+        assert!(capacity > v.len());
+        let mut buf = VBuf::try_from(v)?;
         assert!(is_vmalloc_addr(buf.as_ptr()) && buf.len() == 2000);
         assert!(buf[..1000].iter().enumerate().all(|(i, &x)| x == i as u32));
         assert!(buf[1000..].iter().all(|&x| x == 7));
+        // The page walk covers the whole allocation, spare capacity too.
+        assert_eq!(buf.page_iter().count(), pages(capacity * 4));
+        let v: VVec<u32> = buf.into();
+        assert!(v.len() == 2000 && v.capacity() == capacity);
+        let mut buf = VBuf::try_from(v)?;
+        buf.resize(3000, 8, GFP_KERNEL)?;
+        assert!(buf[..1000].iter().enumerate().all(|(i, &x)| x == i as u32));
+        assert!(buf[2000..].iter().all(|&x| x == 8));
 
         let drops = Cell::new(0);
         let mut v = VVec::new();
