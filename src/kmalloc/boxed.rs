@@ -85,15 +85,9 @@ impl<T> KmallocBox<T> {
     ///
     /// As for [`KmallocBox::new`].
     pub fn new_on(value: T, flags: Gfp, node: Node) -> Result<Self> {
-        let size = size_of::<T>();
-        let flags = check_request(size, flags)?;
-        // SAFETY: `kmalloc_node()` takes any size and flags, and a node that
-        // is `NUMA_NO_NODE` or was online (`Node`'s invariant); the request
-        // check refused what would make it warn.
-        let ptr = unsafe { ffi::kalloc_kmalloc_node(size, flags.as_raw(), node.id()) };
-        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        let ptr = Self::alloc_on(flags, node)?;
         // SAFETY: As in `new`.
-        unsafe { data(ptr, size).write(value) };
+        unsafe { data(ptr, size_of::<T>()).write(value) };
         // INVARIANT: `ptr` is from `kmalloc_node` and now holds a valid `T`.
         Ok(Self {
             ptr,
@@ -101,8 +95,8 @@ impl<T> KmallocBox<T> {
         })
     }
 
-    /// Moves `value` into zeroed memory from node `node`: C's
-    /// `kzalloc_node()`, the padding bytes of `T` zero too.
+    /// Allocates a zeroed `T` on node `node` (C's `kzalloc_node()`): all its
+    /// bytes are zero, which is a valid `T` since `T: Zeroable`.
     ///
     /// # Errors
     ///
@@ -111,18 +105,25 @@ impl<T> KmallocBox<T> {
     where
         T: Zeroable,
     {
-        let size = size_of::<T>();
-        let flags = check_request(size, flags)?;
-        // SAFETY: As in `new_on`; `__GFP_ZERO` is what `kzalloc_node()` adds.
-        let ptr = unsafe {
-            ffi::kalloc_kmalloc_node(size, flags.as_raw() | __GFP_ZERO.as_raw(), node.id())
-        };
+        // `__GFP_ZERO` is what `kzalloc_node()` adds.
+        let ptr = Self::alloc_on(flags | __GFP_ZERO, node)?;
         // INVARIANT: `kmalloc_node` returned `size_of::<T>()` zeroed bytes,
         // aligned for `T`, and zeroed bytes are a valid `T`.
         Ok(Self {
-            ptr: NonNull::new(ptr.cast()).ok_or(ENOMEM)?,
+            ptr,
             _owns: PhantomData,
         })
+    }
+
+    /// Allocates `size_of::<T>()` bytes on `node` with `kmalloc_node()`.
+    fn alloc_on(flags: Gfp, node: Node) -> Result<NonNull<T>> {
+        let size = size_of::<T>();
+        let flags = check_request(size, flags)?;
+        // SAFETY: `kmalloc_node()` takes any size and flags, and a node that
+        // is `NUMA_NO_NODE` or was online (`Node`'s invariant); the request
+        // check refused what would make it warn.
+        let ptr = unsafe { ffi::kalloc_kmalloc_node(size, flags.as_raw(), node.id()) };
+        NonNull::new(ptr.cast()).ok_or(ENOMEM)
     }
 
     /// Builds a `T` in place in memory from `kmalloc()` and pins it there:
@@ -177,12 +178,10 @@ impl<T> KmallocBox<T> {
     where
         Error: From<E>,
     {
-        let slot = Self::new_uninit(flags)?;
-        let at = data(slot.ptr, size_of::<T>()).as_ptr().cast::<T>();
-        // SAFETY: As in `pin_init`.
-        unsafe { init.__init(at)? };
-        // SAFETY: `init` succeeded, so the slot holds a valid `T`.
-        Ok(unsafe { slot.assume_init() })
+        let pinned = Self::pin_init(init, flags)?;
+        // SAFETY: `init` is an `Init`: the value it built need not stay
+        // where it is.
+        Ok(unsafe { Pin::into_inner_unchecked(pinned) })
     }
 
     /// Moves the value out and frees the memory with `kfree()`.
