@@ -4,7 +4,8 @@
 #               print a per-suite summary
 #   make test   make check and make doc, then the same as make run, judged by the Rust
 #               harness (cargo test) and by the kernel's own kunit.py
-#               parser; fails on any problem
+#               parser; fails on any problem. SUITE=glob: only the
+#               matching suites (and the steps they need), no check or doc
 #   make check  rustfmt (kernel style) and clippy with W=1; make fmt fixes
 #               the formatting
 #   make doc    the library's API documentation, target/doc/kalloc/index.html
@@ -50,7 +51,9 @@ doc: module
 run: module
 	@$(CARGO) run -q --bin kalloc-vm
 
-test: check doc
+# make test SUITE=glob is the edit-and-retry loop: the module and the
+# matching suites only (make check and make doc are for the full run).
+test: $(if $(SUITE),module,check doc)
 	@scripts/check-kernel.sh
 	@$(CARGO) test
 	@scripts/kunit-parse.sh target/vm/kalloc.raw.log
@@ -59,6 +62,7 @@ test: check doc
 # for it too). BENCH_RUNS=n boots n times (default 2) and checks that the
 # figures repeat.
 bench: KERNEL = fast
+bench: export KALLOC_BENCH = 1
 bench: module
 	@$(CARGO) run -q --bin kalloc-bench
 
@@ -66,6 +70,7 @@ bench: module
 mutants: module
 	@scripts/mutants.py $(MUTANT)
 
+rust-analyzer: export KALLOC_BENCH = 1
 rust-analyzer: kernel
 	@scripts/build-module.sh rust-analyzer
 	@scripts/rust-project.py target/kbuild/rust-project.json rust-project.json

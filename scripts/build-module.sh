@@ -8,5 +8,5 @@ set -euo pipefail
 [ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/vmlinux" ] \
 	|| die "no built kernel at $KDIR: run 'make kernel'"
 mkdir -p "$KALLOC_TOP/target/kbuild"
-make -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen \
+make -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen \
 	"${@:-modules}" || die "module build failed"

@@ -35,8 +35,8 @@ mkdir -p target/kbuild-check
 log=target/kbuild-check/clippy.log
 # Warnings are errors, so that an object with a finding is never left built
 # (a later run would skip it and pass).
-if ! make -s -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild-check" \
-	LLVM="$LLVM_SUFFIX" BINDGEN=bindgen CLIPPY=1 W=1 \
+if ! make -s -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild-check" \
+	LLVM="$LLVM_SUFFIX" BINDGEN=bindgen CLIPPY=1 W=1 KALLOC_BENCH=1 \
 	KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror modules >"$log" 2>&1; then
 	grep -E -A6 '^(error|warning)|error:' "$log" | head -n 40 >&2
 	die "clippy / W=1 findings (log: $log)"
