@@ -22,7 +22,15 @@ if [ ! -f "$kdocs/kernel/index.html" ]; then
 fi
 
 out=$KALLOC_TOP/target/doc
+# Up to date: nothing that shapes the docs is newer than the last render.
+stamp=$out/.kalloc-stamp
+if [ -f "$stamp" ] && [ -z "$(find src "$cmdfile" "$0" "$kdocs/kernel/index.html" -newer "$stamp" -print -quit)" ]; then
+	note "docs: file://$out/kalloc/index.html (up to date)"
+	exit 0
+fi
 rm -rf "$out"
+mkdir -p "$out"
+touch "$stamp.new"
 # The saved rustc command, less what rustdoc does not take.
 cmd=$(sed -n 's/^savedcmd_[^ ]* := //p' "$cmdfile" | sed -E \
 	-e 's/ rustc / rustdoc /' \
@@ -39,4 +47,5 @@ done
 	-Drustdoc::broken_intra_doc_links -Drustdoc::private_intra_doc_links \
 	-Drustdoc::invalid_codeblock_attributes") \
 	|| die "rustdoc failed (see above)"
+mv "$stamp.new" "$stamp"
 note "docs: file://$out/kalloc/index.html"

@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 HOST_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev busybox-static cpio flex bison
-	libelf-dev bc make gcc libc6-dev xz-utils python3 kmod)
+	libelf-dev bc make gcc libc6-dev xz-utils lz4 python3 kmod)
 QEMU_PKG=qemu-system-x86
 BINDGEN_VERSION=0.72.1
 SRC_DIR=$KALLOC_CACHE/src
