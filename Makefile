@@ -12,7 +12,7 @@
 #   make bench  instructions per allocate + free, C against kalloc and the
 #               kernel crate, on the fast kernel: target/bench/
 #   make mutants  the suites against mutants/mutants.ini: every mutant must
-#               be killed (about an hour)
+#               be killed (about 40 minutes)
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
