@@ -93,14 +93,14 @@ if [ "$bench" = 1 ]; then
 	# results afterwards).
 	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr"
 else
-	# No default devices (VGA, network card: nothing to probe at boot),
-	# and no PCI or memory hot-plug methods in the ACPI tables: ACPI's
-	# interpreter is slow under TCG with lockdep and KASAN, and the boot
-	# was 6 s longer with them.
 	# 256 MiB: enough for every case (the largest takes 64 MiB of vmalloc),
 	# and the kernel sets up KASAN's shadow and the page structures of
 	# every MiB before it prints a line (1 GiB took 3 s longer).
 	mem=256M
+	# No default devices (VGA, network card: nothing to probe at boot),
+	# and no PCI or memory hot-plug methods in the ACPI tables: ACPI's
+	# interpreter is slow under TCG with lockdep and KASAN, and the boot
+	# was 6 s longer with them.
 	machine=(-smp 2 -nodefaults -device edu
 		-global PIIX4_PM.acpi-root-pci-hotplug=off
 		-global PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off
