@@ -91,7 +91,14 @@ if [ "$bench" = 1 ]; then
 	mem=1G
 	# loglevel=4: no console output while measuring (/init prints the
 	# results afterwards).
-	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr"
+	# norandmaps: no address-space randomisation for /init and the
+	# programs it runs. The kernel's random numbers differ from boot to
+	# boot; with randomised stacks and mappings, user space took other
+	# page-table pages each boot (up to 83 us of guest time apart by the
+	# first benchmark row), which left the page allocator's free lists
+	# in one of several states, and the order-4 row 1.3 % apart. Without,
+	# two boots agree to the microsecond on every kernel log line.
+	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr norandmaps"
 else
 	# 256 MiB: enough for every case (the largest takes 64 MiB of vmalloc),
 	# and the kernel sets up KASAN's shadow and the page structures of

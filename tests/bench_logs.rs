@@ -293,3 +293,83 @@ fn there_is_no_plot_of_an_unknown_family() {
     assert!(bench::svg(&rows, "vmalloc").is_none());
     assert!(bench::svg(&[], "kmalloc").is_none());
 }
+
+/// Two boots of the benchmark module (`make bench` before address-space
+/// randomisation was turned off in the bench VM): every kernel log line at
+/// another guest time, every row the same.
+const BOOT_A: &str = include_str!("fixtures/bench/boot_a.log");
+const BOOT_B: &str = include_str!("fixtures/bench/boot_b.log");
+/// [`BOOT_B`] with the order-4 `__get_free_pages` row of C as it was in the
+/// unstable runs: 1.29 % above [`BOOT_A`]'s.
+const BOOT_B_ORDER4: &str = include_str!("fixtures/bench/boot_b_order4.log");
+
+/// The stability check of `make bench` over the runs in `logs`.
+fn stability_of(logs: &[&str]) -> Vec<bench::Deviation> {
+    let runs: Vec<Vec<Row>> = logs.iter().map(|l| bench::parse(l).unwrap()).collect();
+    bench::stability(&runs).unwrap()
+}
+
+#[test]
+fn two_boots_that_agree_are_stable() {
+    assert_ne!(BOOT_A, BOOT_B, "the fixtures are two boots, not one");
+    let d = stability_of(&[BOOT_A, BOOT_B]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].run, 2);
+    assert_eq!(d[0].percent, 0.0);
+    assert!(d[0].steady());
+    let report = d[0].report();
+    assert!(
+        report.contains("runs 1 and 2 differ by at most 0.00 %"),
+        "{report}"
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+}
+
+#[test]
+fn two_boots_that_differ_fail_at_the_row_that_moved() {
+    let d = stability_of(&[BOOT_A, BOOT_B_ORDER4]);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].key, "pages,get_free_pages,4,c");
+    assert!((d[0].percent - 1.289).abs() < 0.001, "{}", d[0].percent);
+    assert!(!d[0].steady());
+    let report = d[0].report();
+    assert!(
+        report.contains(
+            "kalloc-bench: FAIL: runs 1 and 2 differ by 1.29 % at pages,get_free_pages,4,c, \
+             more than the 1 % allowed"
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn every_later_run_is_compared_with_the_first() {
+    let d = stability_of(&[BOOT_A, BOOT_B, BOOT_B_ORDER4, BOOT_A]);
+    let runs: Vec<(usize, bool)> = d.iter().map(|d| (d.run, d.steady())).collect();
+    assert_eq!(runs, [(2, true), (3, false), (4, true)]);
+    // The first run is the reference, not the run before.
+    let d = stability_of(&[BOOT_B_ORDER4, BOOT_A, BOOT_B]);
+    assert!(d
+        .iter()
+        .all(|d| !d.steady() && d.key == "pages,get_free_pages,4,c"));
+}
+
+#[test]
+fn one_percent_is_still_stable() {
+    let a = vec![row("pages", "alloc_pages", 4, "c", 100.0)];
+    let with = |instructions: f64| vec![row("pages", "alloc_pages", 4, "c", instructions)];
+    for (b, steady) in [(101.0, true), (99.0, true), (101.01, false), (98.99, false)] {
+        let d = bench::stability(&[a.clone(), with(b)]).unwrap();
+        assert_eq!(d[0].steady(), steady, "{b}: {d:?}");
+    }
+    assert_eq!(bench::MAX_DEVIATION_PERCENT, 1.0);
+}
+
+#[test]
+fn one_run_has_nothing_to_compare_and_no_run_is_an_error() {
+    let a = bench::parse(BOOT_A).unwrap();
+    assert_eq!(bench::stability(&[a.clone()]).unwrap(), []);
+    assert!(bench::stability(&[]).is_err());
+    let err = bench::stability(&[a.clone(), a[1..].to_vec()]).unwrap_err();
+    assert!(err.starts_with("runs 1 and 2: "), "{err}");
+}

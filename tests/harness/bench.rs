@@ -376,6 +376,65 @@ pub fn compare(a: &[Row], b: &[Row]) -> Result<(f64, String), String> {
     Ok(worst.unwrap_or((0.0, String::new())))
 }
 
+/// How much, in percent, a later run's instructions per operation may
+/// differ from the first run's: the guest counts instructions, so a figure
+/// should not move between boots at all.
+pub const MAX_DEVIATION_PERCENT: f64 = 1.0;
+
+/// How a later run compares with the first: see [`stability`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deviation {
+    /// The later run's number (2 for the second boot).
+    pub run: usize,
+    /// The largest difference from the first run, in percent.
+    pub percent: f64,
+    /// The key of the row where it is largest.
+    pub key: String,
+}
+
+impl Deviation {
+    /// Whether the run is within [`MAX_DEVIATION_PERCENT`] of the first.
+    pub fn steady(&self) -> bool {
+        self.percent <= MAX_DEVIATION_PERCENT
+    }
+
+    /// What `make bench` prints for this run: the figure, and a `FAIL`
+    /// line after it if the run is not [`steady`](Self::steady).
+    pub fn report(&self) -> String {
+        let Deviation { run, percent, key } = self;
+        let mut out =
+            format!("kalloc-bench: runs 1 and {run} differ by at most {percent:.2} % ({key})\n");
+        if !self.steady() {
+            let _ = writeln!(
+                out,
+                "kalloc-bench: FAIL: runs 1 and {run} differ by {percent:.2} % at {key}, \
+                 more than the {MAX_DEVIATION_PERCENT:.0} % allowed: the measurement is not stable"
+            );
+        }
+        out
+    }
+}
+
+/// The stability check of `make bench`: how each run after the first
+/// differs from the first ([`compare`]), in order. The measurement is
+/// stable if every [`Deviation`] is [`steady`](Deviation::steady). It is
+/// an error if a run does not have the first run's rows.
+pub fn stability(runs: &[Vec<Row>]) -> Result<Vec<Deviation>, String> {
+    let Some((first, later)) = runs.split_first() else {
+        return Err("no runs".to_string());
+    };
+    later
+        .iter()
+        .enumerate()
+        .map(|(i, rows)| {
+            let run = i + 2;
+            let (percent, key) =
+                compare(first, rows).map_err(|e| format!("runs 1 and {run}: {e}"))?;
+            Ok(Deviation { run, percent, key })
+        })
+        .collect()
+}
+
 /// The size of [`svg`]'s plots.
 const SVG_WIDTH: f64 = 640.0;
 const SVG_HEIGHT: f64 = 400.0;

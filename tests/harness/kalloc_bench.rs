@@ -2,17 +2,13 @@
 //! times (default 2), keeps each run's results under `target/bench/`, and
 //! prints the first run's table and how much later runs differ from it.
 //! Used by `make bench`; exits non-zero on any error, or if two runs
-//! differ by more than 1 %.
+//! differ by more than [`bench::MAX_DEVIATION_PERCENT`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use kalloc_harness::bench::{self, Row};
 use kalloc_harness::vm;
-
-/// How much, in percent, a later run's instructions per op may differ from
-/// the first run's: the count of instructions should barely move.
-const MAX_DEVIATION_PERCENT: f64 = 1.0;
 
 /// The number of runs when `BENCH_RUNS` is not set.
 const DEFAULT_RUNS: usize = 2;
@@ -91,9 +87,8 @@ fn bench_all(top: &Path) -> Result<bool, String> {
         write(&out.join(format!("results-run{n}.csv")), &bench::csv(&rows))?;
         results.push(rows);
     }
-    let Some((first, later)) = results.split_first() else {
-        return Err("no runs".to_string());
-    };
+    let deviations = bench::stability(&results)?;
+    let first = &results[0];
 
     write(&out.join("results.csv"), &bench::csv(first))?;
     for family in bench::families(first) {
@@ -104,20 +99,9 @@ fn bench_all(top: &Path) -> Result<bool, String> {
     write(&out.join("table.md"), &bench::markdown_table(first))?;
 
     print!("{}", bench::table(first));
-    let mut steady = true;
-    for (i, rows) in later.iter().enumerate() {
-        let n = i + 2;
-        let (percent, key) =
-            bench::compare(first, rows).map_err(|e| format!("runs 1 and {n}: {e}"))?;
-        println!("kalloc-bench: runs 1 and {n} differ by at most {percent:.2} % ({key})");
-        if percent > MAX_DEVIATION_PERCENT {
-            println!(
-                "kalloc-bench: FAIL: runs 1 and {n} differ by {percent:.2} % at {key}, \
-                 more than the {MAX_DEVIATION_PERCENT:.0} % allowed: the measurement is not stable"
-            );
-            steady = false;
-        }
+    for d in &deviations {
+        print!("{}", d.report());
     }
     println!("kalloc-bench: results in {}", out.display());
-    Ok(steady)
+    Ok(deviations.iter().all(bench::Deviation::steady))
 }
