@@ -9,7 +9,6 @@
 use core::hint::black_box;
 use core::mem::MaybeUninit;
 use kalloc::devm::{DevmBox, DevmPages, DevmStr};
-use kalloc::gfp::{self as kgfp, Gfp};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
 use kalloc::pages::{LowmemPages, Pages};
@@ -26,8 +25,6 @@ use kernel::time::{Instant, Monotonic};
 /// The prefix of the log lines (`pr_*!` reads it from the crate root): the
 /// rows' marker, as in `bench_c.c`.
 const __LOG_PREFIX: &[u8] = b"kalloc-bench\0";
-
-const KERNEL: Gfp = kgfp::GFP_KERNEL;
 
 /// How many pairs to time for an allocation of `bytes` (as in `bench_c.c`).
 fn iters(bytes: usize) -> usize {
@@ -97,7 +94,10 @@ fn kmalloc_sized<const N: usize>(b: &mut Bench) -> Result {
     let n = iters(N);
     // kalloc's own box, of a value nothing initialises.
     b.time(("kmalloc", "alloc_free", N, "kalloc"), n, || {
-        black_box(KmallocBox::new(MaybeUninit::<[u8; N]>::uninit(), KERNEL)?);
+        black_box(KmallocBox::new(
+            MaybeUninit::<[u8; N]>::uninit(),
+            GFP_KERNEL,
+        )?);
         Ok(())
     })?;
     b.time(("kmalloc", "alloc_free", N, "upstream"), n, || {
@@ -114,7 +114,7 @@ fn kmalloc_sized<const N: usize>(b: &mut Bench) -> Result {
         Ok(())
     })?;
     b.time(("kmalloc", "kzalloc", N, "kalloc"), n, || {
-        black_box(KmallocBox::<[u8; N]>::new_zeroed(KERNEL)?);
+        black_box(KmallocBox::<[u8; N]>::new_zeroed(GFP_KERNEL)?);
         Ok(())
     })?;
     b.time(("kmalloc", "kzalloc", N, "upstream"), n, || {
@@ -164,15 +164,15 @@ fn slab<const N: usize>(b: &mut Bench, name: &CStr) -> Result {
         GFP_KERNEL,
     )?;
     b.time(("slab", "alloc_free", N, "kalloc"), n, || {
-        black_box(cache.alloc([0; N], KERNEL)?);
+        black_box(cache.alloc([0; N], GFP_KERNEL)?);
         Ok(())
     })?;
     b.time_ops(("slab", "bulk16", N, "kalloc"), (n / 16).max(1), 16, || {
-        black_box(cache.alloc_bulk(16, KERNEL, |_| [0; N])?);
+        black_box(cache.alloc_bulk(16, GFP_KERNEL, |_| [0; N])?);
         Ok(())
     })?;
     b.time(("slab", "alloc_free_owned", N, "kalloc"), n, || {
-        black_box(cache.alloc_owned([0; N], KERNEL)?);
+        black_box(cache.alloc_owned([0; N], GFP_KERNEL)?);
         Ok(())
     })
 }
@@ -181,11 +181,11 @@ fn pages(b: &mut Bench, order: u32) -> Result {
     let n = iters(4096 << order);
     let size = order as usize;
     b.time(("pages", "get_free_pages", size, "kalloc"), n, || {
-        black_box(LowmemPages::get_free_pages(KERNEL, order)?);
+        black_box(LowmemPages::get_free_pages(order, GFP_KERNEL)?);
         Ok(())
     })?;
     b.time(("pages", "alloc_pages", size, "kalloc"), n, || {
-        black_box(Pages::alloc_pages(KERNEL, order)?);
+        black_box(Pages::alloc_pages(order, GFP_KERNEL)?);
         Ok(())
     })?;
     if order == 0 {
@@ -204,7 +204,7 @@ fn vmalloc(b: &mut Bench, size: usize) -> Result {
     let n = iters(size * 16);
     vm_unmap_aliases()?;
     b.time(("vmalloc", "alloc_free", size, "kalloc"), n, || {
-        black_box(VBuf::<u8>::new_uninit(size, KERNEL)?);
+        black_box(VBuf::<u8>::new_uninit(size, GFP_KERNEL)?);
         Ok(())
     })?;
     vm_unmap_aliases()?;
@@ -231,23 +231,23 @@ fn devm(b: &mut Bench) -> Result {
     let fdev: &faux::Device<Bound> = reg.as_ref();
     let dev: &Device<Bound> = fdev.as_ref();
     b.time(("devm", "kmalloc_kfree", 64, "kalloc"), iters(64), || {
-        DevmBox::new(dev, MaybeUninit::<[u8; 64]>::uninit(), KERNEL)?.free();
+        DevmBox::new(dev, MaybeUninit::<[u8; 64]>::uninit(), GFP_KERNEL)?.free();
         Ok(())
     })?;
     b.time(
         ("devm", "kzalloc_kfree", 4096, "kalloc"),
         iters(4096),
         || {
-            DevmBox::<[u8; 4096]>::new_zeroed(dev, KERNEL)?.free();
+            DevmBox::<[u8; 4096]>::new_zeroed(dev, GFP_KERNEL)?.free();
             Ok(())
         },
     )?;
     b.time(("devm", "get_free_pages", 0, "kalloc"), iters(4096), || {
-        DevmPages::alloc(dev, KERNEL, 0)?.free();
+        DevmPages::alloc(dev, 0, GFP_KERNEL)?.free();
         Ok(())
     })?;
     b.time(("devm", "kasprintf_kfree", 16, "kalloc"), iters(16), || {
-        DevmStr::format(dev, KERNEL, fmt!("edu-{}.{:02x}", 1, 10))?.free();
+        DevmStr::format(dev, fmt!("edu-{}.{:02x}", 1, 10), GFP_KERNEL)?.free();
         Ok(())
     })
 }
@@ -278,7 +278,7 @@ fn run(b: &mut Bench) -> Result {
             ("kmalloc", "kcalloc", len * 8, "kalloc"),
             iters(len * 8),
             || {
-                black_box(KmallocArray::<u64>::zeroed(black_box(len), KERNEL)?);
+                black_box(KmallocArray::<u64>::zeroed(black_box(len), GFP_KERNEL)?);
                 Ok(())
             },
         )?;

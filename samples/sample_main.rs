@@ -41,7 +41,6 @@
 
 use core::mem::offset_of;
 use kalloc::{
-    gfp,
     pages::LowmemPages,
     slab::{
         OwnedSlabBox,
@@ -170,8 +169,8 @@ impl Log {
         Ok(Log {
             records: Arc::new(SlabCache::new(&name, options)?, GFP_KERNEL)?,
             kept: KVec::new(),
-            ring: LowmemPages::get_zeroed_pages(gfp::GFP_KERNEL, LOG_ORDER)?,
-            index: VBuf::zeroed(INDEX_CAPACITY, gfp::GFP_KERNEL)?,
+            ring: LowmemPages::get_zeroed_pages(LOG_ORDER, GFP_KERNEL)?,
+            index: VBuf::zeroed(INDEX_CAPACITY, GFP_KERNEL)?,
             used: 0,
             count: 0,
         })
@@ -236,7 +235,7 @@ impl Log {
         len: usize,
         fill: &mut impl FnMut(&mut [u8]) -> Result,
     ) -> Result<OwnedSlabBox<Record>> {
-        let mut record = self.records.alloc_owned(Record::EMPTY, gfp::GFP_KERNEL)?;
+        let mut record = self.records.alloc_owned(Record::EMPTY, GFP_KERNEL)?;
         fill(&mut record.data[..len])?;
         record.len = u32::try_from(len)?;
         Ok(record)

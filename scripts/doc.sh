@@ -43,7 +43,8 @@ links="-Zunstable-options"
 for crate in kernel pin_init macros ffi; do
 	links="$links --extern-html-root-url=$crate=file://$kdocs/"
 done
-(cd target/kbuild && RUSTC_BOOTSTRAP=1 eval "$cmd -o $out $links \
+# What kalloc.kbuild generates for the library, beside the sample's objects.
+(cd target/kbuild && KALLOC_GENERATED=$PWD/samples RUSTC_BOOTSTRAP=1 eval "$cmd -o $out $links \
 	-Drustdoc::broken_intra_doc_links -Drustdoc::private_intra_doc_links \
 	-Drustdoc::invalid_codeblock_attributes") \
 	|| die "rustdoc failed (see above)"

@@ -109,7 +109,11 @@ def main(argv):
         with open(path, "w") as f:
             f.write(mutated)
         built, why = run(["scripts/build-module.sh", "modules"])
-        if not built:
+        if m.get("caught_by") == "build":
+            # A compile-time check must refuse it: the build is the test.
+            verdict = "SURVIVED" if built else "killed"
+            why = why if built else "the module build refused it"
+        elif not built:
             verdict = "INVALID (does not compile)"
         else:
             env = dict(os.environ, SUITE=m.get("suite", "*"))

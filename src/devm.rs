@@ -85,9 +85,9 @@
 //! use kernel::device::{Bound, Device};
 //!
 //! fn setup<'a>(dev: &'a Device<Bound>, queue: u32) -> Result<DevmBox<'a, [u32]>> {
-//!     let _label = DevmStr::format(dev, GFP_KERNEL, fmt!("rx-{queue}"))?;
+//!     let _label = DevmStr::format(dev, fmt!("rx-{queue}"), GFP_KERNEL)?;
 //!     let mut ring = DevmBox::<[u32]>::new_slice_zeroed(dev, 256, GFP_KERNEL)?;
-//!     let staging = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?; // one zeroed page
+//!     let staging = DevmPages::alloc_zeroed(dev, 0, GFP_KERNEL)?; // one zeroed page
 //!     ring[0] = staging.len() as u32;
 //!     staging.free(); // early release: off the device's list, freed once
 //!     Ok(ring) // `_label` and `ring` go back when `dev` is unbound

@@ -28,12 +28,12 @@
 //! # Examples
 //!
 //! ```
-//! use kalloc::gfp::{Zone, GFP_KERNEL, GFP_DMA, __GFP_ZERO, __GFP_NOWARN};
+//! use kalloc::gfp::{Gfp, Zone, GFP_KERNEL, GFP_DMA, __GFP_ZERO, __GFP_NOWARN};
 //!
-//! let flags = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
+//! let flags = Gfp::from(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 //! assert!(flags.may_sleep());
 //! assert_eq!((GFP_KERNEL | GFP_DMA).zone()?, Zone::Dma);
-//! assert_eq!(flags.without(__GFP_ZERO), GFP_KERNEL | __GFP_NOWARN);
+//! assert!(flags.without(__GFP_ZERO) == GFP_KERNEL | __GFP_NOWARN);
 //! ```
 
 use core::ops::{BitOr, BitOrAssign};
@@ -53,9 +53,11 @@ const fn bit(b: u32) -> RawGfp {
 /// # Invariants
 ///
 /// `self.0` only holds bits of the flags this module defines (the
-/// constants below and the bits they are made of). A value need not be a
-/// valid *combination*: [`Gfp::check`] decides that, and allocators call
-/// it before they use the flags.
+/// constants below and the bits they are made of), or the unused bit of
+/// C's `gfp_t`, which marks flags of the kernel crate that no union of its
+/// constants makes (see `From<Flags>`). A value need not be a valid
+/// *combination*: [`Gfp::check`] decides that (and refuses the unused
+/// bit), and allocators call it before they use the flags.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Gfp(RawGfp);
 
@@ -180,20 +182,30 @@ const MIGRATETYPE_MASK: RawGfp = MOVABLE | RECLAIMABLE;
 /// bytes as zeroed ones.
 const KNOWN: RawGfp = ((1 << bindings::___GFP_LAST_BIT) - 1) & !UNUSED & !SKIP_ZERO;
 
-/// The usual flags for kernel-internal allocations: may sleep, may start
-/// direct reclaim, I/O and file-system calls. Process context only. Zone:
-/// normal.
-pub const GFP_KERNEL: Gfp = Gfp(RECLAIM | IO | FS);
-/// Like [`GFP_KERNEL`], and the memory is charged to the current task's
-/// memory cgroup (for allocations user space can trigger). May sleep.
-pub const GFP_KERNEL_ACCOUNT: Gfp = Gfp(RECLAIM | IO | FS | ACCOUNT);
-/// For callers that cannot sleep (interrupt handlers, spinlocks held):
-/// never sleeps, no direct reclaim, may wake kswapd, and may use part of
-/// the atomic reserves (`__GFP_HIGH`). Zone: normal.
-pub const GFP_ATOMIC: Gfp = Gfp(HIGH | KSWAPD_RECLAIM);
-/// Never sleeps and does not touch the atomic reserves: fails rather than
-/// waits (wakes kswapd, no direct reclaim, no warning on failure).
-pub const GFP_NOWAIT: Gfp = Gfp(KSWAPD_RECLAIM | NOWARN);
+// The flags the kernel crate names are its own constants (`Flags`), so
+// that importing them from here never shadows the prelude's with another
+// type: `GFP_KERNEL | __GFP_NOFAIL` mixes both kinds, and every kalloc
+// allocator takes either (`impl Into<Gfp>`).
+pub use kernel::alloc::flags::{
+    __GFP_HIGHMEM, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOWAIT,
+};
+
+/// kalloc's value of each flag the kernel crate names, for `const` items
+/// and tables (the kernel crate's `Flags` cannot be read in a `const`).
+/// The KUnit suite `kalloc_gfp` checks that each is the kernel crate's
+/// constant of the same name, converted.
+pub(crate) mod as_gfp {
+    use super::*;
+
+    pub(crate) const GFP_KERNEL: Gfp = Gfp(RECLAIM | IO | FS);
+    pub(crate) const GFP_KERNEL_ACCOUNT: Gfp = Gfp(RECLAIM | IO | FS | ACCOUNT);
+    pub(crate) const GFP_ATOMIC: Gfp = Gfp(HIGH | KSWAPD_RECLAIM);
+    pub(crate) const GFP_NOWAIT: Gfp = Gfp(KSWAPD_RECLAIM | NOWARN);
+    pub(crate) const __GFP_ZERO: Gfp = Gfp(ZERO);
+    pub(crate) const __GFP_HIGHMEM: Gfp = Gfp(HIGHMEM);
+    pub(crate) const __GFP_NOWARN: Gfp = Gfp(NOWARN);
+}
+
 /// May sleep and reclaim, but must not start any physical I/O (for block
 /// layer paths). Prefer `memalloc_noio_save()` scopes in new code.
 pub const GFP_NOIO: Gfp = Gfp(RECLAIM);
@@ -218,13 +230,6 @@ pub const GFP_DMA: Gfp = Gfp(DMA);
 /// allocator only: kmalloc has no DMA32 caches.
 pub const GFP_DMA32: Gfp = Gfp(DMA32);
 
-/// Return zeroed memory.
-pub const __GFP_ZERO: Gfp = Gfp(ZERO);
-/// Zone modifier: the memory may come from highmem (see [`Zone::HighMem`]).
-/// Page allocator only: kmalloc rejects it.
-pub const __GFP_HIGHMEM: Gfp = Gfp(HIGHMEM);
-/// Do not print a warning and stack dump when the allocation fails.
-pub const __GFP_NOWARN: Gfp = Gfp(NOWARN);
 /// Fail early instead of retrying hard: no OOM killer, light reclaim.
 pub const __GFP_NORETRY: Gfp = Gfp(NORETRY);
 /// Retry reclaim as long as it makes progress, then fail; no OOM killer.
@@ -306,12 +311,15 @@ impl Gfp {
     ///
     /// This is how flags are removed: there is no `!` operator, because
     /// the complement of a flag set is not a flag set.
-    pub const fn without(self, other: Gfp) -> Gfp {
-        Gfp(self.0 & !other.0)
+    #[inline]
+    pub fn without(self, other: impl Into<Gfp>) -> Gfp {
+        Gfp(self.0 & !other.into().0)
     }
 
     /// Whether every flag of `other` is set in `self`.
-    pub const fn contains(self, other: Gfp) -> bool {
+    #[inline]
+    pub fn contains(self, other: impl Into<Gfp>) -> bool {
+        let other = other.into();
         self.0 & other.0 == other.0
     }
 
@@ -384,6 +392,9 @@ impl Gfp {
     /// What C refuses in any mask: an invalid zone, both migratetypes.
     #[inline]
     fn valid(self) -> Result {
+        if self.0 & !KNOWN != 0 {
+            return Err(EINVAL);
+        }
         self.zone()?;
         if self.0 & MIGRATETYPE_MASK == MIGRATETYPE_MASK {
             return Err(EINVAL);
@@ -462,34 +473,32 @@ impl Node {
 /// value of `kernel::alloc::Flags` is a union of these (its constructor is
 /// private to the kernel crate).
 const KERNEL_FLAGS: [(Flags, Gfp); 7] = [
-    (kernel_flags::GFP_KERNEL, GFP_KERNEL),
-    (kernel_flags::GFP_KERNEL_ACCOUNT, GFP_KERNEL_ACCOUNT),
-    (kernel_flags::GFP_ATOMIC, GFP_ATOMIC),
-    (kernel_flags::GFP_NOWAIT, GFP_NOWAIT),
-    (kernel_flags::__GFP_ZERO, __GFP_ZERO),
-    (kernel_flags::__GFP_HIGHMEM, __GFP_HIGHMEM),
-    (kernel_flags::__GFP_NOWARN, __GFP_NOWARN),
+    (kernel_flags::GFP_KERNEL, as_gfp::GFP_KERNEL),
+    (kernel_flags::GFP_KERNEL_ACCOUNT, as_gfp::GFP_KERNEL_ACCOUNT),
+    (kernel_flags::GFP_ATOMIC, as_gfp::GFP_ATOMIC),
+    (kernel_flags::GFP_NOWAIT, as_gfp::GFP_NOWAIT),
+    (kernel_flags::__GFP_ZERO, as_gfp::__GFP_ZERO),
+    (kernel_flags::__GFP_HIGHMEM, as_gfp::__GFP_HIGHMEM),
+    (kernel_flags::__GFP_NOWARN, as_gfp::__GFP_NOWARN),
 ];
 
-/// The same bits as the kernel crate's flags (`kernel::alloc::Flags`), so
-/// that flags a caller of the kernel crate holds go to kalloc unchanged.
+/// The kernel crate's flags as kalloc's, so that every kalloc allocator
+/// takes either (`flags: impl Into<Gfp>`).
 ///
-/// # Errors
-///
-/// `EINVAL` for flags that are not a union of the kernel crate's constants
-/// (made with its `&` or `!`, such as `GFP_KERNEL & !GFP_NOWAIT`): the
-/// kernel crate does not show their bits, and kalloc will not guess them.
-impl TryFrom<Flags> for Gfp {
-    type Error = Error;
-
+/// Every union of the kernel crate's constants has the same bits here.
+/// Flags its `&` or `!` made (`GFP_KERNEL & !GFP_NOWAIT`, `!GFP_ATOMIC`)
+/// can hold any bit, and the kernel crate does not show them: they become
+/// flags that [`Gfp::check`] refuses with `EINVAL` (the unused bit of
+/// `gfp_t`), so no allocator passes them to C (Rust-for-Linux issue 1253).
+impl From<Flags> for Gfp {
     #[inline]
-    fn try_from(flags: Flags) -> Result<Gfp> {
+    fn from(flags: Flags) -> Gfp {
         // One constant, compared whole: a comparison each, folded at
         // compile time for constant flags.
         let mut i = 0;
         while i < KERNEL_FLAGS.len() {
             if flags == KERNEL_FLAGS[i].0 {
-                return Ok(KERNEL_FLAGS[i].1);
+                return KERNEL_FLAGS[i].1;
             }
             i += 1;
         }
@@ -497,9 +506,9 @@ impl TryFrom<Flags> for Gfp {
     }
 }
 
-/// [`Gfp::try_from`] for a union of the kernel crate's constants.
+/// [`Gfp::from`] for flags that are not one constant of the kernel crate.
 #[inline(never)]
-fn union_of_kernel_flags(flags: Flags) -> Result<Gfp> {
+fn union_of_kernel_flags(flags: Flags) -> Gfp {
     // The constants `flags` contains, as both kinds of flags: if their
     // union is `flags` itself, its bits are exactly the union's.
     let mut gfp = Gfp::NONE;
@@ -511,9 +520,10 @@ fn union_of_kernel_flags(flags: Flags) -> Result<Gfp> {
         }
     }
     if union != Some(flags) {
-        return Err(EINVAL);
+        // INVARIANT: the unused bit, the mark of flags no union makes.
+        return Gfp(UNUSED);
     }
-    Ok(gfp)
+    gfp
 }
 
 /// The kernel crate's flags with the same bits, for its allocating APIs
@@ -557,6 +567,43 @@ impl BitOrAssign for Gfp {
     }
 }
 
+/// `GFP_KERNEL | __GFP_NOFAIL`: one of the kernel crate's flags with one
+/// of kalloc's.
+impl BitOr<Gfp> for Flags {
+    type Output = Gfp;
+
+    #[inline]
+    fn bitor(self, rhs: Gfp) -> Gfp {
+        Gfp::from(self).union(rhs)
+    }
+}
+
+/// `GFP_DMA | GFP_KERNEL`: one of kalloc's flags with one of the kernel
+/// crate's.
+impl BitOr<Flags> for Gfp {
+    type Output = Gfp;
+
+    #[inline]
+    fn bitor(self, rhs: Flags) -> Gfp {
+        self.union(Gfp::from(rhs))
+    }
+}
+
+impl BitOrAssign<Flags> for Gfp {
+    #[inline]
+    fn bitor_assign(&mut self, rhs: Flags) {
+        *self = self.union(Gfp::from(rhs));
+    }
+}
+
+/// `flags == GFP_KERNEL`: the same bits as the kernel crate's flags.
+impl PartialEq<Flags> for Gfp {
+    #[inline]
+    fn eq(&self, other: &Flags) -> bool {
+        *self == Gfp::from(*other)
+    }
+}
+
 impl core::fmt::Debug for Gfp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Gfp({:#x})", self.0)
@@ -566,10 +613,10 @@ impl core::fmt::Debug for Gfp {
 /// Every public constant with its C name, for the suite below and for
 /// users who print flags.
 pub const ALL: &[(&CStr, Gfp)] = &[
-    (c"GFP_KERNEL", GFP_KERNEL),
-    (c"GFP_KERNEL_ACCOUNT", GFP_KERNEL_ACCOUNT),
-    (c"GFP_ATOMIC", GFP_ATOMIC),
-    (c"GFP_NOWAIT", GFP_NOWAIT),
+    (c"GFP_KERNEL", as_gfp::GFP_KERNEL),
+    (c"GFP_KERNEL_ACCOUNT", as_gfp::GFP_KERNEL_ACCOUNT),
+    (c"GFP_ATOMIC", as_gfp::GFP_ATOMIC),
+    (c"GFP_NOWAIT", as_gfp::GFP_NOWAIT),
     (c"GFP_NOIO", GFP_NOIO),
     (c"GFP_NOFS", GFP_NOFS),
     (c"GFP_USER", GFP_USER),
@@ -577,9 +624,9 @@ pub const ALL: &[(&CStr, Gfp)] = &[
     (c"GFP_HIGHUSER_MOVABLE", GFP_HIGHUSER_MOVABLE),
     (c"GFP_DMA", GFP_DMA),
     (c"GFP_DMA32", GFP_DMA32),
-    (c"__GFP_ZERO", __GFP_ZERO),
-    (c"__GFP_HIGHMEM", __GFP_HIGHMEM),
-    (c"__GFP_NOWARN", __GFP_NOWARN),
+    (c"__GFP_ZERO", as_gfp::__GFP_ZERO),
+    (c"__GFP_HIGHMEM", as_gfp::__GFP_HIGHMEM),
+    (c"__GFP_NOWARN", as_gfp::__GFP_NOWARN),
     (c"__GFP_NORETRY", __GFP_NORETRY),
     (c"__GFP_RETRY_MAYFAIL", __GFP_RETRY_MAYFAIL),
     (c"__GFP_NOFAIL", __GFP_NOFAIL),

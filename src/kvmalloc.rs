@@ -118,8 +118,7 @@ unsafe impl Allocator for KVmalloc {
         if old.is_some_and(|old| is_vmalloc_addr(old.as_ptr())) && !context_may_sleep() {
             return Err(AllocError);
         }
-        let gfp = check_request(Gfp::try_from(flags).map_err(|_| AllocError)?, size)
-            .map_err(|_| AllocError)?;
+        let gfp = check_request(Gfp::from(flags), size).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;
         if old.is_none() && NEW_IS_KVMALLOC {
             // A new allocation: what C's `kvmalloc_node_align()` calls

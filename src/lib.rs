@@ -5,6 +5,29 @@
 //! One module per allocator family; [`gfp`] holds the flags they all take.
 //! A driver uses kalloc as a crate (`use kalloc::kmalloc::KmallocBox;`):
 //! see the README's "Use kalloc in your driver".
+//!
+//! # Examples
+//!
+//! The README's imports, as a driver writes them: the prelude's flags for
+//! kalloc's types and the kernel crate's alike, kalloc's for what the
+//! prelude lacks.
+//!
+//! ```
+//! use kalloc::gfp::{GFP_DMA, __GFP_RETRY_MAYFAIL}; // flags the prelude lacks
+//! use kalloc::kmalloc::KmallocBox;
+//! use kalloc::slab::{SlabCache, SlabOptions};
+//! use kernel::prelude::*; // GFP_KERNEL, GFP_ATOMIC, ... as always
+//! use kernel::sync::Arc;
+//!
+//! let cache = SlabCache::<u64>::new(c"kalloc_readme", SlabOptions::new())?;
+//! let object = cache.alloc(7, GFP_KERNEL)?;
+//! let boxed = KmallocBox::new(*object, GFP_KERNEL | __GFP_RETRY_MAYFAIL)?;
+//! let low = KmallocBox::new(1u8, GFP_KERNEL | GFP_DMA)?;
+//! let mut list = KVec::new();
+//! list.push(*boxed, GFP_KERNEL)?;
+//! let shared = Arc::new(*low, GFP_KERNEL)?;
+//! assert_eq!((list[0], *shared), (7, 1));
+//! ```
 
 /// The prefix of kalloc's log lines (`pr_*!` reads it from the crate root).
 const __LOG_PREFIX: &[u8] = b"kalloc\0";

@@ -47,7 +47,7 @@
 //! use kalloc::pages::{LowmemPages, Pages};
 //!
 //! // 4 contiguous zeroed pages in the linear mapping, as a byte slice.
-//! let mut buf = LowmemPages::get_zeroed_pages(GFP_KERNEL, 2)?;
+//! let mut buf = LowmemPages::get_zeroed_pages(2, GFP_KERNEL)?;
 //! buf.as_mut_slice()[..5].copy_from_slice(b"hello");
 //! let first_pfn = buf.page(0).ok_or(EINVAL)?.pfn();
 //! assert_eq!(buf.page(1).ok_or(EINVAL)?.pfn(), first_pfn + 1);

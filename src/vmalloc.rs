@@ -67,23 +67,22 @@ use kernel::page::{AsPageIter, PAGE_SIZE};
 use kernel::prelude::*;
 
 use crate::gfp::{
-    context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NOLOCKDEP, __GFP_NORETRY, __GFP_RETRY_MAYFAIL,
-    __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT,
-    GFP_USER,
+    as_gfp, context_may_sleep, Gfp, __GFP_NOFAIL, __GFP_NOLOCKDEP, __GFP_NORETRY,
+    __GFP_RETRY_MAYFAIL, GFP_NOFS, GFP_NOIO, GFP_USER,
 };
 
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
 /// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
-pub(crate) const GFP_VMALLOC_SUPPORTED: Gfp = GFP_KERNEL
-    .union(GFP_ATOMIC)
-    .union(GFP_NOWAIT)
+pub(crate) const GFP_VMALLOC_SUPPORTED: Gfp = as_gfp::GFP_KERNEL
+    .union(as_gfp::GFP_ATOMIC)
+    .union(as_gfp::GFP_NOWAIT)
     .union(__GFP_NOFAIL)
-    .union(__GFP_ZERO)
+    .union(as_gfp::__GFP_ZERO)
     .union(__GFP_NORETRY)
     .union(__GFP_RETRY_MAYFAIL)
     .union(GFP_NOFS)
     .union(GFP_NOIO)
-    .union(GFP_KERNEL_ACCOUNT)
+    .union(as_gfp::GFP_KERNEL_ACCOUNT)
     .union(GFP_USER)
     .union(__GFP_NOLOCKDEP);
 
@@ -199,7 +198,8 @@ impl<T> VBuf<T> {
     /// for a zero size or flags vmalloc does not take, `EAGAIN` in a
     /// context that cannot sleep, `ENOMEM` if the memory is not there (add
     /// `__GFP_NOWARN` when that is expected).
-    pub fn new_uninit(len: usize, flags: Gfp) -> Result<VBuf<MaybeUninit<T>>> {
+    pub fn new_uninit(len: usize, flags: impl Into<Gfp>) -> Result<VBuf<MaybeUninit<T>>> {
+        let flags: Gfp = flags.into();
         Self::new_uninit_on(len, flags, Node::ANY)
     }
 
@@ -211,7 +211,12 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
-    pub fn new_uninit_on(len: usize, flags: Gfp, node: Node) -> Result<VBuf<MaybeUninit<T>>> {
+    pub fn new_uninit_on(
+        len: usize,
+        flags: impl Into<Gfp>,
+        node: Node,
+    ) -> Result<VBuf<MaybeUninit<T>>> {
+        let flags: Gfp = flags.into();
         let ptr = Self::alloc(len, flags, node)?;
         // INVARIANT: `ptr` is a fresh vmalloc allocation of
         // `len * size_of::<T>()` bytes, and `MaybeUninit` needs no
@@ -228,11 +233,12 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
-    pub fn zeroed(len: usize, flags: Gfp) -> Result<Self>
+    pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self>
     where
         T: Zeroable,
     {
-        let ptr = Self::alloc(len, flags | __GFP_ZERO, Node::ANY)?;
+        let flags: Gfp = flags.into();
+        let ptr = Self::alloc(len, flags | as_gfp::__GFP_ZERO, Node::ANY)?;
         // INVARIANT: `__GFP_ZERO` zeroed the `len` values, and zero bytes
         // are a valid `T` (`T: Zeroable`).
         Ok(Self {
@@ -248,7 +254,12 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
-    pub fn from_fn(len: usize, flags: Gfp, mut f: impl FnMut(usize) -> T) -> Result<Self> {
+    pub fn from_fn(
+        len: usize,
+        flags: impl Into<Gfp>,
+        mut f: impl FnMut(usize) -> T,
+    ) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let mut buf = Self::new_uninit(len, flags)?;
         for (i, slot) in buf.iter_mut().enumerate() {
             slot.write(f(i));
@@ -293,7 +304,8 @@ impl<T: Copy> VBuf<T> {
     /// As for [`VBuf::new_uninit`], and `EAGAIN` wherever sleeping
     /// is not allowed, whatever the flags (`vrealloc()` may free the old
     /// area, and `vfree()` may sleep). On an error the buffer is unchanged.
-    pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
+    pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
+        let flags: Gfp = flags.into();
         let (size, flags) = Self::check(new_len, flags)?;
         if !context_may_sleep() {
             return Err(EAGAIN);

@@ -60,7 +60,8 @@ impl<'a, T> DevmBox<'a, T> {
     ///
     /// See the module documentation; `ENOMEM` if the allocation
     /// fails.
-    pub fn new(dev: &'a Device<Bound>, value: T, flags: Gfp) -> Result<Self> {
+    pub fn new(dev: &'a Device<Bound>, value: T, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         const {
             assert!(
                 storable::<T>(),
@@ -85,10 +86,11 @@ impl<'a, T> DevmBox<'a, T> {
     /// # Errors
     ///
     /// As for [`DevmBox::new`].
-    pub fn new_zeroed(dev: &'a Device<Bound>, flags: Gfp) -> Result<Self>
+    pub fn new_zeroed(dev: &'a Device<Bound>, flags: impl Into<Gfp>) -> Result<Self>
     where
         T: Zeroable,
     {
+        let flags: Gfp = flags.into();
         const {
             assert!(
                 storable::<T>(),
@@ -113,10 +115,15 @@ impl<'a, T> DevmBox<'a, [T]> {
     ///
     /// `EOVERFLOW` if `len * size_of::<T>()` overflows; otherwise
     /// as for [`DevmBox::new`], for the size in bytes.
-    pub fn new_slice_zeroed(dev: &'a Device<Bound>, len: usize, flags: Gfp) -> Result<Self>
+    pub fn new_slice_zeroed(
+        dev: &'a Device<Bound>,
+        len: usize,
+        flags: impl Into<Gfp>,
+    ) -> Result<Self>
     where
         T: Zeroable,
     {
+        let flags: Gfp = flags.into();
         const {
             assert!(
                 storable::<T>(),
@@ -145,7 +152,8 @@ impl<'a, T: Copy> DevmBox<'a, [T]> {
     ///
     /// As for [`DevmBox::new_slice_zeroed`]; `EINVAL` for an empty
     /// `src` (a device holds no empty allocation).
-    pub fn from_slice(dev: &'a Device<Bound>, src: &[T], flags: Gfp) -> Result<Self> {
+    pub fn from_slice(dev: &'a Device<Bound>, src: &[T], flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         const {
             assert!(
                 storable::<T>(),
@@ -175,7 +183,8 @@ impl<'a, T: Copy> DevmBox<'a, [T]> {
     /// As for [`DevmBox::new_slice_zeroed`], for the new size; a
     /// new length of 0 is `EINVAL` (C would free the memory). On an error
     /// the memory is unchanged.
-    pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
+    pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
+        let flags: Gfp = flags.into();
         let size = array_size::<T>(new_len)?;
         let flags = check_request(size, flags)?;
         // SAFETY: By the type invariants `ptr` is a live `devm_kmalloc()`

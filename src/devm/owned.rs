@@ -6,7 +6,6 @@ use super::raw;
 use crate::gfp::context_may_sleep;
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{
-    alloc::flags as kflags,
     bindings,
     device::{Bound, Device},
     error::to_result,
@@ -53,8 +52,8 @@ impl<'a, T: Send + 'static> DevmOwned<'a, T> {
     /// interrupts off); `ENOMEM` if an allocation fails. `value` is dropped
     /// then.
     pub fn new(dev: &'a Device<Bound>, value: T) -> Result<Self> {
-        crate::gfp::GFP_KERNEL.check()?;
-        let ptr = KBox::into_raw(KBox::new(value, kflags::GFP_KERNEL)?);
+        crate::gfp::as_gfp::GFP_KERNEL.check()?;
+        let ptr = KBox::into_raw(KBox::new(value, GFP_KERNEL)?);
         // SAFETY: `dev` is bound, so it runs the action when it is unbound.
         // The action owns `ptr` (from `KBox::into_raw`); on failure, C runs
         // it at once, which drops the value.

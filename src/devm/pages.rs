@@ -57,8 +57,9 @@ impl<'a> DevmPages<'a> {
     /// # Errors
     ///
     /// As for [`DevmPages::alloc`].
-    pub fn alloc_zeroed(dev: &'a Device<Bound>, flags: Gfp, order: u32) -> Result<Self> {
-        let pages = DevmPages::alloc(dev, flags | __GFP_ZERO, order)?;
+    pub fn alloc_zeroed(dev: &'a Device<Bound>, order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        let pages = DevmPages::alloc(dev, order, flags | __GFP_ZERO)?;
         // INVARIANT: The page allocator zeroed every byte (`__GFP_ZERO`).
         Ok(DevmPages {
             dev: pages.dev,
@@ -82,7 +83,8 @@ impl<'a> DevmPages<'a, Uninit> {
     /// flags, flags that may not sleep or hold `__GFP_NOFAIL`, and for the
     /// highmem and movable zones (the pages need a kernel address);
     /// `ENOMEM` if the allocation fails.
-    pub fn alloc(dev: &'a Device<Bound>, flags: Gfp, order: u32) -> Result<Self> {
+    pub fn alloc(dev: &'a Device<Bound>, order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = request::pages(flags, order, true)?;
         if flags.contains(__GFP_NOFAIL) || !flags.may_sleep() {
             return Err(EINVAL);

@@ -57,7 +57,12 @@ impl<'a> DevmStr<'a> {
     /// byte (C would cut the string there) or if formatting fails; `ENOMEM`
     /// for a string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or
     /// if an allocation fails.
-    pub fn format(dev: &'a Device<Bound>, flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
+    pub fn format(
+        dev: &'a Device<Bound>,
+        args: fmt::Arguments<'_>,
+        flags: impl Into<Gfp>,
+    ) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_flags(flags)?;
         let text = crate::kmalloc::format_once(args, DEVM_KMALLOC_MAX_SIZE - 1, flags)?;
         // The bytes of `&str`s, as written by `format_once`.
@@ -91,7 +96,8 @@ impl<'a> DevmStr<'a> {
     /// `EINVAL` for flags kmalloc cannot honour; `ENOMEM` for a
     /// string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or if
     /// the allocation fails.
-    pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: Gfp) -> Result<Self> {
+    pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_flags(flags)?;
         if s.to_bytes_with_nul().len() > DEVM_KMALLOC_MAX_SIZE {
             return Err(ENOMEM);

@@ -15,7 +15,7 @@ mod kalloc_devm {
     use crate::selftest::devres::*;
     use crate::selftest::edu::{self, read_edu_nofault, testing as edu_testing};
     use core::cell::Cell;
-    use kernel::{alloc::flags as kflags, device::Bound, sync::aref::ARef};
+    use kernel::{device::Bound, sync::aref::ARef};
     use kernel::{
         devres, faux, new_spinlock,
         sync::{
@@ -51,17 +51,18 @@ mod kalloc_devm {
     fn devm_pages_refuse_what_lowmem_pages_refuse() -> Result {
         let reg = faux_device(c"kalloc_devm_same_rules")?;
         let dev = bound(&reg);
-        let movable = Gfp::from_raw(GFP_KERNEL.as_raw() | 1 << bindings::___GFP_MOVABLE_BIT)?;
+        let movable =
+            Gfp::from_raw(Gfp::from(GFP_KERNEL).as_raw() | 1 << bindings::___GFP_MOVABLE_BIT)?;
         assert!(movable.movable());
         let refused = [
             (movable, 0),
             (GFP_HIGHUSER, 0),
-            (GFP_KERNEL, MAX_PAGE_ORDER + 1),
+            (Gfp::from(GFP_KERNEL), MAX_PAGE_ORDER + 1),
         ];
         for (flags, order) in refused {
-            let lowmem = crate::pages::LowmemPages::get_free_pages(flags, order).err();
+            let lowmem = crate::pages::LowmemPages::get_free_pages(order, flags).err();
             assert!(lowmem == Some(EINVAL));
-            assert!(DevmPages::alloc(dev, flags, order).err() == lowmem);
+            assert!(DevmPages::alloc(dev, order, flags).err() == lowmem);
         }
         Ok(())
     }
@@ -80,7 +81,7 @@ mod kalloc_devm {
                 out_of_order: Atomic::new(0),
                 last: Atomic::new(usize::MAX),
             };
-            Ok(Arc::new(tally, kflags::GFP_KERNEL)?)
+            Ok(Arc::new(tally, GFP_KERNEL)?)
         }
     }
 
@@ -96,7 +97,7 @@ mod kalloc_devm {
     impl Release {
         fn register(dev: &Device<Bound>, tally: &Arc<Tally>, index: usize) -> Result {
             let tally = tally.clone();
-            devres::register(dev, Release { tally, index }, kflags::GFP_KERNEL)
+            devres::register(dev, Release { tally, index }, GFP_KERNEL)
         }
     }
 
@@ -225,7 +226,7 @@ mod kalloc_devm {
         assert_eq!(array[99], 7);
         assert_eq!(devres_count(dev), base + 3);
 
-        let label = DevmStr::format(dev, GFP_KERNEL, fmt!("edu-{}.{:02x}", 1, 0xa))?;
+        let label = DevmStr::format(dev, fmt!("edu-{}.{:02x}", 1, 0xa), GFP_KERNEL)?;
         assert_eq!(label.to_bytes(), b"edu-1.0a");
         assert_eq!(devres_count(dev), base + 4);
         // devm_kstrdup(): a copy, in the device's own memory, not the source.
@@ -238,8 +239,8 @@ mod kalloc_devm {
 
         // Dirty a block first: freed pages are handed out again first, so a
         // zeroing that did not happen would show.
-        drop(crate::pages::LowmemPages::get_free_pages(GFP_KERNEL, 1)?.fill(0xa5));
-        let mut pages = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 1)?;
+        drop(crate::pages::LowmemPages::get_free_pages(1, GFP_KERNEL)?.fill(0xa5));
+        let mut pages = DevmPages::alloc_zeroed(dev, 1, GFP_KERNEL)?;
         assert_eq!(pages.order(), 1);
         assert_eq!(pages.len(), 2 * bindings::PAGE_SIZE);
         assert!(pages.iter().all(|&b| b == 0));
@@ -247,7 +248,7 @@ mod kalloc_devm {
         assert_eq!(pages[bindings::PAGE_SIZE + 1], 0xa5);
         assert_eq!(devres_count(dev), base + 5);
         // Pages not zeroed become `[u8]` once written, every byte.
-        let filled = DevmPages::alloc(dev, GFP_KERNEL, 1)?.fill(0x3c);
+        let filled = DevmPages::alloc(dev, 1, GFP_KERNEL)?.fill(0x3c);
         assert!(filled.len() == 2 * bindings::PAGE_SIZE && filled.iter().all(|&b| b == 0x3c));
         filled.free();
 
@@ -282,8 +283,8 @@ mod kalloc_devm {
                 let _ = DevmBox::new(dev, i, GFP_KERNEL)?;
                 let _ = DevmBox::<[u8; 64]>::new_zeroed(dev, GFP_KERNEL)?;
                 let _ = DevmBox::<[u16]>::new_slice_zeroed(dev, i + 1, GFP_KERNEL)?;
-                let _ = DevmStr::format(dev, GFP_KERNEL, fmt!("round {round}, item {i}"))?;
-                let _ = DevmPages::alloc(dev, GFP_KERNEL, (i % 3) as u32)?;
+                let _ = DevmStr::format(dev, fmt!("round {round}, item {i}"), GFP_KERNEL)?;
+                let _ = DevmPages::alloc(dev, (i % 3) as u32, GFP_KERNEL)?;
                 Release::register(dev, &tally, i)?;
             }
             assert_eq!(devres_count(dev), base + 6 * N);
@@ -311,19 +312,13 @@ mod kalloc_devm {
         let kept: ARef<Device> = dev.into();
         let base = devres_count(dev);
 
-        let mut boxes = KVec::with_capacity(N, kflags::GFP_KERNEL)?;
-        let mut strings = KVec::with_capacity(N, kflags::GFP_KERNEL)?;
-        let mut pages = KVec::with_capacity(N, kflags::GFP_KERNEL)?;
+        let mut boxes = KVec::with_capacity(N, GFP_KERNEL)?;
+        let mut strings = KVec::with_capacity(N, GFP_KERNEL)?;
+        let mut pages = KVec::with_capacity(N, GFP_KERNEL)?;
         for i in 0..N {
-            boxes.push(DevmBox::new(dev, i, GFP_KERNEL)?, kflags::GFP_KERNEL)?;
-            strings.push(
-                DevmStr::format(dev, GFP_KERNEL, fmt!("{i}"))?,
-                kflags::GFP_KERNEL,
-            )?;
-            pages.push(
-                DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?,
-                kflags::GFP_KERNEL,
-            )?;
+            boxes.push(DevmBox::new(dev, i, GFP_KERNEL)?, GFP_KERNEL)?;
+            strings.push(DevmStr::format(dev, fmt!("{i}"), GFP_KERNEL)?, GFP_KERNEL)?;
+            pages.push(DevmPages::alloc_zeroed(dev, 0, GFP_KERNEL)?, GFP_KERNEL)?;
             Release::register(dev, &tally, i)?;
         }
         assert_eq!(devres_count(dev), base + 4 * N);
@@ -397,11 +392,11 @@ mod kalloc_devm {
             Some(ENOMEM)
         );
         let long = Repeat::new(DEVM_KMALLOC_MAX_SIZE / 4096);
-        assert_eq!(DevmStr::format(dev, k, fmt!("{long}")).err(), Some(ENOMEM));
+        assert_eq!(DevmStr::format(dev, fmt!("{long}"), k).err(), Some(ENOMEM));
         // Flags the allocators cannot honour.
         for flags in [
             GFP_KERNEL | GFP_DMA32,
-            GFP_KERNEL | __GFP_HIGHMEM,
+            Gfp::from(GFP_KERNEL | __GFP_HIGHMEM),
             GFP_KERNEL | GFP_DMA | GFP_DMA32,
             GFP_KERNEL | __GFP_NOFAIL,
         ] {
@@ -411,24 +406,24 @@ mod kalloc_devm {
                 DevmBox::<[u32]>::new_slice_zeroed(dev, 4, flags).err(),
                 Some(EINVAL)
             );
-            assert_eq!(DevmStr::format(dev, flags, fmt!("x")).err(), Some(EINVAL));
+            assert_eq!(DevmStr::format(dev, fmt!("x"), flags).err(), Some(EINVAL));
             assert_eq!(DevmStr::from_cstr(dev, c"x", flags).err(), Some(EINVAL));
         }
         // Pages: too large an order, highmem, no sleeping, no failing.
         assert_eq!(
-            DevmPages::alloc(dev, k, MAX_PAGE_ORDER + 1).err(),
+            DevmPages::alloc(dev, MAX_PAGE_ORDER + 1, k).err(),
             Some(EINVAL)
         );
-        assert_eq!(DevmPages::alloc(dev, k, u32::MAX).err(), Some(EINVAL));
-        assert_eq!(DevmPages::alloc(dev, GFP_HIGHUSER, 0).err(), Some(EINVAL));
-        assert_eq!(DevmPages::alloc(dev, GFP_ATOMIC, 0).err(), Some(EINVAL));
+        assert_eq!(DevmPages::alloc(dev, u32::MAX, k).err(), Some(EINVAL));
+        assert_eq!(DevmPages::alloc(dev, 0, GFP_HIGHUSER).err(), Some(EINVAL));
+        assert_eq!(DevmPages::alloc(dev, 0, GFP_ATOMIC).err(), Some(EINVAL));
         assert_eq!(
-            DevmPages::alloc(dev, GFP_KERNEL | __GFP_NOFAIL, 0).err(),
+            DevmPages::alloc(dev, 0, GFP_KERNEL | __GFP_NOFAIL).err(),
             Some(EINVAL)
         );
         // Two zones: invalid even where sleeping is allowed.
         let two_zones = GFP_KERNEL | GFP_DMA | GFP_DMA32;
-        assert_eq!(DevmPages::alloc(dev, two_zones, 0).err(), Some(EINVAL));
+        assert_eq!(DevmPages::alloc(dev, 0, two_zones).err(), Some(EINVAL));
 
         assert_eq!(devres_count(dev), base);
         Ok(())
@@ -449,13 +444,13 @@ mod kalloc_devm {
         let big = DevmBox::<[u8]>::new_slice_zeroed(dev, DEVM_KMALLOC_MAX_SIZE, large)?;
         assert_eq!(big.len(), DEVM_KMALLOC_MAX_SIZE);
         assert_eq!((big[0], big[DEVM_KMALLOC_MAX_SIZE - 1]), (0, 0));
-        let pages = DevmPages::alloc(dev, large, MAX_PAGE_ORDER)?;
+        let pages = DevmPages::alloc(dev, MAX_PAGE_ORDER, large)?;
         assert_eq!(pages.len(), bindings::PAGE_SIZE << MAX_PAGE_ORDER);
         let atomic = DevmBox::new(dev, [1u8; 3], GFP_ATOMIC)?;
         assert_eq!(*atomic, [1, 1, 1]);
         let dma = DevmBox::<[u8; 32]>::new_zeroed(dev, GFP_KERNEL | GFP_DMA)?;
         assert_eq!(*dma, [0; 32]);
-        let dma_pages = DevmPages::alloc(dev, GFP_KERNEL | GFP_DMA, 0)?;
+        let dma_pages = DevmPages::alloc(dev, 0, GFP_KERNEL | GFP_DMA)?;
         assert_eq!(devres_count(dev), base + 5);
 
         big.free();
@@ -478,7 +473,7 @@ mod kalloc_devm {
         let dev = bound(&reg);
         let kept: ARef<Device> = dev.into();
         let base = devres_count(dev);
-        let lock = KBox::pin_init(new_spinlock!(()), kflags::GFP_KERNEL)?;
+        let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
 
         let release = |index| Release {
             tally: tally.clone(),
@@ -529,15 +524,15 @@ mod kalloc_devm {
 
         let s = DevmStr::format(
             dev,
-            GFP_KERNEL,
             fmt!("{:>6}|{:<4}|{:.3}", "ab", 7, "abcdef"),
+            GFP_KERNEL,
         )?;
         assert_eq!(s.to_bytes(), b"    ab|7   |abc");
-        let s = DevmStr::format(dev, GFP_KERNEL, fmt!("{:?} {:#x} µs", "q\"", 255))?;
+        let s = DevmStr::format(dev, fmt!("{:?} {:#x} µs", "q\"", 255), GFP_KERNEL)?;
         assert_eq!(s.to_bytes(), "\"q\\\"\" 0xff µs".as_bytes());
-        let empty = DevmStr::format(dev, GFP_KERNEL, fmt!(""))?;
+        let empty = DevmStr::format(dev, fmt!(""), GFP_KERNEL)?;
         assert_eq!(empty.to_bytes_with_nul(), b"\0");
-        let long = DevmStr::format(dev, GFP_KERNEL, fmt!("<{}>", Repeat::new(3)))?;
+        let long = DevmStr::format(dev, fmt!("<{}>", Repeat::new(3)), GFP_KERNEL)?;
         let bytes = long.to_bytes();
         assert_eq!(bytes.len(), 3 * 4096 + 2);
         assert_eq!(
@@ -561,16 +556,16 @@ mod kalloc_devm {
         let k = GFP_KERNEL | __GFP_NOWARN;
 
         assert_eq!(
-            DevmStr::format(dev, k, fmt!("a{}b", "\0")).err(),
+            DevmStr::format(dev, fmt!("a{}b", "\0"), k).err(),
             Some(EINVAL)
         );
         assert_eq!(
-            DevmStr::format(dev, k, fmt!("{}", '\0')).err(),
+            DevmStr::format(dev, fmt!("{}", '\0'), k).err(),
             Some(EINVAL)
         );
 
         let huge = Repeat::new(1 << 18);
-        assert_eq!(DevmStr::format(dev, k, fmt!("{huge}")).err(), Some(ENOMEM));
+        assert_eq!(DevmStr::format(dev, fmt!("{huge}"), k).err(), Some(ENOMEM));
         assert!(huge.written.get() <= DEVM_KMALLOC_MAX_SIZE / 4096);
 
         assert_eq!(devres_count(dev), base);
@@ -579,13 +574,13 @@ mod kalloc_devm {
             n: Cell::new(1),
             grow: true,
         };
-        assert!(&*DevmStr::format(dev, k, fmt!("{growing}"))? == c"x");
+        assert!(&*DevmStr::format(dev, fmt!("{growing}"), k)? == c"x");
         assert_eq!(growing.n.get(), 2);
         let shrinking = Changing {
             n: Cell::new(2),
             grow: false,
         };
-        assert!(&*DevmStr::format(dev, k, fmt!("{shrinking}"))? == c"xx");
+        assert!(&*DevmStr::format(dev, fmt!("{shrinking}"), k)? == c"xx");
         assert_eq!(shrinking.n.get(), 1);
         assert_eq!(devres_count(dev), base + 2);
         Ok(())

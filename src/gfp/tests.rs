@@ -6,6 +6,10 @@ use kernel::prelude::*;
 
 #[kunit_tests(kalloc_gfp)]
 mod kalloc_gfp {
+    use super::super::as_gfp::{
+        __GFP_HIGHMEM, __GFP_NOWARN, __GFP_ZERO, GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT,
+        GFP_NOWAIT,
+    };
     use super::super::*;
     use crate::selftest::ffi::{c_macro, gfp_c_allow_blocking, gfp_c_zone, gfp_c_zone_bad};
     use kernel::new_spinlock;
@@ -262,6 +266,8 @@ mod kalloc_gfp {
     /// flags the kernel crate cannot express are `EINVAL`.
     #[test]
     fn kernel_crate_flags_convert_both_ways() -> Result {
+        use crate::pages::LowmemPages;
+        use crate::vmalloc::VBuf;
         use kernel::alloc::{flags as kf, Flags};
 
         let pairs = [
@@ -275,7 +281,8 @@ mod kalloc_gfp {
         ];
         for (k, g) in pairs {
             for (k2, g2) in pairs {
-                assert!(Gfp::try_from(k | k2)? == g | g2);
+                assert!(Gfp::from(k | k2) == g | g2);
+                assert!((g | g2).check().is_ok());
                 assert!(Flags::try_from(g | g2)? == k | k2);
             }
         }
@@ -286,7 +293,11 @@ mod kalloc_gfp {
             !kf::GFP_ATOMIC,
             kf::GFP_KERNEL & !kf::GFP_KERNEL,
         ] {
-            assert!(Gfp::try_from(flags) == Err(EINVAL));
+            let gfp = Gfp::from(flags);
+            assert!(gfp.check() == Err(EINVAL) && gfp.check_slab() == Err(EINVAL));
+            assert!(crate::kmalloc::KmallocBox::new(0u8, flags).err() == Some(EINVAL));
+            assert!(VBuf::<u8>::new_uninit(8, flags).err() == Some(EINVAL));
+            assert!(LowmemPages::get_free_page(flags).err() == Some(EINVAL));
         }
         assert!(Flags::try_from(GFP_KERNEL | __GFP_RETRY_MAYFAIL).is_err());
         assert!(Flags::try_from(GFP_KERNEL | GFP_DMA).is_err());

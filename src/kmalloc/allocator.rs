@@ -85,8 +85,7 @@ impl Kmalloc {
     #[inline(always)]
     fn alloc_new(layout: Layout, flags: Flags) -> Result<NonNull<[u8]>, AllocError> {
         let size = layout.size();
-        let gfp = check_request(size, Gfp::try_from(flags).map_err(|_| AllocError)?)
-            .map_err(|_| AllocError)?;
+        let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
         // SAFETY: `kmalloc()` takes any size and flags; the request check
         // refused what would make it warn.
         let new = unsafe { bucket::kmalloc(size, gfp.as_raw()) };
@@ -119,8 +118,7 @@ impl Kmalloc {
             }
             return Ok(empty(layout, Self::MIN_ALIGN));
         }
-        let gfp = check_request(size, Gfp::try_from(flags).map_err(|_| AllocError)?)
-            .map_err(|_| AllocError)?;
+        let gfp = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
         let node = node_number(nid).ok_or(AllocError)?;
         let new = match old {
             None if node == bindings::NUMA_NO_NODE => {

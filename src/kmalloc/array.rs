@@ -106,7 +106,8 @@ impl<T: Zeroable> KmallocArray<T> {
     /// `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL` for flags
     /// kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if
     /// the allocation fails.
-    pub fn zeroed(len: usize, flags: Gfp) -> Result<Self> {
+    pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let size = array_size::<T>(len)?;
         let flags = check_request(size, flags)?;
         // SAFETY: `kcalloc(len, size)` is `kzalloc(len * size)` once the
@@ -132,7 +133,8 @@ impl<T: Copy> KmallocArray<T> {
     /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
     /// be used (see [`Gfp::check`]), `ENOMEM` above
     /// [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if the allocation fails.
-    pub fn from_slice(src: &[T], flags: Gfp) -> Result<Self> {
+    pub fn from_slice(src: &[T], flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let size = size_of_val(src);
         let flags = check_request(size, flags)?;
         // SAFETY: `kmalloc` takes any size and flags; `check_request` has
@@ -162,7 +164,8 @@ impl<T: Copy> KmallocArray<T> {
     /// `EOVERFLOW` if `new_len * size_of::<T>()` overflows, `EINVAL` for
     /// flags kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes
     /// or if the allocation fails.
-    pub fn resize(&mut self, new_len: usize, value: T, flags: Gfp) -> Result {
+    pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
+        let flags: Gfp = flags.into();
         let new_size = array_size::<T>(new_len)?;
         let flags = check_request(new_size, flags)?;
         // SAFETY: `self.ptr` is a live kmalloc allocation or `ZERO_SIZE_PTR`

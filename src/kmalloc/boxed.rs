@@ -49,7 +49,8 @@ impl<T> KmallocBox<T> {
     /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
     /// be used (see [`Gfp::check`]), `ENOMEM` if `T` is larger
     /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
-    pub fn new(value: T, flags: Gfp) -> Result<Self> {
+    pub fn new(value: T, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let ptr = Self::alloc(bucket::kmalloc, flags)?;
         // SAFETY: `data()` is valid for writing a `T`: a fresh allocation of
         // `size_of::<T>()` bytes, aligned for `T`, or a dangling aligned
@@ -69,7 +70,8 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
-    pub fn new_uninit(flags: Gfp) -> Result<KmallocBox<MaybeUninit<T>>> {
+    pub fn new_uninit(flags: impl Into<Gfp>) -> Result<KmallocBox<MaybeUninit<T>>> {
+        let flags: Gfp = flags.into();
         let ptr = KmallocBox::<MaybeUninit<T>>::alloc(bucket::kmalloc, flags)?;
         // INVARIANT: `ptr` is from `kmalloc` for `size_of::<T>()` bytes,
         // aligned for `T`, and any bytes are a valid `MaybeUninit<T>`.
@@ -84,7 +86,8 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
-    pub fn new_on(value: T, flags: Gfp, node: Node) -> Result<Self> {
+    pub fn new_on(value: T, flags: impl Into<Gfp>, node: Node) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let ptr = Self::alloc_on(flags, node)?;
         // SAFETY: As in `new`.
         unsafe { data(ptr, size_of::<T>()).write(value) };
@@ -101,10 +104,11 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
-    pub fn new_zeroed_on(flags: Gfp, node: Node) -> Result<Self>
+    pub fn new_zeroed_on(flags: impl Into<Gfp>, node: Node) -> Result<Self>
     where
         T: Zeroable,
     {
+        let flags: Gfp = flags.into();
         // `__GFP_ZERO` is what `kzalloc_node()` adds.
         let ptr = Self::alloc_on(flags | __GFP_ZERO, node)?;
         // INVARIANT: `kmalloc_node` returned `size_of::<T>()` zeroed bytes,
@@ -152,10 +156,11 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`], or the error of `init`.
-    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: Gfp) -> Result<Pin<Self>>
+    pub fn pin_init<E>(init: impl PinInit<T, E>, flags: impl Into<Gfp>) -> Result<Pin<Self>>
     where
         Error: From<E>,
     {
+        let flags: Gfp = flags.into();
         let slot = Self::new_uninit(flags)?;
         let at = data(slot.ptr, size_of::<T>()).as_ptr().cast::<T>();
         // SAFETY: `at` is valid for writing a `T` and aligned for it. If
@@ -174,10 +179,11 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::pin_init`].
-    pub fn init<E>(init: impl Init<T, E>, flags: Gfp) -> Result<Self>
+    pub fn init<E>(init: impl Init<T, E>, flags: impl Into<Gfp>) -> Result<Self>
     where
         Error: From<E>,
     {
+        let flags: Gfp = flags.into();
         let pinned = Self::pin_init(init, flags)?;
         // SAFETY: `init` is an `Init`: the value it built need not stay
         // where it is.
@@ -258,7 +264,8 @@ impl<T: Zeroable> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
-    pub fn new_zeroed(flags: Gfp) -> Result<Self> {
+    pub fn new_zeroed(flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let ptr = Self::alloc(bucket::kzalloc, flags)?;
         // INVARIANT: `kzalloc` returned `size_of::<T>()` zeroed bytes, aligned
         // for `T`, and zeroed bytes are a valid `T`.

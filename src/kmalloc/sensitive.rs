@@ -31,7 +31,8 @@ impl SensitiveBuf {
     /// # Errors
     ///
     /// As for [`KmallocArray::zeroed`](crate::kmalloc::KmallocArray::zeroed).
-    pub fn zeroed(len: usize, flags: Gfp) -> Result<Self> {
+    pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.
         Ok(Self {
             buf: ManuallyDrop::new(KmallocBuf::zeroed(len, flags)?),
@@ -44,7 +45,8 @@ impl SensitiveBuf {
     /// # Errors
     ///
     /// As for [`KmallocArray::from_slice`](crate::kmalloc::KmallocArray::from_slice).
-    pub fn from_slice(src: &[u8], flags: Gfp) -> Result<Self> {
+    pub fn from_slice(src: &[u8], flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.
         Ok(Self {
             buf: ManuallyDrop::new(KmallocBuf::from_slice(src, flags)?),

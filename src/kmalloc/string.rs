@@ -35,7 +35,8 @@ impl KString {
     /// be used (see [`Gfp::check`]); `ENOMEM` if the string
     /// and its NUL would exceed [`KMALLOC_MAX_SIZE`], or if the allocation
     /// fails.
-    pub fn from_cstr(s: &CStr, flags: Gfp) -> Result<Self> {
+    pub fn from_cstr(s: &CStr, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_request(s.to_bytes_with_nul().len(), flags)?;
         // SAFETY: `s` is NUL-terminated; the flags and the size are ones
         // kmalloc takes without a warning.
@@ -63,7 +64,8 @@ impl KString {
     ///   byte (C would cut the string there), or if formatting fails;
     /// - `ENOMEM` if the string and its NUL would exceed
     ///   [`KMALLOC_MAX_SIZE`], or if an allocation fails.
-    pub fn from_fmt(flags: Gfp, args: fmt::Arguments<'_>) -> Result<Self> {
+    pub fn from_fmt(args: fmt::Arguments<'_>, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let scratch = format_once(args, KMALLOC_MAX_SIZE - 1, flags)?;
         let flags = check_request(scratch.len() + 1, flags)?;
         // The bytes of whole `&str`s, as `format_once` wrote them: UTF-8.
@@ -101,7 +103,7 @@ impl KString {
 #[macro_export]
 macro_rules! kasprintf {
     ($flags:expr, $($fmt:tt)*) => {
-        $crate::kmalloc::KString::from_fmt($flags, ::kernel::prelude::fmt!($($fmt)*))
+        $crate::kmalloc::KString::from_fmt(::kernel::prelude::fmt!($($fmt)*), $flags)
     };
 }
 

@@ -7,17 +7,16 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_kmalloc)]
 mod kalloc_kmalloc {
     use super::super::*;
-    use crate::selftest::kmalloc::*;
-    use core::ptr;
-    use kernel::fmt;
-    // Named, not globbed: the prelude also has (upstream's) `GFP_*` flags.
     use crate::gfp::{
-        Zone, __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
+        as_gfp, Zone, __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
         GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT, GFP_USER,
     };
+    use crate::selftest::kmalloc::*;
     use core::cell::Cell;
+    use core::ptr;
     use core::sync::atomic::{AtomicUsize, Ordering};
+    use kernel::fmt;
     use kernel::new_spinlock;
     use pin_init::stack_pin_init;
 
@@ -95,12 +94,12 @@ mod kalloc_kmalloc {
 
     /// Flags kmalloc cannot honour.
     const BAD_FLAGS: [Gfp; 6] = [
-        GFP_KERNEL.union(__GFP_HIGHMEM),
-        GFP_KERNEL.union(GFP_DMA32),
+        as_gfp::GFP_KERNEL.union(as_gfp::__GFP_HIGHMEM),
+        as_gfp::GFP_KERNEL.union(GFP_DMA32),
         GFP_HIGHUSER,
         GFP_HIGHUSER_MOVABLE,
-        GFP_KERNEL.union(GFP_DMA).union(GFP_DMA32),
-        GFP_ATOMIC.union(__GFP_NOFAIL),
+        as_gfp::GFP_KERNEL.union(GFP_DMA).union(GFP_DMA32),
+        as_gfp::GFP_ATOMIC.union(__GFP_NOFAIL),
     ];
 
     /// kalloc picks the kmalloc cache itself, as C's inline `kmalloc()`
@@ -109,6 +108,7 @@ mod kalloc_kmalloc {
     /// the cache that C's `kmalloc()` takes.
     #[test]
     fn kmalloc_cache_is_the_one_c_takes() -> Result {
+        use crate::gfp::as_gfp::{GFP_ATOMIC, GFP_KERNEL};
         use crate::gfp::{__GFP_ACCOUNT, __GFP_RECLAIMABLE};
         let kinds = [
             GFP_KERNEL,
@@ -219,10 +219,10 @@ mod kalloc_kmalloc {
     #[test]
     fn good_flags_allocate() -> Result {
         let good = [
-            GFP_KERNEL,
-            GFP_KERNEL_ACCOUNT,
-            GFP_ATOMIC,
-            GFP_NOWAIT,
+            as_gfp::GFP_KERNEL,
+            as_gfp::GFP_KERNEL_ACCOUNT,
+            as_gfp::GFP_ATOMIC,
+            as_gfp::GFP_NOWAIT,
             GFP_NOIO,
             GFP_NOFS,
             GFP_USER,
@@ -674,33 +674,33 @@ mod kalloc_kmalloc {
     /// the request check (highmem: an allocation error, no warning).
     #[test]
     fn kernel_box_and_vec_run_on_kalloc_kmalloc() -> Result {
-        use kernel::alloc::{flags as kf, Box, Vec};
+        use kernel::alloc::{Box, Vec};
 
-        let b = Box::<u64, Kmalloc>::new(41, kf::GFP_KERNEL)?;
+        let b = Box::<u64, Kmalloc>::new(41, GFP_KERNEL)?;
         assert_eq!(*b + 1, 42);
-        let wide = Box::<Aligned256, Kmalloc>::new(Aligned256([3; 32]), kf::GFP_KERNEL)?;
+        let wide = Box::<Aligned256, Kmalloc>::new(Aligned256([3; 32]), GFP_KERNEL)?;
         assert!(ptr::from_ref(&*wide).is_aligned() && wide.0 == [3; 32]);
-        let unit = Box::<(), Kmalloc>::new((), kf::GFP_ATOMIC)?;
+        let unit = Box::<(), Kmalloc>::new((), GFP_ATOMIC)?;
         assert_eq!(*unit, ());
 
         let mut v = Vec::<u32, Kmalloc>::new();
         for i in 0..1000 {
-            v.push(i, kf::GFP_KERNEL)?;
+            v.push(i, GFP_KERNEL)?;
         }
         assert!(v.iter().enumerate().all(|(i, &x)| x as usize == i));
         v.truncate(3);
-        v.extend_from_slice(&[7, 8], kf::GFP_KERNEL)?;
+        v.extend_from_slice(&[7, 8], GFP_KERNEL)?;
         assert_eq!(&v[..], &[0, 1, 2, 7, 8]);
-        let mut w = Vec::<Aligned256, Kmalloc>::with_capacity(3, kf::GFP_KERNEL)?;
+        let mut w = Vec::<Aligned256, Kmalloc>::with_capacity(3, GFP_KERNEL)?;
         for i in 0..9u8 {
-            w.push(Aligned256([i; 32]), kf::GFP_KERNEL)?;
+            w.push(Aligned256([i; 32]), GFP_KERNEL)?;
         }
         assert!(w.as_ptr().is_aligned() && w.iter().enumerate().all(|(i, e)| e.0 == [i as u8; 32]));
 
-        let locked = Box::<_, Kmalloc>::pin_init(new_spinlock!(5u32), kf::GFP_KERNEL)?;
+        let locked = Box::<_, Kmalloc>::pin_init(new_spinlock!(5u32), GFP_KERNEL)?;
         assert_eq!(*locked.lock(), 5);
 
-        assert!(Box::<u8, Kmalloc>::new(0, kf::GFP_KERNEL | kf::__GFP_HIGHMEM).is_err());
+        assert!(Box::<u8, Kmalloc>::new(0, GFP_KERNEL | __GFP_HIGHMEM).is_err());
         Ok(())
     }
 
@@ -714,25 +714,22 @@ mod kalloc_kmalloc {
     /// them out and gives them back.
     #[test]
     fn kalloc_boxes_are_xarray_entries() -> Result {
-        use kernel::alloc::{flags as kf, Box};
+        use kernel::alloc::Box;
         use kernel::xarray::{AllocKind, XArray};
 
         let xa = KBox::pin_init(
             XArray::<Box<u64, Kmalloc>>::new(AllocKind::Alloc),
-            kf::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         // Allocated before the XArray's lock is taken: under it, kalloc
         // refuses `GFP_KERNEL` (it may sleep).
         let mut boxes = KVec::new();
         for i in 0..4u64 {
-            boxes.push(
-                Box::<u64, Kmalloc>::new(i * 10, kf::GFP_KERNEL)?,
-                kf::GFP_KERNEL,
-            )?;
+            boxes.push(Box::<u64, Kmalloc>::new(i * 10, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let mut guard = xa.lock();
         for (i, b) in boxes.into_iter().enumerate() {
-            let old = guard.store(i, b, kf::GFP_ATOMIC).map_err(|_| ENOMEM)?;
+            let old = guard.store(i, b, GFP_ATOMIC).map_err(|_| ENOMEM)?;
             assert!(old.is_none());
         }
         assert_eq!(guard.get(2).copied(), Some(20));
@@ -753,7 +750,7 @@ mod kalloc_kmalloc {
         use crate::kvmalloc::KVmalloc;
         use crate::selftest::kmalloc::allocator_aligns;
         use core::alloc::Layout;
-        use kernel::alloc::{flags as kf, Allocator, Box};
+        use kernel::alloc::{Allocator, Box};
         use kernel::xarray::{AllocKind, XArray};
 
         for (size, align) in [(80, 64), (8, 64), (200, 128), (24, 16), (4100, 4096)] {
@@ -762,17 +759,17 @@ mod kalloc_kmalloc {
             assert!(allocator_aligns::<KVmalloc>(layout));
         }
         // The empty allocations themselves: aligned to `MIN_ALIGN`.
-        let unit = Box::<(), Kmalloc>::new((), kf::GFP_KERNEL)?;
+        let unit = Box::<(), Kmalloc>::new((), GFP_KERNEL)?;
         assert!(Box::into_raw(unit).align_offset(Kmalloc::MIN_ALIGN) == 0);
-        let unit = Box::<(), KVmalloc>::new((), kf::GFP_KERNEL)?;
+        let unit = Box::<(), KVmalloc>::new((), GFP_KERNEL)?;
         assert!(Box::into_raw(unit).align_offset(KVmalloc::MIN_ALIGN) == 0);
         let xa = KBox::pin_init(
             XArray::<Box<(), Kmalloc>>::new(AllocKind::Alloc),
-            kf::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
-        let unit = Box::<(), Kmalloc>::new((), kf::GFP_KERNEL)?;
+        let unit = Box::<(), Kmalloc>::new((), GFP_KERNEL)?;
         let mut guard = xa.lock();
-        guard.store(0, unit, kf::GFP_ATOMIC).map_err(|_| ENOMEM)?;
+        guard.store(0, unit, GFP_ATOMIC).map_err(|_| ENOMEM)?;
         assert!(guard.get(0).is_some());
         assert!(guard.remove(0).is_some());
         Ok(())
@@ -816,24 +813,20 @@ mod kalloc_kmalloc {
     /// watches).
     #[test]
     fn kmalloc_box_is_an_xarray_entry() -> Result {
-        use kernel::alloc::flags as kf;
         use kernel::sync::SpinLock;
         use kernel::xarray::{AllocKind, XArray};
 
-        let xa = KBox::pin_init(
-            XArray::<KmallocBox<u64>>::new(AllocKind::Alloc),
-            kf::GFP_KERNEL,
-        )?;
+        let xa = KBox::pin_init(XArray::<KmallocBox<u64>>::new(AllocKind::Alloc), GFP_KERNEL)?;
         let first = KmallocBox::new(10u64, GFP_KERNEL)?;
         let at = ptr::from_ref(&*first);
         let second = KmallocBox::new(20u64, GFP_KERNEL)?;
         let mut guard = xa.lock();
         assert!(guard
-            .store(1, first, kf::GFP_ATOMIC)
+            .store(1, first, GFP_ATOMIC)
             .map_err(|_| ENOMEM)?
             .is_none());
         assert!(guard
-            .store(2, second, kf::GFP_ATOMIC)
+            .store(2, second, GFP_ATOMIC)
             .map_err(|_| ENOMEM)?
             .is_none());
         assert!(guard.get(1).is_some_and(|v| ptr::eq(v, at) && *v == 10));
@@ -845,25 +838,22 @@ mod kalloc_kmalloc {
 
         let pinned = KBox::pin_init(
             XArray::<Pin<KmallocBox<SpinLock<u32>>>>::new(AllocKind::Alloc),
-            kf::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         let lock = KmallocBox::pin_init(new_spinlock!(5u32), GFP_KERNEL)?;
         let mut guard = pinned.lock();
         assert!(guard
-            .store(0, lock, kf::GFP_ATOMIC)
+            .store(0, lock, GFP_ATOMIC)
             .map_err(|_| ENOMEM)?
             .is_none());
         assert!(guard.get(0).is_some_and(|l| *l.lock() == 5));
         drop(guard);
 
-        let units = KBox::pin_init(
-            XArray::<KmallocBox<()>>::new(AllocKind::Alloc),
-            kf::GFP_KERNEL,
-        )?;
+        let units = KBox::pin_init(XArray::<KmallocBox<()>>::new(AllocKind::Alloc), GFP_KERNEL)?;
         let unit = KmallocBox::new((), GFP_KERNEL)?;
         let mut guard = units.lock();
         assert!(guard
-            .store(7, unit, kf::GFP_ATOMIC)
+            .store(7, unit, GFP_ATOMIC)
             .map_err(|_| ENOMEM)?
             .is_none());
         assert!(guard.remove(7).is_some());
@@ -928,13 +918,11 @@ mod kalloc_kmalloc {
     /// ones.
     #[test]
     fn kmalloc_array_and_kvec_convert_in_place() -> Result {
-        use kernel::alloc::flags as kf;
-
         let a = KmallocArray::from_slice(&[1u32, 2, 3], GFP_KERNEL)?;
         let at = a.as_ptr();
         let mut v: KVec<u32> = a.into();
         assert!(v.as_ptr() == at && v[..] == [1, 2, 3]);
-        v.extend_from_slice(&[4; 100], kf::GFP_KERNEL)?;
+        v.extend_from_slice(&[4; 100], GFP_KERNEL)?;
         v.truncate(50);
         assert!(v.capacity() > v.len());
         let mut a: KmallocArray<u32> = v.into();
@@ -946,7 +934,7 @@ mod kalloc_kmalloc {
         let drops = Cell::new(0);
         let mut v = KVec::new();
         for i in 0..6 {
-            v.push(Probe::new(&drops, i), kf::GFP_KERNEL)?;
+            v.push(Probe::new(&drops, i), GFP_KERNEL)?;
         }
         let a: KmallocArray<Probe<'_>> = v.into();
         assert!(a.len() == 6 && a[5].value == 5 && drops.get() == 0);
@@ -960,17 +948,17 @@ mod kalloc_kmalloc {
         assert!(empty.is_empty());
         // An empty vector's spare capacity is freed (kmemleak watches), and
         // the empty array holds no memory, as kmalloc's own empty ones.
-        let empty: KmallocArray<u64> = KVec::<u64>::with_capacity(8, kf::GFP_KERNEL)?.into();
+        let empty: KmallocArray<u64> = KVec::<u64>::with_capacity(8, GFP_KERNEL)?.into();
         assert!(empty.is_empty() && empty.ksize() == 0);
         let mut cleared = KVec::<u64>::new();
-        cleared.extend_from_slice(&[1, 2, 3], kf::GFP_KERNEL)?;
+        cleared.extend_from_slice(&[1, 2, 3], GFP_KERNEL)?;
         cleared.clear();
         let cleared: KmallocArray<u64> = cleared.into();
         assert_eq!(cleared.ksize(), 0);
         let back: KVec<u64> = cleared.into();
         assert!(back.is_empty());
         let mut units = KVec::new();
-        units.extend_from_slice(&[(); 4], kf::GFP_KERNEL)?;
+        units.extend_from_slice(&[(); 4], GFP_KERNEL)?;
         let units: KmallocArray<()> = units.into();
         assert_eq!(units.len(), 4);
         let units: KVec<()> = units.into();

@@ -9,7 +9,7 @@ mod kalloc_kvmalloc {
     use super::super::*;
     use crate::kmalloc::KMALLOC_MAX_SIZE;
     use crate::vmalloc::is_vmalloc_addr;
-    use kernel::alloc::{flags as kf, Box, Vec};
+    use kernel::alloc::{Box, Vec};
     use kernel::sync::new_spinlock;
     use pin_init::stack_pin_init;
 
@@ -18,15 +18,15 @@ mod kalloc_kvmalloc {
     /// to vmalloc with every byte kept, and shrinking keeps them too.
     #[test]
     fn small_is_kmalloc_and_large_is_vmalloc() -> Result {
-        let small = Box::<[u8; 512], KVmalloc>::new([9; 512], kf::GFP_KERNEL)?;
+        let small = Box::<[u8; 512], KVmalloc>::new([9; 512], GFP_KERNEL)?;
         assert!(!is_vmalloc_addr(small.as_ptr()));
-        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, GFP_KERNEL)?;
         assert!(is_vmalloc_addr(large.as_ptr()));
 
         let mut v = Vec::<u32, KVmalloc>::new();
-        v.extend_from_slice(&[1, 2, 3], kf::GFP_KERNEL)?;
+        v.extend_from_slice(&[1, 2, 3], GFP_KERNEL)?;
         assert!(!is_vmalloc_addr(v.as_ptr()));
-        v.reserve(KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
+        v.reserve(KMALLOC_MAX_SIZE, GFP_KERNEL)?;
         assert!(is_vmalloc_addr(v.as_ptr()));
         assert_eq!(&v[..], &[1, 2, 3]);
         Ok(())
@@ -37,18 +37,14 @@ mod kalloc_kvmalloc {
     /// spinlock; `GFP_ATOMIC` works there.
     #[test]
     fn bad_requests_fail_cleanly() -> Result {
-        assert!(
-            Vec::<u8, KVmalloc>::with_capacity(64, kf::GFP_KERNEL | kf::__GFP_HIGHMEM).is_err()
-        );
-        assert!(Vec::<u8, KVmalloc>::with_capacity(i32::MAX as usize + 1, kf::GFP_KERNEL).is_err());
+        assert!(Vec::<u8, KVmalloc>::with_capacity(64, GFP_KERNEL | __GFP_HIGHMEM).is_err());
+        assert!(Vec::<u8, KVmalloc>::with_capacity(i32::MAX as usize + 1, GFP_KERNEL).is_err());
         stack_pin_init!(let lock = new_spinlock!(()));
         let (sleeping, atomic) = {
             let _guard = lock.lock();
             (
-                Box::<u64, KVmalloc>::new(1, kf::GFP_KERNEL).is_err(),
-                Box::<u64, KVmalloc>::new(2, kf::GFP_ATOMIC)
-                    .map(|b| *b)
-                    .ok(),
+                Box::<u64, KVmalloc>::new(1, GFP_KERNEL).is_err(),
+                Box::<u64, KVmalloc>::new(2, GFP_ATOMIC).map(|b| *b).ok(),
             )
         };
         assert!(sleeping);
@@ -62,13 +58,13 @@ mod kalloc_kvmalloc {
     #[test]
     fn vmalloc_memory_in_atomic_context() -> Result {
         stack_pin_init!(let lock = new_spinlock!(()));
-        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
-        let mut grown = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, kf::GFP_KERNEL)?;
-        grown.push(7, kf::GFP_KERNEL)?;
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, GFP_KERNEL)?;
+        let mut grown = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, GFP_KERNEL)?;
+        grown.push(7, GFP_KERNEL)?;
         let refused = {
             let _guard = lock.lock();
             drop(large);
-            grown.reserve(4 * KMALLOC_MAX_SIZE, kf::GFP_ATOMIC).is_err()
+            grown.reserve(4 * KMALLOC_MAX_SIZE, GFP_ATOMIC).is_err()
         };
         assert!(refused);
         assert_eq!(&grown[..], &[7]);

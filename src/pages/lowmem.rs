@@ -55,7 +55,8 @@ impl LowmemPages<Uninit> {
     /// highmem (an address cannot name a highmem page: use
     /// [`Pages::alloc_pages`]). Add `__GFP_NOWARN` if failure is expected.
     #[inline]
-    pub fn get_free_pages(flags: Gfp, order: u32) -> Result<Self> {
+    pub fn get_free_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_lowmem_request(flags, order)?;
         // SAFETY: The flags are a valid combination without highmem and
         // `order <= MAX_PAGE_ORDER`; the call returns 0 or a new block.
@@ -79,8 +80,9 @@ impl LowmemPages<Uninit> {
     ///
     /// As for [`LowmemPages::get_free_pages`].
     #[inline]
-    pub fn get_free_page(flags: Gfp) -> Result<Self> {
-        Self::get_free_pages(flags, 0)
+    pub fn get_free_page(flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        Self::get_free_pages(0, flags)
     }
 
     /// Allocates `2^order` contiguous pages from `ZONE_DMA`, for devices
@@ -93,8 +95,9 @@ impl LowmemPages<Uninit> {
     ///
     /// As for [`LowmemPages::get_free_pages`], for `flags | GFP_DMA`: so
     /// `EINVAL` also for flags with another zone modifier (`GFP_DMA32`).
-    pub fn get_dma_pages(flags: Gfp, order: u32) -> Result<Self> {
-        Self::get_free_pages(flags | GFP_DMA, order)
+    pub fn get_dma_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        Self::get_free_pages(order, flags | GFP_DMA)
     }
 
     /// The whole block, whose bytes may be uninitialised, to write.
@@ -142,8 +145,9 @@ impl LowmemPages {
     /// # Errors
     ///
     /// As for [`LowmemPages::get_free_pages`].
-    pub fn get_zeroed_pages(flags: Gfp, order: u32) -> Result<Self> {
-        let pages = LowmemPages::get_free_pages(flags | __GFP_ZERO, order)?;
+    pub fn get_zeroed_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        let pages = LowmemPages::get_free_pages(order, flags | __GFP_ZERO)?;
         // SAFETY: The page allocator zeroed every byte (`__GFP_ZERO`).
         Ok(unsafe { pages.assume_init() })
     }
@@ -153,7 +157,8 @@ impl LowmemPages {
     /// # Errors
     ///
     /// As for [`LowmemPages::get_free_pages`].
-    pub fn get_zeroed_page(flags: Gfp) -> Result<Self> {
+    pub fn get_zeroed_page(flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_lowmem_request(flags, 0)?;
         // SAFETY: As in `get_free_pages`, for order 0.
         let addr = unsafe { ffi::get_zeroed_page(flags.as_raw()) };

@@ -62,7 +62,8 @@ impl Pages<Uninit> {
     /// that may not; `ENOMEM` when the allocator has no such block. Add
     /// `__GFP_NOWARN` if failure is expected.
     #[inline]
-    pub fn alloc_pages(flags: Gfp, order: u32) -> Result<Self> {
+    pub fn alloc_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_request(flags, order)?;
         // SAFETY: The flags are a valid combination and
         // `order <= MAX_PAGE_ORDER`; the call returns NULL or a new block.
@@ -85,8 +86,9 @@ impl Pages<Uninit> {
     ///
     /// As for [`Pages::alloc_pages`].
     #[inline]
-    pub fn alloc_page(flags: Gfp) -> Result<Self> {
-        Self::alloc_pages(flags, 0)
+    pub fn alloc_page(flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        Self::alloc_pages(0, flags)
     }
 
     /// Allocates `2^order` contiguous pages on node `node` (C's
@@ -95,7 +97,8 @@ impl Pages<Uninit> {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
-    pub fn alloc_pages_on(flags: Gfp, order: u32, node: Node) -> Result<Self> {
+    pub fn alloc_pages_on(order: u32, flags: impl Into<Gfp>, node: Node) -> Result<Self> {
+        let flags: Gfp = flags.into();
         let flags = check_request(flags, order)?;
         // SAFETY: As in `alloc_pages`; the node is `NUMA_NO_NODE` or was
         // online (`Node`'s invariant).
@@ -146,8 +149,9 @@ impl Pages {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
-    pub fn alloc_zeroed_pages(flags: Gfp, order: u32) -> Result<Self> {
-        let pages = Pages::alloc_pages(flags | __GFP_ZERO, order)?;
+    pub fn alloc_zeroed_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        let pages = Pages::alloc_pages(order, flags | __GFP_ZERO)?;
         // SAFETY: The page allocator zeroed every byte (`__GFP_ZERO`).
         Ok(unsafe { pages.assume_init() })
     }
@@ -157,8 +161,9 @@ impl Pages {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
-    pub fn alloc_zeroed_page(flags: Gfp) -> Result<Self> {
-        Self::alloc_zeroed_pages(flags, 0)
+    pub fn alloc_zeroed_page(flags: impl Into<Gfp>) -> Result<Self> {
+        let flags: Gfp = flags.into();
+        Self::alloc_zeroed_pages(0, flags)
     }
 }
 

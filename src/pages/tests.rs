@@ -121,12 +121,12 @@ mod kalloc_pages {
         for order in 0..=3 {
             let (lowmem, pages, highmem) = {
                 let _guard = lock.lock();
-                drop(LowmemPages::get_free_pages(atomic, order)?.fill(0xa5));
-                let lowmem = LowmemPages::get_zeroed_pages(atomic, order)?;
-                drop(Pages::alloc_pages(atomic, order)?.fill(0xa5));
-                let pages = Pages::alloc_zeroed_pages(atomic, order)?;
-                drop(Pages::alloc_pages(atomic | __GFP_HIGHMEM, order)?.fill(0xa5));
-                let highmem = Pages::alloc_zeroed_pages(atomic | __GFP_HIGHMEM, order)?;
+                drop(LowmemPages::get_free_pages(order, atomic)?.fill(0xa5));
+                let lowmem = LowmemPages::get_zeroed_pages(order, atomic)?;
+                drop(Pages::alloc_pages(order, atomic)?.fill(0xa5));
+                let pages = Pages::alloc_zeroed_pages(order, atomic)?;
+                drop(Pages::alloc_pages(order, atomic | __GFP_HIGHMEM)?.fill(0xa5));
+                let highmem = Pages::alloc_zeroed_pages(order, atomic | __GFP_HIGHMEM)?;
                 (lowmem, pages, highmem)
             };
             assert_eq!(lowmem.as_slice().len(), lowmem.size());
@@ -146,7 +146,7 @@ mod kalloc_pages {
     #[test]
     fn each_order_gives_contiguous_pages() -> Result {
         for order in 0..=TEST_MAX_ORDER {
-            let lowmem = LowmemPages::get_free_pages(GFP_KERNEL, order)?;
+            let lowmem = LowmemPages::get_free_pages(order, GFP_KERNEL)?;
             assert_eq!(lowmem.order(), order);
             assert_eq!(lowmem.size(), lowmem.nr_pages() * PAGE_SIZE);
             assert!(is_block(order, lowmem.nr_pages(), |i| lowmem.page(i)));
@@ -156,7 +156,7 @@ mod kalloc_pages {
                 assert_eq!(lowmem.page(i).and_then(|p| p.address()), NonNull::new(addr));
             }
 
-            let pages = Pages::alloc_pages(GFP_KERNEL, order)?;
+            let pages = Pages::alloc_pages(order, GFP_KERNEL)?;
             assert_eq!(pages.order(), order);
             assert_eq!(pages.size(), pages.nr_pages() * PAGE_SIZE);
             assert!(is_block(order, pages.nr_pages(), |i| pages.page(i)));
@@ -186,15 +186,15 @@ mod kalloc_pages {
     #[test]
     fn fill_writes_every_byte() -> Result {
         for order in 0..=2 {
-            let lowmem = LowmemPages::get_free_pages(GFP_KERNEL, order)?.fill(0x3c);
+            let lowmem = LowmemPages::get_free_pages(order, GFP_KERNEL)?.fill(0x3c);
             assert!(lowmem.as_slice().iter().all(|&b| b == 0x3c));
-            let pages = Pages::alloc_pages(GFP_HIGHUSER, order)?.fill(0xc3);
+            let pages = Pages::alloc_pages(order, GFP_HIGHUSER)?.fill(0xc3);
             for i in 0..pages.nr_pages() {
                 assert!(pages.kmap_local(i, |map| page_matches(map, |_| 0xc3))??);
             }
         }
         assert!(Pages::alloc_page(GFP_KERNEL | __GFP_COMP).err() == Some(EINVAL));
-        assert!(LowmemPages::get_free_pages(GFP_KERNEL | __GFP_COMP, 1).err() == Some(EINVAL));
+        assert!(LowmemPages::get_free_pages(1, GFP_KERNEL | __GFP_COMP).err() == Some(EINVAL));
         Ok(())
     }
 
@@ -204,7 +204,7 @@ mod kalloc_pages {
     /// `virt_to_page()` and `page_address()`.
     #[test]
     fn views_share_contents() -> Result {
-        let mut lowmem = LowmemPages::get_free_pages(GFP_KERNEL, 2)?.fill(0);
+        let mut lowmem = LowmemPages::get_free_pages(2, GFP_KERNEL)?.fill(0);
         for (pos, byte) in lowmem.as_mut_slice().iter_mut().enumerate() {
             *byte = pattern(pos);
         }
@@ -231,7 +231,7 @@ mod kalloc_pages {
 
         // Pages that may be highmem convert only if they are not; a 64-bit
         // kernel has no highmem.
-        let highuser = Pages::alloc_pages(GFP_HIGHUSER, 1)?;
+        let highuser = Pages::alloc_pages(1, GFP_HIGHUSER)?;
         let highmem = highuser.page(0).is_some_and(|p| p.is_highmem());
         #[cfg(not(CONFIG_HIGHMEM))]
         assert!(!highmem);
@@ -251,7 +251,7 @@ mod kalloc_pages {
     #[test]
     fn kmap_local_nests_and_checks_bounds() -> Result {
         let a = Pages::alloc_page(GFP_HIGHUSER)?.fill(0xaa);
-        let mut b = Pages::alloc_pages(GFP_HIGHUSER, 1)?.fill(0);
+        let mut b = Pages::alloc_pages(1, GFP_HIGHUSER)?.fill(0);
         b.kmap_local_mut(0, |map| map.fill(0xb0))?;
         b.kmap_local_mut(1, |map| map.fill(0xb1))?;
 
@@ -291,7 +291,7 @@ mod kalloc_pages {
     #[test]
     fn dma_pages_lie_in_zone_dma() -> Result {
         for order in [0, 2] {
-            let dma = LowmemPages::get_dma_pages(GFP_KERNEL, order)?;
+            let dma = LowmemPages::get_dma_pages(order, GFP_KERNEL)?;
             for i in 0..dma.nr_pages() {
                 let page = dma.page(i).ok_or(EINVAL)?;
                 assert_eq!(page.zone(), Some(Zone::Dma));
@@ -313,34 +313,34 @@ mod kalloc_pages {
     #[test]
     fn bad_orders_and_flags_are_einval() {
         for order in [MAX_PAGE_ORDER + 1, MAX_PAGE_ORDER + 2, u32::MAX] {
-            assert!(Pages::alloc_pages(GFP_KERNEL, order).err() == Some(EINVAL));
-            assert!(LowmemPages::get_free_pages(GFP_KERNEL, order).err() == Some(EINVAL));
-            assert!(LowmemPages::get_dma_pages(GFP_KERNEL, order).err() == Some(EINVAL));
+            assert!(Pages::alloc_pages(order, GFP_KERNEL).err() == Some(EINVAL));
+            assert!(LowmemPages::get_free_pages(order, GFP_KERNEL).err() == Some(EINVAL));
+            assert!(LowmemPages::get_dma_pages(order, GFP_KERNEL).err() == Some(EINVAL));
         }
 
         // The largest order is accepted; it may still find no free block.
         let flags = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
-        match Pages::alloc_pages(flags, MAX_PAGE_ORDER) {
+        match Pages::alloc_pages(MAX_PAGE_ORDER, flags) {
             Ok(pages) => assert_eq!(pages.nr_pages(), 1 << MAX_PAGE_ORDER),
             Err(e) => assert!(e == ENOMEM),
         }
 
         // __GFP_NOFAIL is for orders 0 and 1 only.
-        assert!(Pages::alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 2).err() == Some(EINVAL));
-        assert!(Pages::alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 1).is_ok());
+        assert!(Pages::alloc_pages(2, GFP_KERNEL | __GFP_NOFAIL).err() == Some(EINVAL));
+        assert!(Pages::alloc_pages(1, GFP_KERNEL | __GFP_NOFAIL).is_ok());
         // Movable memory, in any zone: kalloc's blocks cannot be migrated.
         let movable = GFP_HIGHUSER_MOVABLE.without(GFP_HIGHUSER);
         for order in [0, 2] {
-            assert!(Pages::alloc_pages(GFP_HIGHUSER_MOVABLE, order).err() == Some(EINVAL));
-            assert!(Pages::alloc_pages(GFP_KERNEL | movable, order).err() == Some(EINVAL));
-            assert!(LowmemPages::get_free_pages(GFP_KERNEL | movable, order).err() == Some(EINVAL));
+            assert!(Pages::alloc_pages(order, GFP_HIGHUSER_MOVABLE).err() == Some(EINVAL));
+            assert!(Pages::alloc_pages(order, GFP_KERNEL | movable).err() == Some(EINVAL));
+            assert!(LowmemPages::get_free_pages(order, GFP_KERNEL | movable).err() == Some(EINVAL));
         }
         assert!(LowmemPages::get_zeroed_page(GFP_HIGHUSER_MOVABLE).err() == Some(EINVAL));
         // An address cannot name a highmem page.
         assert!(LowmemPages::get_free_page(GFP_HIGHUSER).err() == Some(EINVAL));
         assert!(LowmemPages::get_zeroed_page(GFP_KERNEL | __GFP_HIGHMEM).err() == Some(EINVAL));
         // Two zones at once.
-        assert!(LowmemPages::get_dma_pages(GFP_KERNEL | GFP_DMA32, 0).err() == Some(EINVAL));
+        assert!(LowmemPages::get_dma_pages(0, GFP_KERNEL | GFP_DMA32).err() == Some(EINVAL));
         assert!(Pages::alloc_page(GFP_KERNEL | GFP_DMA | __GFP_HIGHMEM).err() == Some(EINVAL));
     }
 
@@ -371,9 +371,9 @@ mod kalloc_pages {
             let before = free_page_count(stopped);
             let mut batch_pages = 0;
             for (order, (p, l)) in (0u32..).zip(pages.iter_mut().zip(lowmem.iter_mut())) {
-                let block = p.insert(Pages::alloc_pages(flags, order)?);
+                let block = p.insert(Pages::alloc_pages(order, flags)?);
                 batch_pages += block.nr_pages();
-                let block = l.insert(LowmemPages::get_free_pages(flags, order)?);
+                let block = l.insert(LowmemPages::get_free_pages(order, flags)?);
                 batch_pages += block.nr_pages();
             }
             let allocated = free_page_count(stopped);
@@ -418,11 +418,11 @@ mod kalloc_pages {
     #[test]
     fn pages_on_a_node() -> Result {
         let node = crate::gfp::Node::new(0)?;
-        let pages = Pages::alloc_pages_on(GFP_KERNEL, 1, node)?.fill(3);
+        let pages = Pages::alloc_pages_on(1, GFP_KERNEL, node)?.fill(3);
         assert!(pages.page(0).is_some_and(|p| p.nid() == 0));
         assert!(pages.page(1).is_some_and(|p| p.nid() == 0));
-        assert!(Pages::alloc_pages_on(GFP_KERNEL, 0, crate::gfp::Node::ANY).is_ok());
-        assert!(Pages::alloc_pages_on(GFP_KERNEL, MAX_PAGE_ORDER + 1, node).err() == Some(EINVAL));
+        assert!(Pages::alloc_pages_on(0, GFP_KERNEL, crate::gfp::Node::ANY).is_ok());
+        assert!(Pages::alloc_pages_on(MAX_PAGE_ORDER + 1, GFP_KERNEL, node).err() == Some(EINVAL));
         Ok(())
     }
 }

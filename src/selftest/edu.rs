@@ -134,8 +134,8 @@ impl pci::Driver for EduDriver {
         }
 
         let (major, minor) = (id >> 24, (id >> 16) & 0xff);
-        let label = DevmStr::format(dev, GFP_KERNEL, fmt!("edu v{major}.{minor}"))?;
-        let staging = DevmPages::alloc_zeroed(dev, GFP_KERNEL, 0)?;
+        let label = DevmStr::format(dev, fmt!("edu v{major}.{minor}"), GFP_KERNEL)?;
+        let staging = DevmPages::alloc_zeroed(dev, 0, GFP_KERNEL)?;
         let edu = Edu {
             regs,
             checks,

@@ -33,7 +33,7 @@ mod kalloc_stress {
     use crate::selftest::stress::run_on_each_cpu;
     use crate::slab::{OwnedSlabBox, SlabCache, SlabOptions};
     use crate::vmalloc::VBuf;
-    use kernel::alloc::{flags as kf, KVec, Vec};
+    use kernel::alloc::{KVec, Vec};
     use kernel::prelude::*;
     use kernel::sync::{new_spinlock, Arc};
 
@@ -58,14 +58,14 @@ mod kalloc_stress {
                 0 => Item::Kmalloc(KmallocBox::new([seed; 8], GFP_KERNEL)?),
                 1 => Item::Vmalloc(VBuf::from_fn(600, GFP_KERNEL, |_| seed)?),
                 2 => {
-                    let mut pages = LowmemPages::get_zeroed_pages(GFP_KERNEL, (seed % 3) as u32)?;
+                    let mut pages = LowmemPages::get_zeroed_pages((seed % 3) as u32, GFP_KERNEL)?;
                     pages.as_mut_slice()[..8].copy_from_slice(&seed.to_ne_bytes());
                     Item::Pages(pages)
                 }
                 3 => Item::Slab(cache.alloc_owned([seed; 8], GFP_KERNEL)?),
                 _ => {
-                    let mut v = Vec::<u64, KVmalloc>::with_capacity(300, kf::GFP_KERNEL)?;
-                    v.extend_from_slice(&[seed; 300], kf::GFP_KERNEL)?;
+                    let mut v = Vec::<u64, KVmalloc>::with_capacity(300, GFP_KERNEL)?;
+                    v.extend_from_slice(&[seed; 300], GFP_KERNEL)?;
                     Item::Kvmalloc(v)
                 }
             })
@@ -98,11 +98,11 @@ mod kalloc_stress {
     fn objects_cross_cpus_under_stress() -> Result {
         let cache = Arc::new(
             SlabCache::<[u64; 8]>::new(c"kalloc_stress", SlabOptions::new().no_merge())?,
-            kf::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         let exchange = Arc::pin_init(
-            new_spinlock!(KVec::<Item>::with_capacity(SLOTS, kf::GFP_KERNEL)?),
-            kf::GFP_KERNEL,
+            new_spinlock!(KVec::<Item>::with_capacity(SLOTS, GFP_KERNEL)?),
+            GFP_KERNEL,
         )?;
         let work = |cpu: u32| -> Result {
             for round in 0..ROUNDS {
@@ -151,7 +151,7 @@ mod kalloc_stress {
 #[kunit_tests(kalloc_faults)]
 mod kalloc_faults {
     use crate::devm::{DevmBox, DevmOwned, DevmPages, DevmStr};
-    use crate::gfp::{Gfp, __GFP_NOWARN, GFP_KERNEL};
+    use crate::gfp::{as_gfp, Gfp};
     use crate::kmalloc::{KString, Kmalloc, KmallocArray, KmallocBox};
     use crate::kvmalloc::KVmalloc;
     use crate::pages::{LowmemPages, Pages};
@@ -159,7 +159,7 @@ mod kalloc_faults {
     use crate::selftest::faults::sweep;
     use crate::slab::{SlabCache, SlabOptions};
     use crate::vmalloc::VBuf;
-    use kernel::alloc::{flags as kf, Box, Vec};
+    use kernel::alloc::{Box, Vec};
     use kernel::device::{Bound, Device};
     use kernel::faux;
     use kernel::prelude::*;
@@ -167,7 +167,7 @@ mod kalloc_faults {
 
     /// Sleeping flags that say nothing when an allocation fails (the
     /// injected failures would otherwise each print a warning and a stack).
-    const FLAGS: Gfp = GFP_KERNEL.union(__GFP_NOWARN);
+    const FLAGS: Gfp = as_gfp::GFP_KERNEL.union(as_gfp::__GFP_NOWARN);
 
     /// The sweeps need failslab's and fail_page_alloc's fault injection.
     fn unavailable() -> bool {
@@ -246,7 +246,7 @@ mod kalloc_faults {
         )?;
         sweep_op(
             "Box<_, Kmalloc>::new",
-            || Box::<_, Kmalloc>::new([1u8; 300], kf::GFP_KERNEL).map_err(|_| ENOMEM),
+            || Box::<_, Kmalloc>::new([1u8; 300], GFP_KERNEL).map_err(|_| ENOMEM),
             |b| **b == [1; 300],
         )
     }
@@ -260,12 +260,12 @@ mod kalloc_faults {
         }
         sweep_op(
             "LowmemPages::get_zeroed_pages",
-            || LowmemPages::get_zeroed_pages(FLAGS, 2),
+            || LowmemPages::get_zeroed_pages(2, FLAGS),
             |p| p.as_slice().iter().all(|&b| b == 0),
         )?;
         sweep_op(
             "Pages::alloc_pages",
-            || Pages::alloc_pages(FLAGS, 1),
+            || Pages::alloc_pages(1, FLAGS),
             |p| p.nr_pages() == 2,
         )?;
         sweep_op(
@@ -290,7 +290,7 @@ mod kalloc_faults {
         )?;
         sweep_op(
             "Vec<_, KVmalloc>::with_capacity (vmalloc fallback)",
-            || Vec::<u8, KVmalloc>::with_capacity(256 << 10, kf::GFP_KERNEL).map_err(|_| ENOMEM),
+            || Vec::<u8, KVmalloc>::with_capacity(256 << 10, GFP_KERNEL).map_err(|_| ENOMEM),
             |v| v.capacity() >= 256 << 10,
         )
     }
@@ -306,7 +306,7 @@ mod kalloc_faults {
         }
         let cache = Arc::new(
             SlabCache::<[u64; 4]>::new(c"kalloc_faults", SlabOptions::new().no_merge())?,
-            kf::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         sweep_op(
             "SlabCache::alloc",
@@ -357,7 +357,7 @@ mod kalloc_faults {
         sweep_op(
             "DevmStr::format",
             || {
-                DevmStr::format(dev, FLAGS, fmt!("edu-{}", 1))
+                DevmStr::format(dev, fmt!("edu-{}", 1), FLAGS)
                     .map(|s| (s.to_bytes() == b"edu-1", s.free()))
             },
             |(ok, ())| *ok && clean(),
@@ -365,7 +365,7 @@ mod kalloc_faults {
         sweep_op(
             "DevmPages::alloc_zeroed",
             || {
-                DevmPages::alloc_zeroed(dev, FLAGS, 1)
+                DevmPages::alloc_zeroed(dev, 1, FLAGS)
                     .map(|p| (p.iter().all(|&b| b == 0), p.free()))
             },
             |(ok, ())| *ok && clean(),

@@ -43,9 +43,10 @@ impl<T> SlabCache<T, Plain> {
     pub fn alloc_bulk(
         &self,
         n: usize,
-        flags: Gfp,
+        flags: impl Into<Gfp>,
         mut f: impl FnMut(usize) -> T,
     ) -> Result<SlabBulk<'_, T>> {
+        let flags: Gfp = flags.into();
         let flags = check_alloc_flags::<T>(flags)?;
         if ffi::irqs_disabled() {
             return Err(EAGAIN);

@@ -320,7 +320,8 @@ impl<T> SlabCache<T, Plain> {
     /// `EAGAIN` for flags that may sleep in a context that may not; `ENOMEM`
     /// if no memory is available.
     #[inline]
-    pub fn alloc(&self, value: T, flags: Gfp) -> Result<SlabBox<'_, T>> {
+    pub fn alloc(&self, value: T, flags: impl Into<Gfp>) -> Result<SlabBox<'_, T>> {
+        let flags: Gfp = flags.into();
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?.cast::<T>();
         // SAFETY: `object` is a new object of this cache, so valid for
         // writes of a `T` and aligned for it (type invariant).
@@ -339,7 +340,8 @@ impl<T> SlabCache<T, Plain> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`].
-    pub fn alloc_on(&self, value: T, flags: Gfp, node: Node) -> Result<SlabBox<'_, T>> {
+    pub fn alloc_on(&self, value: T, flags: impl Into<Gfp>, node: Node) -> Result<SlabBox<'_, T>> {
+        let flags: Gfp = flags.into();
         let flags = check_alloc_flags::<T>(flags)?;
         // SAFETY: The cache is live (type invariant of `RawCache`), the flags
         // are ones the slab allocator accepts, and the node is `NUMA_NO_NODE`
@@ -365,10 +367,15 @@ impl<T> SlabCache<T, Plain> {
     ///
     /// As for [`SlabCache::alloc`], or the error of `init`: then the object
     /// goes back to the cache.
-    pub fn pin_init<E>(&self, init: impl PinInit<T, E>, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>>
+    pub fn pin_init<E>(
+        &self,
+        init: impl PinInit<T, E>,
+        flags: impl Into<Gfp>,
+    ) -> Result<Pin<SlabBox<'_, T>>>
     where
         Error: From<E>,
     {
+        let flags: Gfp = flags.into();
         let object = self.raw.alloc(check_alloc_flags::<T>(flags)?)?;
         // SAFETY: `object` is a new object of this cache: valid, aligned
         // (type invariant) and uninitialised memory for a `T`. It is only
@@ -418,7 +425,8 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// As for the [`SlabCache::alloc`] of a [`Plain`] cache; `EINVAL` also
     /// for `__GFP_ZERO`, as zeroing would destroy the constructed value.
     #[inline]
-    pub fn alloc(&self, flags: Gfp) -> Result<Pin<SlabBox<'_, T>>> {
+    pub fn alloc(&self, flags: impl Into<Gfp>) -> Result<Pin<SlabBox<'_, T>>> {
+        let flags: Gfp = flags.into();
         let flags = check_alloc_flags::<T>(flags)?;
         if flags.zeroes() {
             return Err(EINVAL);

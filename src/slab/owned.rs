@@ -83,7 +83,12 @@ impl<T> SlabCache<T, Plain> {
     ///
     /// As for [`SlabCache::alloc`].
     #[inline]
-    pub fn alloc_owned(self: &Arc<Self>, value: T, flags: Gfp) -> Result<OwnedSlabBox<T>> {
+    pub fn alloc_owned(
+        self: &Arc<Self>,
+        value: T,
+        flags: impl Into<Gfp>,
+    ) -> Result<OwnedSlabBox<T>> {
+        let flags: Gfp = flags.into();
         let object = self.alloc(value, flags)?;
         // SAFETY: `object` was just allocated from this cache.
         Ok(unsafe { OwnedSlabBox::new(object, self) })
@@ -97,7 +102,11 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`].
-    pub fn alloc_owned(self: &Arc<Self>, flags: Gfp) -> Result<Pin<OwnedSlabBox<T, Constructed>>> {
+    pub fn alloc_owned(
+        self: &Arc<Self>,
+        flags: impl Into<Gfp>,
+    ) -> Result<Pin<OwnedSlabBox<T, Constructed>>> {
+        let flags: Gfp = flags.into();
         let object = self.alloc(flags)?;
         // SAFETY: The object was just allocated from this cache, and the
         // `T` stays in its slab object, which never moves, until the box is

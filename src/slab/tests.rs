@@ -22,16 +22,13 @@ mod kalloc_slab {
     use crate::selftest::slab::zone_of_object;
     use core::ptr;
     use kernel::prelude::*;
-    use kernel::{
-        alloc::flags as kernel_gfp,
-        sync::{
-            atomic::{
-                Atomic,
-                Relaxed, //
-            },
-            new_spinlock,
-            SpinLock, //
+    use kernel::sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
         },
+        new_spinlock,
+        SpinLock, //
     };
     use pin_init::stack_pin_init;
 
@@ -428,7 +425,7 @@ mod kalloc_slab {
     fn bad_gfp_flags_are_einval() -> Result {
         let items = SlabCache::<Item>::new(c"kalloc_slab_gfp", SlabOptions::new())?;
         for flags in [
-            GFP_KERNEL | __GFP_HIGHMEM,
+            crate::gfp::Gfp::from(GFP_KERNEL | __GFP_HIGHMEM),
             GFP_KERNEL | GFP_DMA32,
             GFP_KERNEL | GFP_DMA,
         ] {
@@ -476,12 +473,9 @@ mod kalloc_slab {
         }
         const N: usize = 300;
         let cache = SlabCache::<Item>::new(c"kalloc_slab_count", SlabOptions::new().no_merge())?;
-        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        let mut items = KVec::with_capacity(N, GFP_KERNEL)?;
         for id in 0..N {
-            items.push(
-                cache.alloc(Item::new(id), GFP_KERNEL)?,
-                kernel_gfp::GFP_KERNEL,
-            )?;
+            items.push(cache.alloc(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
             if id % 100 == 0 {
                 assert_eq!(live_objects(&cache)?, id + 1);
             }
@@ -505,17 +499,14 @@ mod kalloc_slab {
     fn many_objects_are_distinct() -> Result {
         const N: usize = 2000;
         let cache = SlabCache::<Item>::new(c"kalloc_slab_many", SlabOptions::new())?;
-        let mut items = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        let mut items = KVec::with_capacity(N, GFP_KERNEL)?;
         for id in 0..N {
-            items.push(
-                cache.alloc(Item::new(id), GFP_KERNEL)?,
-                kernel_gfp::GFP_KERNEL,
-            )?;
+            items.push(cache.alloc(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        let mut addresses = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        let mut addresses = KVec::with_capacity(N, GFP_KERNEL)?;
         for (id, item) in items.iter().enumerate() {
             assert!(item.is(id));
-            addresses.push(ptr::from_ref::<Item>(item).addr(), kernel_gfp::GFP_KERNEL)?;
+            addresses.push(ptr::from_ref::<Item>(item).addr(), GFP_KERNEL)?;
         }
         addresses.sort_unstable();
         for pair in addresses.windows(2) {
@@ -563,10 +554,7 @@ mod kalloc_slab {
             SlabCache::<Aligned128>::new(c"kalloc_slab_align_type", SlabOptions::new().no_merge())?;
         let mut objects = KVec::new();
         for id in 0..64 {
-            objects.push(
-                by_type.alloc(Aligned128 { id }, GFP_KERNEL)?,
-                kernel_gfp::GFP_KERNEL,
-            )?;
+            objects.push(by_type.alloc(Aligned128 { id }, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert!(objects
             .iter()
@@ -579,10 +567,7 @@ mod kalloc_slab {
         let explicit = SlabCache::<Item>::new(c"kalloc_slab_align_256", options)?;
         let mut items = KVec::new();
         for id in 0..64 {
-            items.push(
-                explicit.alloc(Item::new(id), GFP_KERNEL)?,
-                kernel_gfp::GFP_KERNEL,
-            )?;
+            items.push(explicit.alloc(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert!(all_aligned(&items, 256));
         assert_eq!(explicit.stats()?.align, 256);
@@ -597,7 +582,7 @@ mod kalloc_slab {
         assert!(hw_align > plain.stats()?.align);
         let mut lines = KVec::new();
         for i in 0..64 {
-            lines.push(hw.alloc([i; 12], GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+            lines.push(hw.alloc([i; 12], GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert!(all_aligned(&lines, hw_align));
         Ok(())
@@ -655,7 +640,7 @@ mod kalloc_slab {
         // construction per slot, and no more than that.
         let mut sessions = KVec::new();
         while sessions.len() < 2 * stats.total_objects {
-            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+            sessions.push(cache.alloc(GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert!(sessions
             .iter()
@@ -679,18 +664,18 @@ mod kalloc_slab {
         const N: usize = 512;
         let cache =
             SlabCache::<Session, _>::with_constructor(c"kalloc_slab_reuse", SlabOptions::new())?;
-        let mut sessions = KVec::with_capacity(N, kernel_gfp::GFP_KERNEL)?;
+        let mut sessions = KVec::with_capacity(N, GFP_KERNEL)?;
         for _ in 0..N {
             let session = cache.alloc(GFP_KERNEL)?;
             *session.uses.lock() += 1;
-            sessions.push(session, kernel_gfp::GFP_KERNEL)?;
+            sessions.push(session, GFP_KERNEL)?;
         }
         // Free every other object, then let SLUB take them back into their
         // slabs, which stay (each still holds live objects).
-        let mut kept = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        let mut kept = KVec::with_capacity(N / 2, GFP_KERNEL)?;
         for (i, session) in sessions.drain_all().enumerate() {
             if i % 2 == 0 {
-                kept.push(session, kernel_gfp::GFP_KERNEL)?;
+                kept.push(session, GFP_KERNEL)?;
             }
         }
         cache.shrink()?;
@@ -698,7 +683,7 @@ mod kalloc_slab {
         let slots = cache.stats()?.total_objects;
 
         let mut reused = 0;
-        let mut again = KVec::with_capacity(N / 2, kernel_gfp::GFP_KERNEL)?;
+        let mut again = KVec::with_capacity(N / 2, GFP_KERNEL)?;
         for _ in 0..N / 2 {
             let session = cache.alloc(GFP_KERNEL)?;
             assert_eq!(session.magic, SESSION_MAGIC);
@@ -707,7 +692,7 @@ mod kalloc_slab {
             if uses == 1 {
                 reused += 1;
             }
-            again.push(session, kernel_gfp::GFP_KERNEL)?;
+            again.push(session, GFP_KERNEL)?;
         }
         assert!(reused > 0);
         // Constructed since: only the slots of the slabs SLUB added.
@@ -731,7 +716,7 @@ mod kalloc_slab {
         let cache = SlabCache::<Session, _>::with_constructor(name, SlabOptions::new())?;
         let mut sessions = KVec::new();
         for _ in 0..100 {
-            sessions.push(cache.alloc(GFP_KERNEL)?, kernel_gfp::GFP_KERNEL)?;
+            sessions.push(cache.alloc(GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert_eq!(live_objects(&cache)?, 100);
         drop(sessions);
@@ -758,7 +743,7 @@ mod kalloc_slab {
         for round in 0..3 {
             let cache = Arc::new(
                 SlabCache::<Item>::new(name, SlabOptions::new().no_merge())?,
-                kernel_gfp::GFP_KERNEL,
+                GFP_KERNEL,
             )?;
             let last = cache.alloc_owned(Item::new(round), GFP_KERNEL)?;
             drop(cache);
@@ -787,14 +772,11 @@ mod kalloc_slab {
 
         let cache = Arc::new(
             SlabCache::<Item>::new(c"kalloc_slab_owned", SlabOptions::new().no_merge())?,
-            kernel_gfp::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         let mut kept = KVec::new();
         for id in 0..8 {
-            kept.push(
-                cache.alloc_owned(Item::new(id), GFP_KERNEL)?,
-                kernel_gfp::GFP_KERNEL,
-            )?;
+            kept.push(cache.alloc_owned(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
         }
         assert!(kept.iter().enumerate().all(|(id, item)| item.is(id)));
         assert_eq!(live_objects(&cache)?, 8);
@@ -802,22 +784,17 @@ mod kalloc_slab {
 
         let xa = KBox::pin_init(
             XArray::<KBox<OwnedSlabBox<Item>>>::new(AllocKind::Alloc),
-            kernel_gfp::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
-        let entry = KBox::new(
-            cache.alloc_owned(Item::new(99), GFP_KERNEL)?,
-            kernel_gfp::GFP_KERNEL,
-        )?;
-        xa.lock()
-            .store(5, entry, kernel_gfp::GFP_KERNEL)
-            .map_err(|_| ENOMEM)?;
+        let entry = KBox::new(cache.alloc_owned(Item::new(99), GFP_KERNEL)?, GFP_KERNEL)?;
+        xa.lock().store(5, entry, GFP_KERNEL).map_err(|_| ENOMEM)?;
         assert!(xa.lock().get(5).is_some_and(|item| item.is(99)));
 
         // An object that holds the last reference: the cache goes after it.
         let last = cache.alloc_owned(Item::new(7), GFP_KERNEL)?;
         let other = Arc::new(
             SlabCache::<Item>::new(c"kalloc_slab_owned_last", SlabOptions::new().no_merge())?,
-            kernel_gfp::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         let only = other.alloc_owned(Item::new(8), GFP_KERNEL)?;
         drop(other);
@@ -950,7 +927,7 @@ mod kalloc_slab {
         drop(cache);
         let cache = Arc::new(
             SlabCache::<Counted<'_>>::new(c"kalloc_slab_drops", SlabOptions::new())?,
-            kernel_gfp::GFP_KERNEL,
+            GFP_KERNEL,
         )?;
         drop(cache.alloc_owned(Counted(&drops, 3), GFP_KERNEL)?);
         assert_eq!(drops.load(Relaxed), 3);

@@ -244,13 +244,13 @@ mod kalloc_vmalloc {
     /// kmemleak watch); an empty vector is `EINVAL`.
     #[test]
     fn vbuf_and_vvec_convert_in_place() -> Result {
-        use kernel::alloc::{flags as kf, VVec};
+        use kernel::alloc::VVec;
 
         let buf = VBuf::from_fn(1000, GFP_KERNEL, |i| i as u32)?;
         let at = buf.as_ptr();
         let mut v: VVec<u32> = buf.into();
         assert!(v.as_ptr() == at && v.len() == 1000);
-        v.extend_from_slice(&[7; 3000], kf::GFP_KERNEL)?;
+        v.extend_from_slice(&[7; 3000], GFP_KERNEL)?;
         v.truncate(2000);
         let capacity = v.capacity();
         assert!(capacity > v.len());
@@ -270,7 +270,7 @@ mod kalloc_vmalloc {
         let drops = Cell::new(0);
         let mut v = VVec::new();
         for _ in 0..5 {
-            v.push(Counted(&drops), kf::GFP_KERNEL)?;
+            v.push(Counted(&drops), GFP_KERNEL)?;
         }
         let buf = VBuf::try_from(v)?;
         assert_eq!((buf.len(), drops.get()), (5, 0));
@@ -280,7 +280,7 @@ mod kalloc_vmalloc {
 
         assert!(VBuf::try_from(VVec::<u64>::new()).err() == Some(EINVAL));
         let mut units = VVec::new();
-        units.push((), kf::GFP_KERNEL)?;
+        units.push((), GFP_KERNEL)?;
         assert!(VBuf::try_from(units).err() == Some(EINVAL));
         Ok(())
     }
@@ -324,7 +324,7 @@ mod kalloc_vmalloc {
         for flags in [
             GFP_KERNEL | GFP_DMA,
             GFP_KERNEL | GFP_DMA32,
-            GFP_KERNEL | __GFP_HIGHMEM,
+            Gfp::from(GFP_KERNEL | __GFP_HIGHMEM),
             GFP_KERNEL | __GFP_COMP,
             GFP_KERNEL | __GFP_THISNODE,
             GFP_ATOMIC | __GFP_NOFAIL,
@@ -333,13 +333,13 @@ mod kalloc_vmalloc {
         }
         // The supported classes work, as in C's `GFP_VMALLOC_SUPPORTED`.
         for flags in [
-            GFP_KERNEL,
+            Gfp::from(GFP_KERNEL),
             GFP_NOFS,
             GFP_NOIO,
-            GFP_KERNEL_ACCOUNT,
+            GFP_KERNEL_ACCOUNT.into(),
             GFP_USER,
-            GFP_ATOMIC,
-            GFP_NOWAIT,
+            GFP_ATOMIC.into(),
+            GFP_NOWAIT.into(),
             Gfp::NONE,
             GFP_KERNEL | __GFP_NOLOCKDEP,
         ] {
