@@ -198,6 +198,7 @@ impl<T> VBuf<T> {
     /// for a zero size or flags vmalloc does not take, `EAGAIN` in a
     /// context that cannot sleep, `ENOMEM` if the memory is not there (add
     /// `__GFP_NOWARN` when that is expected).
+    #[inline]
     pub fn new_uninit(len: usize, flags: impl Into<Gfp>) -> Result<VBuf<MaybeUninit<T>>> {
         let flags: Gfp = flags.into();
         Self::new_uninit_on(len, flags, Node::ANY)
@@ -211,6 +212,7 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
+    #[inline]
     pub fn new_uninit_on(
         len: usize,
         flags: impl Into<Gfp>,
@@ -233,6 +235,7 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
+    #[inline]
     pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self>
     where
         T: Zeroable,
@@ -254,6 +257,7 @@ impl<T> VBuf<T> {
     /// # Errors
     ///
     /// As for [`VBuf::new_uninit`].
+    #[inline]
     pub fn from_fn(
         len: usize,
         flags: impl Into<Gfp>,
@@ -304,6 +308,7 @@ impl<T: Copy> VBuf<T> {
     /// As for [`VBuf::new_uninit`], and `EAGAIN` wherever sleeping
     /// is not allowed, whatever the flags (`vrealloc()` may free the old
     /// area, and `vfree()` may sleep). On an error the buffer is unchanged.
+    #[inline]
     pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
         let flags: Gfp = flags.into();
         let (size, flags) = Self::check(new_len, flags)?;

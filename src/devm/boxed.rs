@@ -60,6 +60,7 @@ impl<'a, T> DevmBox<'a, T> {
     ///
     /// See the module documentation; `ENOMEM` if the allocation
     /// fails.
+    #[inline]
     pub fn new(dev: &'a Device<Bound>, value: T, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         const {
@@ -86,6 +87,7 @@ impl<'a, T> DevmBox<'a, T> {
     /// # Errors
     ///
     /// As for [`DevmBox::new`].
+    #[inline]
     pub fn new_zeroed(dev: &'a Device<Bound>, flags: impl Into<Gfp>) -> Result<Self>
     where
         T: Zeroable,
@@ -115,6 +117,7 @@ impl<'a, T> DevmBox<'a, [T]> {
     ///
     /// `EOVERFLOW` if `len * size_of::<T>()` overflows; otherwise
     /// as for [`DevmBox::new`], for the size in bytes.
+    #[inline]
     pub fn new_slice_zeroed(
         dev: &'a Device<Bound>,
         len: usize,
@@ -152,6 +155,7 @@ impl<'a, T: Copy> DevmBox<'a, [T]> {
     ///
     /// As for [`DevmBox::new_slice_zeroed`]; `EINVAL` for an empty
     /// `src` (a device holds no empty allocation).
+    #[inline]
     pub fn from_slice(dev: &'a Device<Bound>, src: &[T], flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         const {
@@ -183,6 +187,7 @@ impl<'a, T: Copy> DevmBox<'a, [T]> {
     /// As for [`DevmBox::new_slice_zeroed`], for the new size; a
     /// new length of 0 is `EINVAL` (C would free the memory). On an error
     /// the memory is unchanged.
+    #[inline]
     pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
         let flags: Gfp = flags.into();
         let size = array_size::<T>(new_len)?;

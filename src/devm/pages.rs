@@ -57,6 +57,7 @@ impl<'a> DevmPages<'a> {
     /// # Errors
     ///
     /// As for [`DevmPages::alloc`].
+    #[inline]
     pub fn alloc_zeroed(dev: &'a Device<Bound>, order: u32, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let pages = DevmPages::alloc(dev, order, flags | __GFP_ZERO)?;
@@ -83,6 +84,7 @@ impl<'a> DevmPages<'a, Uninit> {
     /// flags, flags that may not sleep or hold `__GFP_NOFAIL`, and for the
     /// highmem and movable zones (the pages need a kernel address);
     /// `ENOMEM` if the allocation fails.
+    #[inline]
     pub fn alloc(dev: &'a Device<Bound>, order: u32, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let flags = request::pages(flags, order, true)?;

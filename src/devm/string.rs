@@ -57,6 +57,7 @@ impl<'a> DevmStr<'a> {
     /// byte (C would cut the string there) or if formatting fails; `ENOMEM`
     /// for a string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or
     /// if an allocation fails.
+    #[inline]
     pub fn format(
         dev: &'a Device<Bound>,
         args: fmt::Arguments<'_>,
@@ -96,6 +97,7 @@ impl<'a> DevmStr<'a> {
     /// `EINVAL` for flags kmalloc cannot honour; `ENOMEM` for a
     /// string longer than [`DEVM_KMALLOC_MAX_SIZE`] (with its NUL) or if
     /// the allocation fails.
+    #[inline]
     pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let flags = check_flags(flags)?;

@@ -106,6 +106,7 @@ impl<T: Zeroable> KmallocArray<T> {
     /// `EOVERFLOW` if `len * size_of::<T>()` overflows, `EINVAL` for flags
     /// kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if
     /// the allocation fails.
+    #[inline]
     pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let size = array_size::<T>(len)?;
@@ -133,6 +134,7 @@ impl<T: Copy> KmallocArray<T> {
     /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
     /// be used (see [`Gfp::check`]), `ENOMEM` above
     /// [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes or if the allocation fails.
+    #[inline]
     pub fn from_slice(src: &[T], flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let size = size_of_val(src);
@@ -164,6 +166,7 @@ impl<T: Copy> KmallocArray<T> {
     /// `EOVERFLOW` if `new_len * size_of::<T>()` overflows, `EINVAL` for
     /// flags kmalloc cannot honour, `ENOMEM` above [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) bytes
     /// or if the allocation fails.
+    #[inline]
     pub fn resize(&mut self, new_len: usize, value: T, flags: impl Into<Gfp>) -> Result {
         let flags: Gfp = flags.into();
         let new_size = array_size::<T>(new_len)?;

@@ -49,6 +49,7 @@ impl<T> KmallocBox<T> {
     /// `EINVAL` for flags kmalloc cannot honour, `EAGAIN` where they may not
     /// be used (see [`Gfp::check`]), `ENOMEM` if `T` is larger
     /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
+    #[inline]
     pub fn new(value: T, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let ptr = Self::alloc(bucket::kmalloc, flags)?;
@@ -70,6 +71,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
+    #[inline]
     pub fn new_uninit(flags: impl Into<Gfp>) -> Result<KmallocBox<MaybeUninit<T>>> {
         let flags: Gfp = flags.into();
         let ptr = KmallocBox::<MaybeUninit<T>>::alloc(bucket::kmalloc, flags)?;
@@ -86,6 +88,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
+    #[inline]
     pub fn new_on(value: T, flags: impl Into<Gfp>, node: Node) -> Result<Self> {
         let flags: Gfp = flags.into();
         let ptr = Self::alloc_on(flags, node)?;
@@ -104,6 +107,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
+    #[inline]
     pub fn new_zeroed_on(flags: impl Into<Gfp>, node: Node) -> Result<Self>
     where
         T: Zeroable,
@@ -156,6 +160,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`], or the error of `init`.
+    #[inline]
     pub fn pin_init<E>(init: impl PinInit<T, E>, flags: impl Into<Gfp>) -> Result<Pin<Self>>
     where
         Error: From<E>,
@@ -179,6 +184,7 @@ impl<T> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::pin_init`].
+    #[inline]
     pub fn init<E>(init: impl Init<T, E>, flags: impl Into<Gfp>) -> Result<Self>
     where
         Error: From<E>,
@@ -264,6 +270,7 @@ impl<T: Zeroable> KmallocBox<T> {
     /// # Errors
     ///
     /// As for [`KmallocBox::new`].
+    #[inline]
     pub fn new_zeroed(flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let ptr = Self::alloc(bucket::kzalloc, flags)?;

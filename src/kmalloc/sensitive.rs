@@ -31,6 +31,7 @@ impl SensitiveBuf {
     /// # Errors
     ///
     /// As for [`KmallocArray::zeroed`](crate::kmalloc::KmallocArray::zeroed).
+    #[inline]
     pub fn zeroed(len: usize, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.
@@ -45,6 +46,7 @@ impl SensitiveBuf {
     /// # Errors
     ///
     /// As for [`KmallocArray::from_slice`](crate::kmalloc::KmallocArray::from_slice).
+    #[inline]
     pub fn from_slice(src: &[u8], flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         // INVARIANT: the buffer is new and only `SensitiveBuf` will free it.

@@ -35,6 +35,7 @@ impl KString {
     /// be used (see [`Gfp::check`]); `ENOMEM` if the string
     /// and its NUL would exceed [`KMALLOC_MAX_SIZE`], or if the allocation
     /// fails.
+    #[inline]
     pub fn from_cstr(s: &CStr, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let flags = check_request(s.to_bytes_with_nul().len(), flags)?;
@@ -64,6 +65,7 @@ impl KString {
     ///   byte (C would cut the string there), or if formatting fails;
     /// - `ENOMEM` if the string and its NUL would exceed
     ///   [`KMALLOC_MAX_SIZE`], or if an allocation fails.
+    #[inline]
     pub fn from_fmt(args: fmt::Arguments<'_>, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let scratch = format_once(args, KMALLOC_MAX_SIZE - 1, flags)?;

@@ -95,6 +95,7 @@ impl LowmemPages<Uninit> {
     ///
     /// As for [`LowmemPages::get_free_pages`], for `flags | GFP_DMA`: so
     /// `EINVAL` also for flags with another zone modifier (`GFP_DMA32`).
+    #[inline]
     pub fn get_dma_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         Self::get_free_pages(order, flags | GFP_DMA)
@@ -145,6 +146,7 @@ impl LowmemPages {
     /// # Errors
     ///
     /// As for [`LowmemPages::get_free_pages`].
+    #[inline]
     pub fn get_zeroed_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let pages = LowmemPages::get_free_pages(order, flags | __GFP_ZERO)?;
@@ -157,6 +159,7 @@ impl LowmemPages {
     /// # Errors
     ///
     /// As for [`LowmemPages::get_free_pages`].
+    #[inline]
     pub fn get_zeroed_page(flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let flags = check_lowmem_request(flags, 0)?;

@@ -97,6 +97,7 @@ impl Pages<Uninit> {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
+    #[inline]
     pub fn alloc_pages_on(order: u32, flags: impl Into<Gfp>, node: Node) -> Result<Self> {
         let flags: Gfp = flags.into();
         let flags = check_request(flags, order)?;
@@ -149,6 +150,7 @@ impl Pages {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
+    #[inline]
     pub fn alloc_zeroed_pages(order: u32, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         let pages = Pages::alloc_pages(order, flags | __GFP_ZERO)?;
@@ -161,6 +163,7 @@ impl Pages {
     /// # Errors
     ///
     /// As for [`Pages::alloc_pages`].
+    #[inline]
     pub fn alloc_zeroed_page(flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
         Self::alloc_zeroed_pages(0, flags)

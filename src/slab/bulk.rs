@@ -40,6 +40,7 @@ impl<T> SlabCache<T, Plain> {
     /// As for [`SlabCache::alloc`]: `ENOMEM` if not every object could be
     /// allocated (then none is); `EAGAIN` with interrupts disabled, which C
     /// does not allow.
+    #[inline]
     pub fn alloc_bulk(
         &self,
         n: usize,

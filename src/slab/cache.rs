@@ -340,6 +340,7 @@ impl<T> SlabCache<T, Plain> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`].
+    #[inline]
     pub fn alloc_on(&self, value: T, flags: impl Into<Gfp>, node: Node) -> Result<SlabBox<'_, T>> {
         let flags: Gfp = flags.into();
         let flags = check_alloc_flags::<T>(flags)?;
@@ -367,6 +368,7 @@ impl<T> SlabCache<T, Plain> {
     ///
     /// As for [`SlabCache::alloc`], or the error of `init`: then the object
     /// goes back to the cache.
+    #[inline]
     pub fn pin_init<E>(
         &self,
         init: impl PinInit<T, E>,

@@ -102,6 +102,7 @@ impl<T: Construct> SlabCache<T, Constructed> {
     /// # Errors
     ///
     /// As for [`SlabCache::alloc`].
+    #[inline]
     pub fn alloc_owned(
         self: &Arc<Self>,
         flags: impl Into<Gfp>,
