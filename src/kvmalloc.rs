@@ -146,6 +146,29 @@ unsafe impl Allocator for KVmalloc {
         let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(new, size))
     }
+
+    // The trait's own `alloc` and `free` call `realloc` out of line: these
+    // inline it, so that the layout and the flags fold in the caller.
+    #[inline(always)]
+    fn alloc(layout: Layout, flags: Flags, nid: NumaNode) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: `None` asks for a new allocation.
+        unsafe { Self::realloc(None, layout, Layout::new::<()>(), flags, nid) }
+    }
+
+    #[inline(always)]
+    unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: The caller's guarantees: `ptr` is a live allocation of
+        // this allocator, of `layout`; a new size of 0 frees it.
+        let _ = unsafe {
+            Self::realloc(
+                Some(ptr),
+                Layout::new::<()>(),
+                layout,
+                kernel::alloc::flags::GFP_NOWAIT,
+                NumaNode::NO_NODE,
+            )
+        };
+    }
 }
 
 #[cfg(kalloc_selftest)]

@@ -77,6 +77,29 @@ unsafe impl Allocator for Kmalloc {
         // SAFETY: The caller's guarantees, passed on.
         unsafe { Self::realloc_slow(ptr, layout, old_layout, flags, nid) }
     }
+
+    // The trait's own `alloc` and `free` call `realloc` out of line, where
+    // neither the layout nor the flags are constants: these inline, so that
+    // `Box::new` picks the cache at compile time, as `kmalloc()` does.
+    #[inline(always)]
+    fn alloc(layout: Layout, flags: Flags, nid: NumaNode) -> Result<NonNull<[u8]>, AllocError> {
+        let layout = layout.pad_to_align();
+        if nid == NumaNode::NO_NODE && layout.size() != 0 {
+            return Self::alloc_new(layout, flags);
+        }
+        // SAFETY: `None` asks for a new allocation.
+        unsafe { Self::realloc_slow(None, layout, Layout::new::<()>(), flags, nid) }
+    }
+
+    #[inline(always)]
+    unsafe fn free(ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: `ptr` is a live allocation of this allocator of
+            // `layout.size()` bytes (the caller's guarantee), which `kfree()`
+            // frees.
+            unsafe { bindings::kfree(ptr.as_ptr().cast()) };
+        }
+    }
 }
 
 impl Kmalloc {

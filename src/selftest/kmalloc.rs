@@ -135,15 +135,32 @@ pub(crate) fn bytes_after_free<O: Owner>(owner: O) -> Result<KmallocBuf> {
 /// Whether allocator `A` returns memory aligned for `layout` even when the
 /// layout's size is not a multiple of its alignment (as `Box` and `Vec`
 /// make it), for each of 16 allocations alive at once (an allocator that
-/// is aligned by chance is caught), and can write all of it; the memory is
-/// freed again.
+/// is aligned by chance is caught), half from `A::alloc` and half from
+/// `A::realloc` without an old allocation (an allocator may implement both),
+/// and can write all of it; the memory is freed again, half with `A::free`
+/// and half with `A::realloc` to size 0.
 pub(crate) fn allocator_aligns<A: kernel::alloc::Allocator>(layout: core::alloc::Layout) -> bool {
+    use core::alloc::Layout;
     use core::ptr::NonNull;
     use kernel::alloc::{flags::GFP_KERNEL, NumaNode};
     let mut held: [Option<NonNull<u8>>; 16] = [None; 16];
     let mut aligned = true;
-    for slot in held.iter_mut() {
-        let Ok(mem) = A::alloc(layout, GFP_KERNEL, NumaNode::NO_NODE) else {
+    for (i, slot) in held.iter_mut().enumerate() {
+        let mem = if i % 2 == 0 {
+            A::alloc(layout, GFP_KERNEL, NumaNode::NO_NODE)
+        } else {
+            // SAFETY: No old allocation: `realloc` makes a new one.
+            unsafe {
+                A::realloc(
+                    None,
+                    layout,
+                    Layout::new::<()>(),
+                    GFP_KERNEL,
+                    NumaNode::NO_NODE,
+                )
+            }
+        };
+        let Ok(mem) = mem else {
             aligned = false;
             break;
         };
@@ -153,10 +170,24 @@ pub(crate) fn allocator_aligns<A: kernel::alloc::Allocator>(layout: core::alloc:
         unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0x5a, layout.size()) };
         *slot = Some(ptr);
     }
-    for ptr in held.into_iter().flatten() {
-        // SAFETY: `ptr` was allocated by `A` with `layout`, and is not used
-        // again.
-        unsafe { A::free(ptr, layout) };
+    for (i, ptr) in held.into_iter().enumerate() {
+        let Some(ptr) = ptr else { continue };
+        if i % 2 == 0 {
+            // SAFETY: `ptr` was allocated by `A` with `layout`, and is not
+            // used again.
+            unsafe { A::free(ptr, layout) };
+        } else {
+            // SAFETY: As above; a new size of 0 frees it.
+            let _ = unsafe {
+                A::realloc(
+                    Some(ptr),
+                    Layout::new::<()>(),
+                    layout,
+                    GFP_KERNEL,
+                    NumaNode::NO_NODE,
+                )
+            };
+        }
     }
     aligned
 }
