@@ -99,6 +99,12 @@ static bool failed;
 			CHECK(p);                                            \
 			kfree(p);                                            \
 		});                                                          \
+		/* What the kernel crate's Box of n bytes does in C. */      \
+		TIME("kmalloc", "box_alloc_free", n, kalloc_bench_iters(n), { \
+			void *p = kmalloc(n, GFP_KERNEL);                    \
+			CHECK(p);                                            \
+			kfree(p);                                            \
+		});                                                          \
 	} while (0)
 
 /* kmalloc(size) with a size known only at run time. */
@@ -117,6 +123,43 @@ static noinline void kcalloc_runtime(size_t n)
 		void *p = kcalloc(n, 8, GFP_KERNEL);
 		CHECK(p);
 		kfree(p);
+	});
+}
+
+/*
+ * A growing array of `n` bytes of u64, one element at a time, as a C driver
+ * grows it (and as the kernel crate's Vec::push does): the capacity doubles
+ * from one element when it is full; per element.
+ */
+static noinline void vec_push(size_t n)
+{
+	TIME_OPS("kmalloc", "vec_push", n, kalloc_bench_iters(n) / 4 ?: 1, n / 8, {
+		u64 *p = NULL;
+		size_t len, cap = 0;
+		for (len = 0; len < n / 8; len++) {
+			if (len == cap) {
+				u64 *q;
+				cap = max(cap * 2, len + 1);
+				q = krealloc_array(p, cap, sizeof(*p), GFP_KERNEL);
+				CHECK(q);
+				if (!q)
+					break;
+				p = q;
+			}
+			p[len] = len;
+		}
+		OPTIMIZER_HIDE_VAR(p);
+		kfree(p);
+	});
+}
+
+/* kasprintf() of a short name, then kfree(). */
+static noinline void kasprintf_free(void)
+{
+	TIME("kmalloc", "kasprintf", 16, kalloc_bench_iters(16), {
+		char *s = kasprintf(GFP_KERNEL, "edu-%d.%02x", 1, 10);
+		CHECK(s);
+		kfree(s);
 	});
 }
 
@@ -147,6 +190,14 @@ static noinline void slab(size_t n)
 		return;
 	}
 	TIME("slab", "alloc_free", n, kalloc_bench_iters(n), {
+		void *p = kmem_cache_alloc(cache, GFP_KERNEL);
+		CHECK(p);
+		if (p)
+			memset(p, 0, n);
+		kmem_cache_free(cache, p);
+	});
+	/* What kalloc's OwnedSlabBox (an object and its cache) does in C. */
+	TIME("slab", "alloc_free_owned", n, kalloc_bench_iters(n), {
 		void *p = kmem_cache_alloc(cache, GFP_KERNEL);
 		CHECK(p);
 		if (p)
@@ -263,6 +314,9 @@ static int __init kalloc_bench_init(void)
 		kcalloc_runtime(n);
 	for (n = 64; n <= 65536; n *= 32)
 		krealloc_growth(n);
+	for (n = 64; n <= 2048; n *= 32)
+		vec_push(n);
+	kasprintf_free();
 	slab(8);
 	slab(64);
 	slab(512);

@@ -19,6 +19,7 @@ use kernel::device::{Bound, Device};
 use kernel::faux;
 use kernel::page::Page;
 use kernel::prelude::*;
+use kernel::str::CString;
 use kernel::sync::Arc;
 use kernel::time::{Instant, Monotonic};
 
@@ -141,6 +142,16 @@ fn runtime_sized(b: &mut Bench, size: usize) -> Result {
             Ok(())
         },
     )
+}
+
+/// `size` bytes of `u64` pushed one at a time, then the free.
+fn push<A: Allocator>(size: usize) -> Result {
+    let mut v = Vec::<u64, A>::new();
+    for i in 0..size / 8 {
+        v.push(i as u64, GFP_KERNEL)?;
+    }
+    black_box(v);
+    Ok(())
 }
 
 /// `n` doublings from 8 bytes to `size`, then the free.
@@ -295,6 +306,26 @@ fn run(b: &mut Bench) -> Result {
         })?;
         size *= 32;
     }
+    let mut size = 64;
+    while size <= 2048 {
+        let n = (iters(size) / 4).max(1);
+        let ops = size / 8;
+        b.time_ops(("kmalloc", "vec_push", size, "kalloc"), n, ops, || {
+            push::<Kmalloc>(size)
+        })?;
+        b.time_ops(("kmalloc", "vec_push", size, "upstream"), n, ops, || {
+            push::<kernel::alloc::allocator::Kmalloc>(size)
+        })?;
+        size *= 32;
+    }
+    b.time(("kmalloc", "kasprintf", 16, "kalloc"), iters(16), || {
+        black_box(kalloc::kasprintf!(GFP_KERNEL, "edu-{}.{:02x}", 1, 10)?);
+        Ok(())
+    })?;
+    b.time(("kmalloc", "kasprintf", 16, "upstream"), iters(16), || {
+        black_box(CString::try_from_fmt(fmt!("edu-{}.{:02x}", 1, 10))?);
+        Ok(())
+    })?;
     slab::<8>(b, c"kalloc_bench_8")?;
     slab::<64>(b, c"kalloc_bench_64")?;
     slab::<512>(b, c"kalloc_bench_512")?;

@@ -204,7 +204,8 @@ fn the_table_shows_ratios_with_two_decimals() {
             "kalloc",
             "upstream",
             "kalloc/c",
-            "kalloc/upstream"
+            "kalloc/upstream",
+            "goal"
         ]
     );
     assert!(lines[1].starts_with("-------"));
@@ -219,7 +220,8 @@ fn the_table_shows_ratios_with_two_decimals() {
             "140.0",
             "289.5",
             "1.02",
-            "0.48"
+            "0.48",
+            "ok"
         ]
     );
     // Sizes ascend within an operation; missing values show as `-`.
@@ -233,16 +235,17 @@ fn the_table_shows_ratios_with_two_decimals() {
             "140.2",
             "-",
             "0.93",
-            "-"
+            "-",
+            "ok"
         ]
     );
     assert_eq!(
         words(4),
-        ["pages", "alloc_free", "0", "-", "400.0", "-", "-", "-"]
+        ["pages", "alloc_free", "0", "-", "400.0", "-", "-", "-", "-"]
     );
     assert_eq!(
         words(5),
-        ["pages", "alloc_free", "3", "795.0", "-", "-", "-", "-"]
+        ["pages", "alloc_free", "3", "795.0", "-", "-", "-", "-", "-"]
     );
     assert_eq!(lines.len(), 6);
     // Numbers are right-aligned under their headers.
@@ -258,12 +261,12 @@ fn the_markdown_table_has_the_same_cells() {
     let lines: Vec<&str> = md.lines().collect();
     assert_eq!(
         lines[0],
-        "| family | operation | size | c | kalloc | upstream | kalloc/c | kalloc/upstream |"
+        "| family | operation | size | c | kalloc | upstream | kalloc/c | kalloc/upstream | goal |"
     );
     assert!(lines[1].starts_with("|:--|"));
     assert_eq!(
         lines[2],
-        "| kmalloc | alloc_free | 64 | 137.2 | 140.0 | 289.5 | 1.02 | 0.48 |"
+        "| kmalloc | alloc_free | 64 | 137.2 | 140.0 | 289.5 | 1.02 | 0.48 | ok |"
     );
     assert_eq!(lines.len(), 6);
 }
@@ -372,4 +375,47 @@ fn one_run_has_nothing_to_compare_and_no_run_is_an_error() {
     assert!(bench::stability(&[]).is_err());
     let err = bench::stability(&[a.clone(), a[1..].to_vec()]).unwrap_err();
     assert!(err.starts_with("runs 1 and 2: "), "{err}");
+}
+
+#[test]
+fn the_goal_is_five_percent_over_c_at_most() {
+    let rows = |kalloc: f64| {
+        vec![
+            row("kmalloc", "alloc_free", 64, "c", 100.0),
+            row("kmalloc", "alloc_free", 64, "kalloc", kalloc),
+            row("kmalloc", "alloc_free", 128, "kalloc", 500.0),
+        ]
+    };
+    // 105 is within, 105.1 is over; a row without C is not counted.
+    let verdict = |kalloc: f64| {
+        bench::table(&rows(kalloc))
+            .lines()
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
+    assert!(verdict(105.0).ends_with(" ok"), "{}", verdict(105.0));
+    assert!(verdict(105.1).ends_with(" over"), "{}", verdict(105.1));
+    assert_eq!(
+        bench::goal_summary(&rows(105.0)),
+        "kalloc-bench: 1 of 1 kalloc rows within 1.05x of C\n"
+    );
+    assert_eq!(
+        bench::goal_summary(&rows(114.0)),
+        "kalloc-bench: 0 of 1 kalloc rows within 1.05x of C\n\
+         kalloc-bench: over it: kmalloc alloc_free 64 (up to 1.14)\n"
+    );
+    // Rows over the goal are listed by family and operation.
+    let mut more = rows(114.0);
+    more.push(row("kmalloc", "alloc_free", 128, "c", 100.0));
+    more.push(row("kmalloc", "alloc_free", 256, "c", 100.0));
+    more.push(row("kmalloc", "alloc_free", 256, "kalloc", 120.0));
+    more.push(row("slab", "alloc_free", 8, "c", 100.0));
+    more.push(row("slab", "alloc_free", 8, "kalloc", 200.0));
+    assert_eq!(
+        bench::goal_summary(&more),
+        "kalloc-bench: 0 of 4 kalloc rows within 1.05x of C\n\
+         kalloc-bench: over it: kmalloc alloc_free 64..256 (up to 5.00), slab alloc_free 8 (up to 2.00)\n"
+    );
+    assert!(bench::markdown_table(&rows(114.0)).contains("| 1.14 | - | over |"));
 }

@@ -244,8 +244,12 @@ fn groups(rows: &[Row]) -> Vec<Group<'_>> {
     groups.into_values().collect()
 }
 
+/// The most a kalloc row may cost, as a multiple of its C row (same family,
+/// operation and size): kalloc's goal.
+pub const GOAL_RATIO: f64 = 1.05;
+
 /// The column headers of [`table`] and [`markdown_table`].
-const TABLE_HEADER: [&str; 8] = [
+const TABLE_HEADER: [&str; 9] = [
     "family",
     "operation",
     "size",
@@ -254,7 +258,17 @@ const TABLE_HEADER: [&str; 8] = [
     "upstream",
     "kalloc/c",
     "kalloc/upstream",
+    "goal",
 ];
+
+/// Whether `kalloc` is within [`GOAL_RATIO`] of `c`: `Some(true)` or
+/// `Some(false)`, `None` if either is missing (no C row to compare with).
+fn within_goal(kalloc: Option<f64>, c: Option<f64>) -> Option<bool> {
+    match (kalloc, c) {
+        (Some(k), Some(c)) if c > 0.0 => Some(k <= c * GOAL_RATIO),
+        _ => None,
+    }
+}
 
 /// `num / den` with two decimals, or `-` if either is missing or `den` is
 /// not positive.
@@ -266,7 +280,7 @@ fn ratio(num: Option<f64>, den: Option<f64>) -> String {
 }
 
 /// The cells of a table: one line per [`Group`], as [`TABLE_HEADER`] says.
-fn table_cells(rows: &[Row]) -> Vec<[String; 8]> {
+fn table_cells(rows: &[Row]) -> Vec<[String; 9]> {
     groups(rows)
         .iter()
         .map(|g| {
@@ -281,15 +295,23 @@ fn table_cells(rows: &[Row]) -> Vec<[String; 8]> {
                 value(upstream),
                 ratio(kalloc, c),
                 ratio(kalloc, upstream),
+                match within_goal(kalloc, c) {
+                    Some(true) => "ok",
+                    Some(false) => "over",
+                    None => "-",
+                }
+                .to_string(),
             ]
         })
         .collect()
 }
 
 /// A plain-text table, one line per family, operation and size, with the
-/// instructions per op of each implementation (`-` where missing) and the
+/// instructions per op of each implementation (`-` where missing), the
 /// ratios `kalloc/c` and `kalloc/upstream` (two decimals, `-` where
-/// missing). The size is bytes, or the page order for `pages*` families.
+/// missing) and the verdict against [`GOAL_RATIO`] (`ok`, `over`, or `-`
+/// without a C row). The size is bytes, or the page order for `pages*`
+/// families.
 pub fn table(rows: &[Row]) -> String {
     let cells = table_cells(rows);
     let mut widths = TABLE_HEADER.map(str::len);
@@ -325,9 +347,55 @@ pub fn table(rows: &[Row]) -> String {
 /// The same table as [`table`], in Markdown (for the README).
 pub fn markdown_table(rows: &[Row]) -> String {
     let mut out = format!("| {} |\n", TABLE_HEADER.join(" | "));
-    out += "|:--|:--|--:|--:|--:|--:|--:|--:|\n";
+    out += "|:--|:--|--:|--:|--:|--:|--:|--:|:-:|\n";
     for line in table_cells(rows) {
         let _ = writeln!(out, "| {} |", line.join(" | "));
+    }
+    out
+}
+
+/// The verdict of a run against [`GOAL_RATIO`], as `make bench` prints it:
+/// how many kalloc rows with a C row are within the goal, and the others by
+/// family and operation (`kmalloc alloc_free 8..8192 (up to 1.14)`).
+pub fn goal_summary(rows: &[Row]) -> String {
+    let mut compared = 0;
+    let mut within = 0;
+    // (family, operation, first size, last size, largest ratio).
+    let mut over: Vec<(&str, &str, u64, u64, f64)> = Vec::new();
+    for g in groups(rows) {
+        let [c, kalloc, _] = g.values;
+        let Some(ok) = within_goal(kalloc, c) else {
+            continue;
+        };
+        compared += 1;
+        if ok {
+            within += 1;
+            continue;
+        }
+        let r = kalloc.unwrap_or(0.0) / c.unwrap_or(1.0);
+        match over.last_mut() {
+            Some(o) if o.0 == g.family && o.1 == g.operation => {
+                o.3 = g.size;
+                o.4 = o.4.max(r);
+            }
+            _ => over.push((g.family, g.operation, g.size, g.size, r)),
+        }
+    }
+    let mut out =
+        format!("kalloc-bench: {within} of {compared} kalloc rows within {GOAL_RATIO:.2}x of C\n");
+    if !over.is_empty() {
+        let list: Vec<String> = over
+            .iter()
+            .map(|(f, o, first, last, r)| {
+                let sizes = if first == last {
+                    first.to_string()
+                } else {
+                    format!("{first}..{last}")
+                };
+                format!("{f} {o} {sizes} (up to {r:.2})")
+            })
+            .collect();
+        let _ = writeln!(out, "kalloc-bench: over it: {}", list.join(", "));
     }
     out
 }

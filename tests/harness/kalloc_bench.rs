@@ -99,6 +99,7 @@ fn bench_all(top: &Path) -> Result<bool, String> {
     write(&out.join("table.md"), &bench::markdown_table(first))?;
 
     print!("{}", bench::table(first));
+    print!("{}", bench::goal_summary(first));
     for d in &deviations {
         print!("{}", d.report());
     }
