@@ -165,6 +165,8 @@ mod pages;
 mod string;
 
 pub use boxed::DevmBox;
+#[cfg(kalloc_selftest)]
+pub(crate) use iomap::{mem_bar_of, MemBar};
 pub use iomap::{pcim_enable_device, BarMap, DevmIoMap};
 pub use owned::DevmOwned;
 pub use pages::DevmPages;

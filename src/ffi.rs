@@ -83,7 +83,6 @@ extern "C" {
     pub(crate) fn kalloc_slab_names_lock();
     pub(crate) fn kalloc_slab_names_unlock();
     pub(crate) fn kalloc_slab_name_taken(name: *const c_char) -> bool;
-    pub(crate) fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
 
     // deferred frees
     /// C's `async_schedule_node_domain()` in kalloc's async domain.

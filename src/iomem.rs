@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! ioremap: device memory (MMIO) mapped for the CPU, as an owning type,
-//! [`IoMap`], and PCI devices found through the PCI core, [`PciDev`].
+//! [`IoMap`].
 //!
 //! A device's registers sit at physical addresses (for PCI: in its BARs,
 //! which the firmware or the PCI core assigns). `ioremap()` maps such a
@@ -25,39 +25,25 @@
 //!
 //! | C                                          | Rust                              |
 //! |--------------------------------------------|-----------------------------------|
-//! | `pci_get_device(vendor, device, NULL)`     | [`PciDev::find`]                  |
-//! | `pci_dev_put(pdev)`                        | dropping the [`PciDev`]           |
-//! | `pci_resource_start/len/flags(pdev, bar)`  | [`PciDev::mem_bar`]               |
-//! | `ioremap(phys, size)`                      | [`PciDev::map_bar`], [`PciDev::map_bar_range`], [`IoMap::ioremap`] (all `unsafe`) |
+//! | `ioremap(phys, size)`                      | [`IoMap::ioremap`] (`unsafe`)     |
 //! | `iounmap(addr)`                            | dropping the [`IoMap`]            |
 //! | `readb/readw/readl/readq(addr + offset)`   | [`Io::try_read8`](kernel::io::Io::try_read8) .. [`Io::try_read64`](kernel::io::Io::try_read64), [`Io::read32`](kernel::io::Io::read32) |
 //! | `writeb/writew/writel/writeq(v, addr + offset)` | [`Io::try_write8`](kernel::io::Io::try_write8) .. [`Io::try_write64`](kernel::io::Io::try_write64), [`Io::write32`](kernel::io::Io::write32) |
-//! | `copy_from_kernel_nofault(dst, src, 4)`    | [`read_nofault_u32`]              |
-//!
-//! # Examples
 //!
 //! Mapping device memory is `unsafe`: register writes can make a device do
 //! anything it can do, DMA into any memory included, so only code entitled
 //! to drive the device may map its registers. A driver maps the BARs of
-//! the device it is bound to through that device
-//! (`kernel::pci::Device::iomap_region`).
+//! the device it is bound to through that device: the kernel crate's
+//! `kernel::pci::Device::iomap_region` (a `pci::Bar` in a `Devres`, as
+//! `samples/rust/rust_driver_pci.rs` does), or [`DevmIoMap::map_bar`],
+//! both safe. [`IoMap`] is for a physical range a driver knows to be its
+//! device's by other means (a platform device's resource, a firmware
+//! table).
 //!
-//! ```
-//! use kalloc::iomem::PciDev;
-//!
-//! // QEMU's `edu` device: one memory BAR of 1 MiB.
-//! let edu = PciDev::find(0x1234, 0x11e8)?;
-//! assert_eq!(edu.mem_bar(0)?.len, 1 << 20);
-//! // Mapping it is `unsafe` (`PciDev::map_bar`): nothing proves that the
-//! // caller may touch the registers. A driver maps the BARs of the device
-//! // it drives with `kalloc::devm::DevmIoMap::map_bar`, which is safe.
-//! // `pci_dev_put()` runs here.
-//! ```
-
-use core::ptr::{self, NonNull};
+//! [`DevmIoMap::map_bar`]: crate::devm::DevmIoMap::map_bar
 
 use kernel::bindings;
-use kernel::io::{IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region, ResourceSize};
+use kernel::io::{IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region};
 use kernel::prelude::*;
 
 use crate::deferred::{self, SleepingFree};
@@ -193,214 +179,6 @@ impl<'a, const SIZE: usize> IoBase<'a> for &'a IoMap<SIZE> {
         // while `self` is borrowed, that is for `'a`.
         unsafe { Mmio::from_raw(self.io) }
     }
-}
-
-/// A memory BAR of a PCI device: where the PCI core placed it in the
-/// physical address space, and its length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemBar {
-    /// The physical address of the BAR (C's `pci_resource_start()`).
-    pub start: PhysAddr,
-    /// Its length in bytes (C's `pci_resource_len()`).
-    pub len: ResourceSize,
-}
-
-/// A reference to a PCI device, found with `pci_get_device()` and released
-/// with `pci_dev_put()` when dropped.
-///
-/// It tells where the device's memory BARs are whether or not a driver is
-/// bound to it, and maps them ([`PciDev::map_bar`], `unsafe`: the caller
-/// must be entitled to access the registers). Mappings made through it do
-/// not claim the BAR (`pci_request_region()`), so they coexist with the
-/// driver's own; a driver maps the BARs of its bound device through that
-/// device (`kernel::pci::Device::iomap_region`), which claims them and
-/// unmaps them when the device is unbound.
-///
-/// # Invariants
-///
-/// `self.0` points to a valid `struct pci_dev` on which this `PciDev`
-/// holds one reference.
-pub struct PciDev(NonNull<bindings::pci_dev>);
-
-// SAFETY: The reference count of a `struct pci_dev` is atomic, so the
-// reference may be dropped on any thread.
-unsafe impl Send for PciDev {}
-
-impl PciDev {
-    /// The first PCI device with this vendor and device ID (C's
-    /// `pci_get_device(vendor, device, NULL)`).
-    ///
-    /// # Errors
-    ///
-    /// `ENODEV` if there is no such device.
-    pub fn find(vendor: u16, device: u16) -> Result<Self> {
-        // SAFETY: With `from == NULL`, `pci_get_device()` searches from the
-        // first device, and returns a match with a reference taken, or NULL.
-        let pdev =
-            unsafe { bindings::pci_get_device(vendor.into(), device.into(), ptr::null_mut()) };
-        // INVARIANT: The reference that `pci_get_device()` took is now ours.
-        NonNull::new(pdev).map(Self).ok_or(ENODEV)
-    }
-
-    /// The vendor ID.
-    pub fn vendor_id(&self) -> u16 {
-        // SAFETY: By the type invariant, `self.0` is a valid `struct pci_dev`.
-        unsafe { (*self.0.as_ptr()).vendor }
-    }
-
-    /// The device ID.
-    pub fn device_id(&self) -> u16 {
-        // SAFETY: By the type invariant, `self.0` is a valid `struct pci_dev`.
-        unsafe { (*self.0.as_ptr()).device }
-    }
-
-    /// Where the PCI core placed BAR number `bar`, if it is a memory BAR.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` if `bar` is not a BAR number (0 to 5) or the BAR
-    /// is an I/O port range; `ENODEV` if the device does not implement the
-    /// BAR or the PCI core did not assign it.
-    pub fn mem_bar(&self, bar: u32) -> Result<MemBar> {
-        // SAFETY: By the type invariant, `self.0` is a valid `struct pci_dev`.
-        unsafe { mem_bar_of(self.0.as_ptr(), bar) }
-    }
-
-    /// Maps all of memory BAR `bar` (C's `ioremap()` of
-    /// `pci_resource_start()`, `pci_resource_len()`). May sleep.
-    ///
-    /// # Errors
-    ///
-    /// As for [`PciDev::mem_bar`] and [`IoMap::ioremap`].
-    ///
-    /// # Safety
-    ///
-    /// As for [`PciDev::map_bar_range`], for the whole BAR.
-    pub unsafe fn map_bar<const SIZE: usize>(&self, bar: u32) -> Result<IoMap<SIZE>> {
-        let len = usize::try_from(self.mem_bar(bar)?.len)?;
-        // SAFETY: The caller's obligations are those of `map_bar_range` for
-        // the whole BAR.
-        unsafe { self.map_bar_range(bar, 0, len) }
-    }
-
-    /// Maps `len` bytes at `offset` into memory BAR `bar`. May sleep.
-    ///
-    /// # Errors
-    ///
-    /// As for [`PciDev::mem_bar`]; `EINVAL` for a zero `len`;
-    /// `EOVERFLOW` if `offset + len` overflows; `ERANGE` if the range
-    /// does not lie inside the BAR; as for [`IoMap::ioremap`].
-    ///
-    /// # Safety
-    ///
-    /// The caller must be entitled to access the device's registers in the
-    /// range: it is the device's driver or acts for it, or no driver drives
-    /// the device and the registers the caller touches have no effect
-    /// beyond the device (they start no DMA and raise no interrupt).
-    /// Register writes can make a device do anything it can do, such as
-    /// DMA into any memory. The BAR must also stay where the PCI core
-    /// placed it while the mapping exists: it moves only when the device
-    /// is removed or its resources are reassigned (device hot-unplug, the
-    /// `remove` and `rescan` files in sysfs).
-    pub unsafe fn map_bar_range<const SIZE: usize>(
-        &self,
-        bar: u32,
-        offset: usize,
-        len: usize,
-    ) -> Result<IoMap<SIZE>> {
-        let res = self.mem_bar(bar)?;
-        if len == 0 {
-            return Err(EINVAL);
-        }
-        let offset = ResourceSize::try_from(offset)?;
-        let end = offset
-            .checked_add(ResourceSize::try_from(len)?)
-            .ok_or(EOVERFLOW)?;
-        if end > res.len {
-            return Err(ERANGE);
-        }
-        // The range lies inside a memory BAR as the PCI core assigned it, so
-        // it is device memory, and `res.start + offset` does not overflow.
-        // SAFETY: The range is device memory that the caller may access and
-        // that stays the device's while mapped (guaranteed by the caller).
-        unsafe { IoMap::ioremap(res.start + offset, len) }
-    }
-}
-
-/// Where memory BAR `bar` of the PCI device `pdev` is (see
-/// [`PciDev::mem_bar`] for the errors).
-///
-/// # Safety
-///
-/// `pdev` must point to a valid `struct pci_dev` for the whole call.
-pub(crate) unsafe fn mem_bar_of(pdev: *const bindings::pci_dev, bar: u32) -> Result<MemBar> {
-    if bar >= bindings::PCI_STD_NUM_BARS {
-        return Err(EINVAL);
-    }
-    // CAST: `bar` is less than 6.
-    let index = bar as c_int;
-    // SAFETY: `pdev` is a valid `struct pci_dev` (the caller's promise), and
-    // `bar` is a BAR number.
-    let (start, len) = unsafe {
-        (
-            bindings::pci_resource_start(pdev.cast_mut(), index),
-            bindings::pci_resource_len(pdev.cast_mut(), index),
-        )
-    };
-    // SAFETY: As above; the BARs are the first entries of `resource` (C's
-    // `pci_resource_flags()`).
-    let flags = unsafe { (*pdev).resource[bar as usize].flags };
-    let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
-    if len == 0 || flags & unassigned != 0 {
-        return Err(ENODEV);
-    }
-    if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
-        return Err(EINVAL);
-    }
-    Ok(MemBar { start, len })
-}
-
-impl Drop for PciDev {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, `self` holds a reference on the
-        // device; it is given back exactly once, here.
-        unsafe { bindings::pci_dev_put(self.0.as_ptr()) };
-    }
-}
-
-/// Reads the `u32` at kernel virtual address `addr` without faulting (C's
-/// `copy_from_kernel_nofault()`).
-///
-/// A diagnostic, for instance to check that an [`IoMap`] is gone once it
-/// has been dropped. It is a plain load, not an MMIO accessor.
-///
-/// # Errors
-///
-/// `EFAULT` if nothing is mapped there, `ERANGE` for a user-space address.
-///
-/// # Safety
-///
-/// Reading `addr` must be harmless: if anything is mapped there, it is
-/// memory the caller may read, or device memory the caller is entitled to
-/// access (see [`IoMap::ioremap`]) whose reads have no side effects. (A
-/// read of a device register may clear or change device state.)
-pub unsafe fn read_nofault_u32(addr: usize) -> Result<u32> {
-    let mut val = 0u32;
-    // SAFETY: `val` is valid for writing 4 bytes. `copy_from_kernel_nofault()`
-    // handles a fault at `addr` and refuses user-space addresses; a read of
-    // whatever is mapped there is harmless (guaranteed by the caller).
-    let ret = unsafe {
-        bindings::copy_from_kernel_nofault(
-            (&raw mut val).cast(),
-            ptr::without_provenance(addr),
-            size_of::<u32>(),
-        )
-    };
-    if ret != 0 {
-        // CAST: `ret` is a negative errno.
-        return Err(Error::from_errno(ret as c_int));
-    }
-    Ok(val)
 }
 
 #[cfg(kalloc_selftest)]

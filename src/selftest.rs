@@ -12,7 +12,9 @@ pub(crate) mod faults;
 pub(crate) mod ffi;
 pub(crate) mod kmalloc;
 pub(crate) mod pages;
+pub(crate) mod pci;
 pub(crate) mod slab;
+pub(crate) mod slab_stats;
 pub(crate) mod stress;
 
 mod tests;

@@ -60,7 +60,6 @@ bool kalloc_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t flags, size_t 
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
 bool kalloc_slab_name_taken(const char *name);
-ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
 void *kalloc_kmalloc(size_t size, gfp_t flags);
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
@@ -236,26 +235,6 @@ bool kalloc_slab_name_taken(const char *name)
 	}
 	kernfs_put(slab);
 	return taken;
-}
-
-/*
- * Reads up to @len bytes of the sysfs file at @path, as user space's init
- * sees it: kthreads (KUnit's among them) start in an empty nullfs root
- * where nothing is mounted.
- */
-ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
-{
-	struct file *file;
-	loff_t pos = 0;
-	ssize_t ret;
-
-	scoped_with_init_fs()
-		file = filp_open(path, O_RDONLY, 0);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
-	ret = kernel_read(file, buf, len, &pos);
-	filp_close(file, NULL);
-	return ret;
 }
 
 /*

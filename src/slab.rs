@@ -168,7 +168,6 @@ mod cache;
 mod names;
 mod options;
 mod owned;
-mod stats;
 
 pub use boxed::SlabBox;
 pub use bulk::SlabBulk;
@@ -177,7 +176,6 @@ pub use cache::SlabCache;
 use names::{cache_name_taken, check_alloc_flags, check_name, NamesGuard};
 pub use options::{CacheKind, Construct, Constructed, Plain, SlabOptions};
 pub use owned::OwnedSlabBox;
-pub use stats::SlabStats;
 
 #[cfg(kalloc_selftest)]
 mod tests;

@@ -9,7 +9,8 @@ use kernel::{
     bindings,
     device::{Bound, Core},
     error::to_result,
-    io::PhysAddr,
+    ffi::{c_int, c_ulong},
+    io::{PhysAddr, ResourceSize},
     pci,
     prelude::*,
     str::CStrExt,
@@ -123,10 +124,57 @@ impl<'a, const SIZE: usize> DevmIoMap<'a, SIZE> {
     }
 }
 
+/// A memory BAR of a PCI device: where the PCI core placed it in the
+/// physical address space, and its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MemBar {
+    /// The physical address of the BAR (C's `pci_resource_start()`).
+    pub(crate) start: PhysAddr,
+    /// Its length in bytes (C's `pci_resource_len()`).
+    pub(crate) len: ResourceSize,
+}
+
+/// Where memory BAR `bar` of the PCI device `pdev` is.
+///
+/// # Errors
+///
+/// `EINVAL` if `bar` is not a BAR number (0 to 5) or is an I/O port range;
+/// `ENODEV` if the device does not implement the BAR or it is not assigned.
+///
+/// # Safety
+///
+/// `pdev` must point to a valid `struct pci_dev` for the whole call.
+pub(crate) unsafe fn mem_bar_of(pdev: *const bindings::pci_dev, bar: u32) -> Result<MemBar> {
+    if bar >= bindings::PCI_STD_NUM_BARS {
+        return Err(EINVAL);
+    }
+    // CAST: `bar` is less than 6.
+    let index = bar as c_int;
+    // SAFETY: `pdev` is a valid `struct pci_dev` (the caller's promise), and
+    // `bar` is a BAR number.
+    let (start, len) = unsafe {
+        (
+            bindings::pci_resource_start(pdev.cast_mut(), index),
+            bindings::pci_resource_len(pdev.cast_mut(), index),
+        )
+    };
+    // SAFETY: As above; the BARs are the first entries of `resource` (C's
+    // `pci_resource_flags()`).
+    let flags = unsafe { (*pdev).resource[bar as usize].flags };
+    let unassigned = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
+    if len == 0 || flags & unassigned != 0 {
+        return Err(ENODEV);
+    }
+    if flags & bindings::IORESOURCE_MEM as c_ulong == 0 {
+        return Err(EINVAL);
+    }
+    Ok(MemBar { start, len })
+}
+
 /// Where memory BAR `bar` of `pdev` is: its physical address and length.
 fn mem_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<(PhysAddr, usize)> {
     // SAFETY: `raw_pci(pdev)` is the valid `struct pci_dev` behind `pdev`.
-    let bar = unsafe { crate::iomem::mem_bar_of(raw_pci(pdev), bar) }?;
+    let bar = unsafe { mem_bar_of(raw_pci(pdev), bar) }?;
     Ok((bar.start, usize::try_from(bar.len)?))
 }
 

@@ -8,8 +8,10 @@ use kernel::prelude::*;
 mod kalloc_iomem {
     use super::super::*;
     use crate::selftest::edu::{map_edu, read_edu_nofault};
+    use crate::selftest::pci::PciDev;
     use kernel::io::poll::read_poll_timeout;
     use kernel::io::Io;
+    use kernel::io::ResourceSize;
     use kernel::sync::new_spinlock;
     use kernel::time::Delta;
 

@@ -292,7 +292,7 @@ pub(crate) mod testing {
 /// `kalloc_iomem` suite's only way to its registers. `ENODEV` for any
 /// other device.
 pub(crate) fn map_edu<const SIZE: usize>(
-    dev: &crate::iomem::PciDev,
+    dev: &crate::selftest::pci::PciDev,
     bar: u32,
     range: Option<(usize, usize)>,
 ) -> Result<crate::iomem::IoMap<SIZE>> {
@@ -339,5 +339,5 @@ pub(crate) fn read_edu_nofault(addr: usize) -> Result<u32> {
     // the only device memory the VM maps.
     // SAFETY: So a read at `addr` reads memory or edu's registers, if
     // anything: harmless, as reading edu's registers changes nothing.
-    unsafe { crate::iomem::read_nofault_u32(addr) }
+    unsafe { crate::selftest::pci::read_nofault_u32(addr) }
 }

@@ -47,6 +47,7 @@ int kalloc_c_macro(const char *name, unsigned long *out);
 int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
 unsigned long kalloc_nr_free_pages_stopped(void);
 int kalloc_test_c_user(void *p, size_t len, int byte);
+ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
 int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
@@ -432,5 +433,25 @@ int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *dat
 		}
 	}
 	kfree(w);
+	return ret;
+}
+
+/*
+ * Reads up to @len bytes of the sysfs file at @path, as user space's init
+ * sees it: kthreads (KUnit's among them) start in an empty nullfs root
+ * where nothing is mounted.
+ */
+ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
+{
+	struct file *file;
+	loff_t pos = 0;
+	ssize_t ret;
+
+	scoped_with_init_fs()
+		file = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = kernel_read(file, buf, len, &pos);
+	filp_close(file, NULL);
 	return ret;
 }

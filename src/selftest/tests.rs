@@ -30,6 +30,7 @@ mod kalloc_stress {
     use crate::kmalloc::KmallocBox;
     use crate::kvmalloc::KVmalloc;
     use crate::pages::LowmemPages;
+    use crate::selftest::slab_stats::Stats;
     use crate::selftest::stress::run_on_each_cpu;
     use crate::slab::{OwnedSlabBox, SlabCache, SlabOptions};
     use crate::vmalloc::VBuf;
@@ -157,6 +158,7 @@ mod kalloc_faults {
     use crate::pages::{LowmemPages, Pages};
     use crate::selftest::devres::devres_count;
     use crate::selftest::faults::sweep;
+    use crate::selftest::slab_stats::Stats;
     use crate::slab::{SlabCache, SlabOptions};
     use crate::vmalloc::VBuf;
     use kernel::alloc::{Box, Vec};

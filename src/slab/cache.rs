@@ -5,7 +5,7 @@
 use super::options::construct_object;
 use super::{
     cache_name_taken, check_alloc_flags, check_name, CacheKind, Construct, Constructed, NamesGuard,
-    Plain, SlabBox, SlabOptions, SlabStats, MAX_ALIGN, MAX_OBJECT_SIZE,
+    Plain, SlabBox, SlabOptions, MAX_ALIGN, MAX_OBJECT_SIZE,
 };
 use super::{SLAB_CACHE_DMA, SLAB_CACHE_DMA32};
 use crate::deferred::{self, SleepingFree};
@@ -267,27 +267,6 @@ impl<T, K: CacheKind> SlabCache<T, K> {
             return Err(EAGAIN);
         }
         Ok(self.raw.shrink())
-    }
-
-    /// SLUB's counters for this cache, from `/sys/kernel/slab/<name>/`.
-    ///
-    /// Needs `CONFIG_SYSFS`, `CONFIG_SLUB_DEBUG` and sysfs mounted on `/sys`
-    /// in user space's initial root, where the files are looked up (also
-    /// from kernel threads); may sleep. The counts include objects that
-    /// were freed but wait in per-CPU caches (or in KASAN's quarantine)
-    /// until [`SlabCache::shrink`] drains them. For a merged cache (see the
-    /// [module documentation](crate::slab)) they are those of the cache it was
-    /// merged into.
-    ///
-    /// # Errors
-    ///
-    /// `EAGAIN` in a context that cannot sleep (reading a file may);
-    /// an error from reading the files.
-    pub fn stats(&self) -> Result<SlabStats> {
-        if !context_may_sleep() {
-            return Err(EAGAIN);
-        }
-        SlabStats::read(&self.name)
     }
 }
 

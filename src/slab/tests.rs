@@ -20,6 +20,7 @@ mod kalloc_slab {
     };
     use crate::selftest::ffi::c_macro;
     use crate::selftest::slab::zone_of_object;
+    use crate::selftest::slab_stats::Stats;
     use core::ptr;
     use kernel::prelude::*;
     use kernel::sync::{

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`SlabStats`]: what SLUB reports about a cache in sysfs.
+//! [`SlabStats`]: what SLUB reports about a cache in sysfs, for the
+//! self-tests ([`Stats::stats`]).
 
-use crate::ffi;
+use crate::gfp::context_may_sleep;
+use crate::selftest::ffi;
+use crate::slab::{CacheKind, SlabCache};
 use kernel::{
     prelude::*,
     str::CString, //
@@ -10,32 +13,32 @@ use kernel::{
 
 /// SLUB's counters for one cache, as `/sys/kernel/slab/<name>/` shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlabStats {
+pub(crate) struct SlabStats {
     /// `objects`: objects allocated and not yet freed (see
-    /// [`SlabCache::stats`](crate::slab::SlabCache::stats) for freed objects that still count).
-    pub objects: usize,
+    /// [`Stats::stats`] for freed objects that still count).
+    pub(crate) objects: usize,
     /// `total_objects`: object slots in all the cache's slabs.
-    pub total_objects: usize,
+    pub(crate) total_objects: usize,
     /// `slabs`: the slabs the cache holds.
-    pub slabs: usize,
+    pub(crate) slabs: usize,
     /// `objs_per_slab`: object slots in one slab.
-    pub objs_per_slab: usize,
+    pub(crate) objs_per_slab: usize,
     /// `object_size`: the size of an object as the cache's user sees it.
-    pub object_size: usize,
+    pub(crate) object_size: usize,
     /// `slab_size`: the bytes each object takes in a slab, with SLUB's and
     /// KASAN's metadata and the padding for alignment.
-    pub slab_size: usize,
+    pub(crate) slab_size: usize,
     /// `align`: the alignment of the objects.
-    pub align: usize,
+    pub(crate) align: usize,
     /// `aliases`: how many other caches were merged into this one.
-    pub aliases: usize,
+    pub(crate) aliases: usize,
     /// `usersize`: the size of the user-copy region
-    /// ([`SlabOptions::usercopy`](super::SlabOptions::usercopy)); 0 for none.
-    pub usersize: usize,
+    /// ([`SlabOptions::usercopy`](crate::slab::SlabOptions::usercopy)); 0 for none.
+    pub(crate) usersize: usize,
 }
 
 impl SlabStats {
-    pub(super) fn read(name: &CStr) -> Result<Self> {
+    fn read(name: &CStr) -> Result<Self> {
         let read = |attribute| read_slab_attribute(name, attribute);
         Ok(SlabStats {
             objects: read("objects")?,
@@ -51,8 +54,36 @@ impl SlabStats {
     }
 }
 
+/// SLUB's counters of a cache, for the self-tests.
+pub(crate) trait Stats {
+    /// SLUB's counters for this cache, from `/sys/kernel/slab/<name>/`.
+    ///
+    /// Needs `CONFIG_SYSFS`, `CONFIG_SLUB_DEBUG` and sysfs mounted on `/sys`
+    /// in user space's initial root, where the files are looked up (also
+    /// from kernel threads); may sleep. The counts include objects that
+    /// were freed but wait in per-CPU caches (or in KASAN's quarantine)
+    /// until [`SlabCache::shrink`] drains them. For a merged cache (see the
+    /// [module documentation](crate::slab)) they are those of the cache it was
+    /// merged into.
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN` in a context that cannot sleep (reading a file may);
+    /// an error from reading the files.
+    fn stats(&self) -> Result<SlabStats>;
+}
+
+impl<T, K: CacheKind> Stats for SlabCache<T, K> {
+    fn stats(&self) -> Result<SlabStats> {
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
+        SlabStats::read(self.name())
+    }
+}
+
 /// The first number in the sysfs file `/sys/kernel/slab/<cache>/<attribute>`.
-pub(super) fn read_slab_attribute(cache: &CStr, attribute: &str) -> Result<usize> {
+fn read_slab_attribute(cache: &CStr, attribute: &str) -> Result<usize> {
     let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{}/{}", cache.to_str()?, attribute))?;
     let mut buf = [0u8; 32];
     // SAFETY: `path` is a NUL-terminated string and `buf` is writable for
