@@ -189,21 +189,18 @@ static noinline void slab(size_t n)
 		failed = true;
 		return;
 	}
-	TIME("slab", "alloc_free", n, kalloc_bench_iters(n), {
-		void *p = kmem_cache_alloc(cache, GFP_KERNEL);
-		CHECK(p);
-		if (p)
-			memset(p, 0, n);
-		kmem_cache_free(cache, p);
-	});
+#define SLAB_ALLOC_FREE()                                                    \
+	do {                                                                 \
+		void *p = kmem_cache_alloc(cache, GFP_KERNEL);               \
+		CHECK(p);                                                    \
+		if (p)                                                       \
+			memset(p, 0, n);                                     \
+		kmem_cache_free(cache, p);                                   \
+	} while (0)
+	TIME("slab", "alloc_free", n, kalloc_bench_iters(n), SLAB_ALLOC_FREE());
 	/* What kalloc's OwnedSlabBox (an object and its cache) does in C. */
-	TIME("slab", "alloc_free_owned", n, kalloc_bench_iters(n), {
-		void *p = kmem_cache_alloc(cache, GFP_KERNEL);
-		CHECK(p);
-		if (p)
-			memset(p, 0, n);
-		kmem_cache_free(cache, p);
-	});
+	TIME("slab", "alloc_free_owned", n, kalloc_bench_iters(n), SLAB_ALLOC_FREE());
+#undef SLAB_ALLOC_FREE
 	/* Per object, in batches of 16. */
 	TIME_OPS("slab", "bulk16", n, kalloc_bench_iters(n) / 16 ?: 1, 16, {
 		if (kmem_cache_alloc_bulk(cache, GFP_KERNEL, 16, objects)) {
