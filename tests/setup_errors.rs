@@ -1,0 +1,113 @@
+//! Bad set-ups of `make module` with `KDIR=` get one clear line: a kernel
+//! tree without Rust, one without the Rust build outputs (as the headers
+//! packages of distributions are), one built by another rustc. Each fake
+//! tree below passed the checks before it and fails exactly this one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fake kernel build tree in a fresh directory: a `vmlinux`, a `.config`
+/// of `config`, and the files of `files` (empty).
+fn fake_kdir(name: &str, config: &str, files: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kalloc-kdir-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rust")).unwrap();
+    std::fs::write(dir.join("vmlinux"), "").unwrap();
+    std::fs::write(dir.join(".config"), config).unwrap();
+    for f in files {
+        std::fs::write(dir.join(f), "").unwrap();
+    }
+    dir
+}
+
+/// `scripts/build-module.sh` against `kdir`: its exit status and stderr.
+fn build_against(kdir: &Path) -> (Option<i32>, String) {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(top.join("scripts/build-module.sh"))
+        .current_dir(top)
+        .env("KDIR", kdir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one line of a refused set-up.
+fn refused(kdir: &Path) -> String {
+    let (code, stderr) = build_against(kdir);
+    let _ = std::fs::remove_dir_all(kdir);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("kalloc: error: KDIR="), "{stderr}");
+    lines[0].to_string()
+}
+
+/// The rustc of this machine, as the kernel's `.config` records it.
+fn rustc_here() -> String {
+    let out = Command::new("rustc").arg("--version").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+const RUST_OUTPUTS: [&str; 3] = [
+    "rust/libcore.rmeta",
+    "rust/libkernel.rmeta",
+    "rust/libmacros.so",
+];
+
+#[test]
+fn a_kernel_without_rust_is_named() {
+    let kdir = fake_kdir(
+        "norust",
+        "CONFIG_MODULES=y\n# CONFIG_RUST is not set\n",
+        &RUST_OUTPUTS,
+    );
+    let line = refused(&kdir);
+    assert!(
+        line.contains("without Rust (CONFIG_RUST is not set)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_headers_package_without_rust_outputs_is_named() {
+    let config = format!(
+        "CONFIG_RUST=y\nCONFIG_RUSTC_VERSION_TEXT=\"{}\"\n",
+        rustc_here()
+    );
+    let kdir = fake_kdir("headers", &config, &["rust/libcore.rmeta"]);
+    let line = refused(&kdir);
+    assert!(
+        line.contains("lacks the kernel's Rust build outputs"),
+        "{line}"
+    );
+    assert!(
+        line.contains("rust/libkernel.rmeta rust/libmacros.so"),
+        "{line}"
+    );
+    assert!(!line.contains("libcore"), "{line}");
+}
+
+#[test]
+fn another_rustc_is_named() {
+    let config =
+        "CONFIG_RUST=y\nCONFIG_RUSTC_VERSION_TEXT=\"rustc 1.85.1 (4eb161250 2025-03-15)\"\n";
+    let kdir = fake_kdir("rustc", config, &RUST_OUTPUTS);
+    let line = refused(&kdir);
+    assert!(
+        line.contains(
+            "was built with rustc 1.85.1 (4eb161250 2025-03-15), but the rustc here is rustc "
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_tree_that_is_not_configured_is_named() {
+    let kdir = fake_kdir("noconfig", "", &RUST_OUTPUTS);
+    std::fs::remove_file(kdir.join(".config")).unwrap();
+    let line = refused(&kdir);
+    assert!(line.contains("has no .config"), "{line}");
+}
