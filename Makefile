@@ -13,6 +13,8 @@
 #               kernel crate, on the fast kernel: target/bench/
 #   make mutants  the suites against mutants/mutants.ini: every mutant must
 #               be killed (about 40 minutes)
+#   make kdir   prints the kernel build tree a build uses
+#   make prune-kernels  removes the cached kernels no flavour uses any more
 #
 # The module itself is built by Kbuild (see Kbuild); this file only drives
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
@@ -26,7 +28,7 @@ export KDIR KERNEL SUITE
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module check fmt doc run test bench mutants rust-analyzer clean
+.PHONY: all setup kernel kdir prune-kernels module check fmt doc run test bench mutants rust-analyzer clean
 
 all: module
 
@@ -38,6 +40,14 @@ kernel: setup
 
 module: kernel
 	@scripts/build-module.sh modules
+
+# The kernel tree a build uses (KERNEL=, KDIR= as elsewhere).
+kdir:
+	@scripts/kdir.sh
+
+# Removes the cached kernel builds that neither flavour uses any more.
+prune-kernels:
+	@scripts/prune-kernels.sh
 
 check: kernel
 	@scripts/check.sh

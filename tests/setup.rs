@@ -1,7 +1,9 @@
-//! Bad set-ups of `make module` with `KDIR=` get one clear line: a kernel
-//! tree without Rust, one without the Rust build outputs (as the headers
-//! packages of distributions are), one built by another rustc. Each fake
-//! tree below passed the checks before it and fails exactly this one.
+//! The set-up scripts on fake kernel trees and caches. Bad set-ups of
+//! `make module` with `KDIR=` get one clear line: a kernel tree without
+//! Rust, one without the Rust build outputs (as the headers packages of
+//! distributions are), one built by another rustc; each fake tree below
+//! passed the checks before it and fails exactly this one. `make kdir`
+//! names the tree a build uses, and `make prune-kernels` keeps those.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,11 +22,15 @@ fn fake_kdir(name: &str, config: &str, files: &[&str]) -> PathBuf {
     dir
 }
 
+/// The work tree.
+fn top() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// `scripts/build-module.sh` against `kdir`: its exit status and stderr.
 fn build_against(kdir: &Path) -> (Option<i32>, String) {
-    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(top.join("scripts/build-module.sh"))
-        .current_dir(top)
+    let out = Command::new(top().join("scripts/build-module.sh"))
+        .current_dir(top())
         .env("KDIR", kdir)
         .output()
         .unwrap();
@@ -110,4 +116,65 @@ fn a_tree_that_is_not_configured_is_named() {
     std::fs::remove_file(kdir.join(".config")).unwrap();
     let line = refused(&kdir);
     assert!(line.contains("has no .config"), "{line}");
+}
+
+/// `make kdir` for `flavour` with the cache `cache`: the tree it names.
+fn kdir_of(cache: &Path, flavour: &str) -> PathBuf {
+    let out = Command::new(top().join("scripts/kdir.sh"))
+        .env("KALLOC_CACHE", cache)
+        .env("KERNEL", flavour)
+        .env_remove("KDIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn prune_keeps_the_kernels_of_both_flavours_and_removes_the_rest() {
+    let cache = std::env::temp_dir().join(format!("kalloc-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::create_dir_all(cache.join("src")).unwrap();
+    std::fs::write(cache.join("src/version"), "7.3.4-test\n").unwrap();
+    let debug = kdir_of(&cache, "debug");
+    let fast = kdir_of(&cache, "fast");
+    assert_ne!(debug, fast);
+    let named = |dir: &Path, prefix: &str| {
+        let prefix = cache.join(prefix);
+        dir.to_string_lossy()
+            .starts_with(&*prefix.to_string_lossy())
+    };
+    assert!(
+        named(&debug, "build/7.3.4-test-debug-"),
+        "{}",
+        debug.display()
+    );
+    assert!(named(&fast, "build/7.3.4-test-fast-"), "{}", fast.display());
+    let stale = [
+        cache.join("build/7.3.4-test-debug-000000000000"),
+        cache.join("build/7.2.12-fast-111111111111"),
+    ];
+    for dir in [&debug, &fast].into_iter().chain(&stale) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(".kalloc-built"), "").unwrap();
+    }
+    let out = Command::new(top().join("scripts/prune-kernels.sh"))
+        .env("KALLOC_CACHE", &cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(debug.is_dir() && fast.is_dir(), "{stderr}");
+    for dir in &stale {
+        assert!(!dir.exists(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("removed {}", dir.display())),
+            "{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
 }
