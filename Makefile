@@ -23,7 +23,7 @@
 # it. make test without it (and CI) judges the debug kernel.
 
 SHELL := /bin/bash
-export KDIR KERNEL SUITE
+export KDIR KERNEL SUITE MODULES
 # rustup's tools, also when the caller's PATH lacks them (CI).
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$KALLOC_TOP"
 rustfmt_toml=$KSRC/.rustfmt.toml
 [ -f "$rustfmt_toml" ] || die "no .rustfmt.toml in the kernel source ($KSRC): run 'make setup'"
-mapfile -t sources < <(find src samples bench -name '*.rs' | sort)
+mapfile -t sources < <(find src samples bench tests/outside -name '*.rs' | sort)
 mkdir -p target
 
 if [ "${1:-}" = --fix ]; then

@@ -2,7 +2,7 @@
 # Boots kalloc's test kernel under QEMU (TCG) with a generated busybox
 # initramfs that loads kalloc.ko, and keeps the serial log.
 #
-# usage: run-vm.sh [MODULE.ko]
+# usage: run-vm.sh (make run and make test run it through the harness)
 #   KDIR        built kernel (default: the cached build)
 #   VM_TIMEOUT  hard timeout in seconds (default 600)
 #   VM_LOG      serial log (default target/vm/serial.log)
@@ -11,6 +11,8 @@
 #               prints it back, so the log proves it is this run's
 #   VM_FILTER   KUnit's filter glob (kunit.filter_glob), for one-suite runs
 #   VM_STEPS    the steps of scripts/vm/steps.d to pack (default: all)
+#   VM_MODULES  a driver author's own modules to load after kalloc's
+#               steps, each with its own step (make run MODULES=...)
 #   VM_BENCH=1  load kalloc_bench.ko instead, on one CPU with -icount
 #               shift=0 (the guest clock counts guest instructions)
 # Exit status: 0 when QEMU exited by itself, 124 (or 137, killed) on
@@ -28,9 +30,9 @@ rm -f "$(dirname "$log")/kernel.config"
 
 bench=${VM_BENCH:-0}
 if [ "$bench" = 1 ]; then
-	module=${1:-$KALLOC_TOP/target/kbuild/bench/kalloc_bench.ko}
+	module=$KALLOC_TOP/target/kbuild/bench/kalloc_bench.ko
 else
-	module=${1:-$KALLOC_TOP/target/kbuild/src/kalloc.ko}
+	module=$KALLOC_TOP/target/kbuild/src/kalloc.ko
 fi
 token=${VM_TOKEN:-none}
 timeout_s=${VM_TIMEOUT:-600}
@@ -39,8 +41,21 @@ gen_cpio=$KDIR/usr/gen_init_cpio
 
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run 'make kernel'"
 [ -f "$module" ] || die "no module at $module: run 'make module'"
+# The sample driver, for the sample step (runs without it leave it out).
 sample=$KALLOC_TOP/target/kbuild/samples/rust_kalloc_sample.ko
-[ -f "$sample" ] || die "no sample module at $sample: run 'make module'"
+if [ ! -f "$sample" ]; then
+	case " ${VM_STEPS-sample} " in *" sample "*) die "no sample module at $sample: run 'make module'" ;; esac
+	sample=
+fi
+# VM_MODULES="a.ko b.ko": a driver author's own modules. Each is loaded, put
+# through its own step if it has one (a.step beside a.ko) and unloaded by
+# the step module-a, after kalloc's steps.
+user_modules=()
+for m in ${VM_MODULES:-}; do
+	case "$m" in *.ko) ;; *) die "MODULES: $m is not a kernel module (NAME.ko)" ;; esac
+	[ -f "$m" ] || die "MODULES: no module at $m"
+	user_modules+=("$m")
+done
 [ -x "$gen_cpio" ] || die "no gen_init_cpio in $KDIR/usr"
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found: run 'make setup'"
@@ -54,7 +69,7 @@ list=$out/initramfs.list
 {
 	echo "dir /dev 0755 0 0"
 	echo "nod /dev/console 0600 0 0 c 5 1"
-	for d in /bin /proc /sys /tmp /root /steps.d; do echo "dir $d 0755 0 0"; done
+	for d in /bin /proc /sys /tmp /root /steps.d /modules; do echo "dir $d 0755 0 0"; done
 	echo "file /bin/busybox $busybox 0755 0 0"
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $KALLOC_TOP/scripts/vm/init 0755 0 0"
@@ -63,7 +78,13 @@ list=$out/initramfs.list
 	else
 		echo "file /kalloc.ko $module 0644 0 0"
 	fi
-	echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
+	[ -z "$sample" ] || echo "file /rust_kalloc_sample.ko $sample 0644 0 0"
+	for m in "${user_modules[@]}"; do
+		name=$(basename "$m" .ko)
+		echo "file /modules/$name.ko $m 0644 0 0"
+		[ ! -f "${m%.ko}.step" ] || echo "file /modules/$name.step ${m%.ko}.step 0755 0 0"
+		echo "file /steps.d/module-$name $KALLOC_TOP/scripts/vm/module-step 0755 0 0"
+	done
 	echo "file /bin/kalloc-sample-ioctl $out/kalloc-sample-ioctl 0755 0 0"
 	for step in "$KALLOC_TOP"/scripts/vm/steps.d/*; do
 		name=$(basename "$step")

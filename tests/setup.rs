@@ -178,3 +178,22 @@ fn prune_keeps_the_kernels_of_both_flavours_and_removes_the_rest() {
     }
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+#[test]
+fn modules_for_the_vm_must_be_modules_that_exist() {
+    use kalloc_harness::vm;
+    assert_eq!(vm::user_modules("").unwrap(), Vec::<PathBuf>::new());
+    let err = vm::user_modules("/nonexistent/my_driver.ko").unwrap_err();
+    assert_eq!(err, "MODULES: no module at /nonexistent/my_driver.ko");
+    let err = vm::user_modules("Cargo.toml").unwrap_err();
+    assert_eq!(err, "MODULES: Cargo.toml is not a kernel module (NAME.ko)");
+    let ko = std::env::temp_dir().join(format!("kalloc-mod-{}.ko", std::process::id()));
+    std::fs::write(&ko, "").unwrap();
+    let list = format!("{}  {}", ko.display(), ko.display());
+    assert_eq!(vm::user_modules(&list).unwrap(), [ko.clone(), ko.clone()]);
+    assert_eq!(
+        vm::module_step(&ko),
+        format!("module-kalloc-mod-{}", std::process::id())
+    );
+    let _ = std::fs::remove_file(&ko);
+}

@@ -7,6 +7,11 @@ use kalloc_harness::vm;
 
 fn main() -> ExitCode {
     let top = vm::top_dir();
+    // A set-up problem is one line, before the VM starts.
+    if let Err(why) = vm::user_modules(&std::env::var("MODULES").unwrap_or_default()) {
+        eprintln!("kalloc: error: {why}");
+        return ExitCode::FAILURE;
+    }
     match vm::run(&top) {
         Err(why) => {
             eprintln!("kalloc: FAIL (vm): {why}");

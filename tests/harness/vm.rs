@@ -27,9 +27,39 @@ pub fn module_path(top: &Path) -> PathBuf {
 
 /// The suites the built module registers (its `.kunit_test_suites`).
 pub fn expected_suites(top: &Path) -> Result<Vec<String>, String> {
-    let ko = module_path(top);
-    let elf = std::fs::read(&ko).map_err(|e| format!("cannot read {}: {e}", ko.display()))?;
+    suites_of(&module_path(top))
+}
+
+/// The suites the module `ko` registers (its `.kunit_test_suites`).
+fn suites_of(ko: &Path) -> Result<Vec<String>, String> {
+    let elf = std::fs::read(ko).map_err(|e| format!("cannot read {}: {e}", ko.display()))?;
     crate::elf::kunit_suites(&elf).map_err(|e| format!("{}: {e}", ko.display()))
+}
+
+/// A driver author's own modules for the VM (`make run MODULES="a.ko
+/// b.ko"`): the paths in `list`, which must name `.ko` files that exist.
+pub fn user_modules(list: &str) -> Result<Vec<PathBuf>, String> {
+    list.split_whitespace()
+        .map(|m| {
+            let path = PathBuf::from(m);
+            if path.extension().is_none_or(|e| e != "ko") {
+                return Err(format!("MODULES: {m} is not a kernel module (NAME.ko)"));
+            }
+            if !path.is_file() {
+                return Err(format!("MODULES: no module at {m}"));
+            }
+            std::path::absolute(&path).map_err(|e| format!("MODULES: {m}: {e}"))
+        })
+        .collect()
+}
+
+/// The step that loads, checks and unloads the user's module `ko` in the
+/// VM (`scripts/vm/module-step`): `module-NAME`.
+pub fn module_step(ko: &Path) -> String {
+    format!(
+        "module-{}",
+        ko.file_stem().unwrap_or_default().to_string_lossy()
+    )
 }
 
 /// The line by which a step of `scripts/vm/steps.d` names the suite it
@@ -105,19 +135,41 @@ pub struct Run {
 pub fn run(top: &Path) -> Result<Run, String> {
     // `make test SUITE=glob`: only the suites KUnit's filter selects.
     let filter = std::env::var("SUITE").ok().filter(|s| !s.is_empty());
-    let suites = expected_suites(top)?
-        .into_iter()
-        .filter(|s| filter.as_deref().is_none_or(|glob| suite_matches(glob, s)))
-        .collect();
+    let modules = user_modules(&std::env::var("MODULES").unwrap_or_default())?;
+    run_with(top, filter.as_deref(), &modules, &log_path(top))
+}
+
+/// [`run`] with the suite filter `filter` (`SUITE=`) and the user's
+/// modules `modules` (`MODULES=`), loaded after kalloc's steps (their
+/// suites, if any, and their steps count as kalloc's do), logging to
+/// `log_path` (the files made of the log go beside it).
+pub fn run_with(
+    top: &Path,
+    filter: Option<&str>,
+    modules: &[PathBuf],
+    log_path: &Path,
+) -> Result<Run, String> {
+    let mut suites = expected_suites(top)?;
+    let mut steps = steps(top, filter)?;
+    for ko in modules {
+        suites.extend(suites_of(ko)?);
+        steps.push(module_step(ko));
+    }
+    suites.retain(|s| filter.is_none_or(|glob| suite_matches(glob, s)));
     let expect = Expect {
         module: "kalloc".into(),
         suites,
         token: new_token(),
-        steps: steps(top, filter.as_deref())?,
+        steps,
         // Known once the VM ran (`run-vm.sh` copies the kernel's `.config`).
         kernel_options: None,
     };
-    let log_path = log_path(top);
+    let module_list: Vec<String> = modules.iter().map(|m| m.display().to_string()).collect();
+    let log_path = log_path.to_path_buf();
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     // The script removes it too; here, so that progress never shows the
     // previous run.
     let _ = std::fs::remove_file(&log_path);
@@ -126,7 +178,8 @@ pub fn run(top: &Path) -> Result<Run, String> {
         .env("VM_LOG", &log_path)
         .env("VM_TOKEN", &expect.token)
         .env("VM_STEPS", expect.steps.join(" "))
-        .env("VM_FILTER", filter.as_deref().unwrap_or(""))
+        .env("VM_FILTER", filter.unwrap_or(""))
+        .env("VM_MODULES", module_list.join(" "))
         .spawn()
         .map_err(|e| format!("cannot run scripts/run-vm.sh: {e}"))?;
     // Follow the log while the VM runs, and say what happens in it.

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds a driver's own module, in its own directory DIR, against kalloc and
+# the kernel kalloc's VM boots (KERNEL=, KDIR= as for make module): what
+# `make -C $KDIR M=DIR LLVM=-19 KALLOC=<kalloc> modules` does, with
+# kalloc's tools on the PATH. The module lands in DIR.
+#
+# usage: build-external.sh DIR
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/kernel-dir.sh"
+
+dir=${1:-}
+[ -n "$dir" ] && [ -f "$dir/Kbuild" ] || die "usage: build-external.sh DIR (a module directory with a Kbuild file)"
+dir=$(cd "$dir" && pwd)
+[ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/vmlinux" ] \
+	|| die "no built kernel at $KDIR: run 'make kernel'"
+kdir_check
+make -j"$(nproc)" -C "$KDIR" M="$dir" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen KALLOC="$KALLOC_TOP" modules \
+	|| die "the build of $dir failed"
