@@ -2,6 +2,12 @@
 
 //! GFP ("get free pages") flags as a newtype: [`Gfp`].
 //!
+//! Every kalloc allocator takes `flags: impl Into<Gfp>`: the kernel crate's
+//! flags (the prelude's `GFP_KERNEL`, `GFP_ATOMIC`, ..., which this module
+//! re-exports, so that importing them from here shadows nothing) or
+//! kalloc's constants for the flags the kernel crate does not name
+//! (`GFP_DMA`, `GFP_NOIO`, `__GFP_NOFAIL`, ...); `|` mixes the two kinds.
+//!
 //! Every allocation in the kernel takes a `gfp_t` that says how hard the
 //! allocator may try (may it sleep? start I/O? call into file systems?),
 //! and from which memory zone the memory must come. [`Gfp`] carries those
