@@ -142,6 +142,14 @@ mod sensitive;
 mod string;
 
 pub use allocator::Kmalloc;
+
+/// The kernel crate's `KBox` on kalloc's kmalloc path: a driver moves to it
+/// by importing `kalloc::KBox` instead of the prelude's (see [`Kmalloc`] for
+/// what changes).
+pub type KBox<T> = kernel::alloc::Box<T, Kmalloc>;
+
+/// The kernel crate's `KVec` on kalloc's kmalloc path (see [`KBox`]).
+pub type KVec<T> = kernel::alloc::Vec<T, Kmalloc>;
 pub use array::{KmallocArray, KmallocBuf};
 pub use boxed::KmallocBox;
 pub use sensitive::SensitiveBuf;

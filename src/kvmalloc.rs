@@ -54,6 +54,13 @@ use kernel::prelude::*;
 /// `vfree()` the old area). Freeing there is deferred (`kvfree_atomic()`).
 pub struct KVmalloc;
 
+/// The kernel crate's `KVBox` on kalloc's kvmalloc path: a driver moves to
+/// it by importing `kalloc::KVBox` instead of the prelude's.
+pub type KVBox<T> = kernel::alloc::Box<T, KVmalloc>;
+
+/// The kernel crate's `KVVec` on kalloc's kvmalloc path (see [`KVBox`]).
+pub type KVVec<T> = kernel::alloc::Vec<T, KVmalloc>;
+
 /// Returns the flags if kvmalloc can serve `size` bytes with them.
 /// Whether a new allocation calls `__kvmalloc_node_noprof()` itself: not
 /// where allocation profiling charges call sites, nor where slab buckets or

@@ -28,6 +28,24 @@
 //! let shared = Arc::new(*low, GFP_KERNEL)?;
 //! assert_eq!((list[0], *shared), (7, 1));
 //! ```
+//!
+//! A driver that uses the kernel crate's containers moves them to kalloc's
+//! allocators by changing an import: the same `Box` and `Vec`, with
+//! `push`, `pin_init`, `ForeignOwnable` and the rest.
+//!
+//! ```
+//! use kalloc::{KBox, KVVec, KVec}; // instead of the prelude's
+//! use kernel::prelude::*;
+//!
+//! let b = KBox::new(5u32, GFP_KERNEL)?;
+//! let mut v = KVec::with_capacity(2, GFP_KERNEL)?;
+//! v.push(*b, GFP_KERNEL)?;
+//! v.extend_from_slice(&[6, 7], GFP_KERNEL)?;
+//! let mut big = KVVec::<u64>::new();
+//! big.resize(1 << 14, 9, GFP_KERNEL)?; // 128 KiB: vmalloc'd by kvmalloc
+//! assert_eq!((&v[..], big[(1 << 14) - 1]), (&[5, 6, 7][..], 9));
+//! # let _: (&kernel::alloc::Box<u32, kalloc::kmalloc::Kmalloc>, &kernel::alloc::Vec<u64, kalloc::kvmalloc::KVmalloc>) = (&b, &big);
+//! ```
 
 /// The prefix of kalloc's log lines (`pr_*!` reads it from the crate root).
 const __LOG_PREFIX: &[u8] = b"kalloc\0";
@@ -44,6 +62,11 @@ pub mod pages;
 mod request;
 pub mod slab;
 pub mod vmalloc;
+
+// The kernel crate's containers on kalloc's allocators, under the names a
+// driver already uses: moving to kalloc is changing an import.
+pub use kmalloc::{KBox, KVec};
+pub use kvmalloc::{KVBox, KVVec};
 
 /// kalloc's self-tests: only in kalloc's own test module (`kalloc.ko`,
 /// built with `--cfg kalloc_selftest`), never in a driver that uses kalloc.

@@ -7,6 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(kalloc_kmalloc)]
 mod kalloc_kmalloc {
     use super::super::*;
+    // The prelude's, which the tests compare with: not kalloc's aliases.
     use crate::gfp::{
         as_gfp, Zone, __GFP_HIGHMEM, __GFP_NOFAIL, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, __GFP_ZERO,
         GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL,
@@ -16,6 +17,7 @@ mod kalloc_kmalloc {
     use core::cell::Cell;
     use core::ptr;
     use core::sync::atomic::{AtomicUsize, Ordering};
+    use kernel::alloc::{KBox, KVec};
     use kernel::fmt;
     use kernel::new_spinlock;
     use pin_init::stack_pin_init;
