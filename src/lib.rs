@@ -34,7 +34,7 @@
 //! `push`, `pin_init`, `ForeignOwnable` and the rest.
 //!
 //! ```
-//! use kalloc::{KBox, KVVec, KVec}; // instead of the prelude's
+//! use kalloc::{KBox, KVVec, KVec, VVec}; // instead of the prelude's
 //! use kernel::prelude::*;
 //!
 //! let b = KBox::new(5u32, GFP_KERNEL)?;
@@ -43,8 +43,11 @@
 //! v.extend_from_slice(&[6, 7], GFP_KERNEL)?;
 //! let mut big = KVVec::<u64>::new();
 //! big.resize(1 << 14, 9, GFP_KERNEL)?; // 128 KiB: vmalloc'd by kvmalloc
-//! assert_eq!((&v[..], big[(1 << 14) - 1]), (&[5, 6, 7][..], 9));
+//! let mut table = VVec::<u32>::with_capacity(1 << 16, GFP_KERNEL)?; // 256 KiB
+//! table.extend_from_slice(&[1, 2, 3], GFP_KERNEL)?;
+//! assert_eq!((&v[..], big[(1 << 14) - 1], table[2]), (&[5, 6, 7][..], 9, 3));
 //! # let _: (&kernel::alloc::Box<u32, kalloc::kmalloc::Kmalloc>, &kernel::alloc::Vec<u64, kalloc::kvmalloc::KVmalloc>) = (&b, &big);
+//! # let _: &kernel::alloc::Vec<u32, kalloc::vmalloc::Vmalloc> = &table;
 //! ```
 
 /// The prefix of kalloc's log lines (`pr_*!` reads it from the crate root).
@@ -67,6 +70,10 @@ pub mod vmalloc;
 // driver already uses: moving to kalloc is changing an import.
 pub use kmalloc::{KBox, KVec};
 pub use kvmalloc::{KVBox, KVVec};
+pub use vmalloc::VBox;
+
+/// The kernel crate's `VVec` on kalloc's vmalloc path (see [`VBox`]).
+pub type VVec<T> = kernel::alloc::Vec<T, vmalloc::Vmalloc>;
 
 /// kalloc's self-tests: only in kalloc's own test module (`kalloc.ko`,
 /// built with `--cfg kalloc_selftest`), never in a driver that uses kalloc.

@@ -71,6 +71,11 @@ use crate::gfp::{
     __GFP_RETRY_MAYFAIL, GFP_NOFS, GFP_NOIO, GFP_USER,
 };
 
+/// The fewest bytes kalloc asks vmalloc for. `vfree_atomic()` links the
+/// area it defers through its first bytes (a `struct llist_node`), so an
+/// area of fewer bytes would be written past its end (KASAN reports it).
+const MIN_VMALLOC_SIZE: usize = size_of::<*mut c_void>();
+
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
 /// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
 pub(crate) const GFP_VMALLOC_SUPPORTED: Gfp = as_gfp::GFP_KERNEL
@@ -184,7 +189,9 @@ impl<T> VBuf<T> {
         // sleeping ones come only where the context may sleep (`check()`);
         // this is not hard interrupt or NMI context; `node` is
         // `NUMA_NO_NODE` or was online (`Node`'s invariant).
-        let ptr = unsafe { ffi::kalloc_vmalloc_node(size, flags.as_raw(), node.id()) };
+        let ptr = unsafe {
+            ffi::kalloc_vmalloc_node(size.max(MIN_VMALLOC_SIZE), flags.as_raw(), node.id())
+        };
         // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
     }
@@ -319,7 +326,13 @@ impl<T: Copy> VBuf<T> {
         // owned by `self`; `size` is not zero and the flags are supported by
         // vmalloc, in a context that may sleep; on failure C leaves the old
         // allocation as it was.
-        let new = unsafe { ffi::kalloc_vrealloc(self.ptr.as_ptr().cast(), size, flags.as_raw()) };
+        let new = unsafe {
+            ffi::kalloc_vrealloc(
+                self.ptr.as_ptr().cast(),
+                size.max(MIN_VMALLOC_SIZE),
+                flags.as_raw(),
+            )
+        };
         let new = NonNull::new(new.cast::<T>()).ok_or(ENOMEM)?;
         let old_len = self.len;
         for i in old_len..new_len {
@@ -453,6 +466,95 @@ impl<T> Drop for VBuf<T> {
         }
     }
 }
+
+/// kalloc's vmalloc path as an [`Allocator`](kernel::alloc::Allocator) of
+/// the kernel crate: `Box<T, Vmalloc>`, `Vec<T, Vmalloc>` ([`VBox`],
+/// [`VVec`](crate::VVec)).
+///
+/// A request is checked as [`VBuf`]'s are before C sees it (flags vmalloc
+/// takes, sleeping ones only where sleeping is allowed, nothing in hard
+/// interrupt or NMI context, at most `isize::MAX` bytes, an alignment of at
+/// most a page); a refused request is an allocation error. Resizing where
+/// sleeping is not allowed is refused too (`vrealloc()` may `vfree()` the
+/// old area), and a free there is deferred (`vfree_atomic()`), as
+/// [`VBuf`]'s drop does.
+pub struct Vmalloc;
+
+impl Vmalloc {
+    /// The checked flags for `size` bytes aligned to `align`, or `None`.
+    #[inline]
+    fn check(size: usize, align: usize, flags: kernel::alloc::Flags) -> Option<Gfp> {
+        let flags = Gfp::from(flags).check().ok()?;
+        let fits = size <= isize::MAX as usize && align <= PAGE_SIZE;
+        (fits && GFP_VMALLOC_SUPPORTED.contains(flags) && !ffi::in_hardirq()).then_some(flags)
+    }
+}
+
+// SAFETY: `realloc` returns memory from `__vmalloc_node()` or `vrealloc()`
+// of at least `layout.size()` bytes, page-aligned (and the alignment is at
+// most a page), keeps the first `min(old, new)` bytes of an old allocation
+// and leaves it intact on failure (`vrealloc()` does both), and frees with
+// `vfree()` (or `vfree_atomic()`); every allocation of it is freed by it.
+unsafe impl kernel::alloc::Allocator for Vmalloc {
+    const MIN_ALIGN: usize = PAGE_SIZE;
+
+    #[inline]
+    unsafe fn realloc(
+        ptr: Option<NonNull<u8>>,
+        layout: core::alloc::Layout,
+        old_layout: core::alloc::Layout,
+        flags: kernel::alloc::Flags,
+        nid: kernel::alloc::NumaNode,
+    ) -> Result<NonNull<[u8]>, kernel::alloc::AllocError> {
+        use kernel::alloc::AllocError;
+        let old = ptr.filter(|_| old_layout.size() != 0);
+        let size = layout.size();
+        if size == 0 {
+            if let Some(old) = old {
+                let addr = old.as_ptr().cast::<c_void>().cast_const();
+                // SAFETY: `old` is a live allocation of this allocator (the
+                // caller's guarantee), freed only here; `vfree()` may sleep
+                // and runs only where the context allows it, else
+                // `kvfree_atomic()` defers it.
+                unsafe {
+                    if context_may_sleep() {
+                        ffi::vfree(addr);
+                    } else {
+                        bindings::kvfree_atomic(addr);
+                    }
+                }
+            }
+            return Ok(crate::kernel_alloc::empty(layout, Self::MIN_ALIGN));
+        }
+        let flags = Self::check(size, layout.align(), flags).ok_or(AllocError)?;
+        let size = size.max(MIN_VMALLOC_SIZE);
+        let new = match old {
+            None => {
+                let node = crate::kernel_alloc::node_number(nid).ok_or(AllocError)?;
+                // SAFETY: `size` is not zero, the flags are vmalloc's and
+                // sleeping ones come only where sleeping is allowed, not in
+                // hard interrupt context (`check`); `node` is a node number
+                // or `NUMA_NO_NODE`.
+                unsafe { ffi::kalloc_vmalloc_node(size, flags.as_raw(), node) }
+            }
+            Some(old) => {
+                if !context_may_sleep() {
+                    return Err(AllocError);
+                }
+                // SAFETY: `old` is a live allocation of this allocator (the
+                // caller's guarantee); the request is checked as above, in a
+                // context that may sleep.
+                unsafe { ffi::kalloc_vrealloc(old.as_ptr().cast(), size, flags.as_raw()) }
+            }
+        };
+        let new = NonNull::new(new.cast::<u8>()).ok_or(AllocError)?;
+        Ok(NonNull::slice_from_raw_parts(new, size))
+    }
+}
+
+/// The kernel crate's `VBox` on kalloc's vmalloc path: a driver moves to it
+/// by importing `kalloc::VBox` instead of the prelude's.
+pub type VBox<T> = kernel::alloc::Box<T, Vmalloc>;
 
 #[cfg(kalloc_selftest)]
 mod tests;

@@ -410,4 +410,55 @@ mod kalloc_vmalloc {
         drop(buf);
         Ok(())
     }
+
+    /// The kernel crate's containers on kalloc's `Vmalloc`: memory in the
+    /// vmalloc area, aligned as the layout asks up to a page (also for
+    /// sizes that are no multiple of it, and from `realloc` without an old
+    /// allocation), a `VVec` that keeps its values as it grows past a page,
+    /// and refusals where `VBuf` refuses: a sleeping request under a
+    /// spinlock, a growth where sleeping is not allowed, an alignment above
+    /// a page. A drop under the spinlock is deferred (`vfree_atomic()`),
+    /// and kmemleak sees every allocation freed.
+    #[test]
+    fn vmalloc_allocator_serves_the_kernel_crate_containers() -> Result {
+        use crate::selftest::kmalloc::allocator_aligns;
+        use core::alloc::Layout;
+        use kernel::alloc::{flags as kf, Allocator, Box, Vec};
+
+        for (size, align) in [(80, 64), (5000, 4096), (PAGE_SIZE, PAGE_SIZE), (3, 1)] {
+            let layout = Layout::from_size_align(size, align).map_err(|_| EINVAL)?;
+            assert!(allocator_aligns::<Vmalloc>(layout));
+        }
+        let over = Layout::from_size_align(64, 2 * PAGE_SIZE).map_err(|_| EINVAL)?;
+        assert!(Vmalloc::alloc(over, kf::GFP_KERNEL, kernel::alloc::NumaNode::NO_NODE).is_err());
+
+        let boxed = crate::VBox::new([3u64; 64], kf::GFP_KERNEL)?;
+        assert!(is_vmalloc_addr(&*boxed) && boxed[63] == 3);
+        let mut v = crate::VVec::<u32>::new();
+        for i in 0..5000u32 {
+            v.push(i, kf::GFP_KERNEL)?;
+        }
+        assert!(is_vmalloc_addr(v.as_ptr()));
+        assert!(v.iter().enumerate().all(|(i, &x)| x as usize == i));
+
+        let lock = KBox::pin_init(new_spinlock!(()), kf::GFP_KERNEL)?;
+        let atomic = {
+            let _guard = lock.lock();
+            let refused = Box::<u8, Vmalloc>::new(1, kf::GFP_KERNEL).is_err();
+            let grown = v.reserve(1 << 20, kf::GFP_ATOMIC).is_err();
+            let small = Box::<u8, Vmalloc>::new(2, kf::GFP_ATOMIC)?;
+            drop(Vec::<u8, Vmalloc>::with_capacity(
+                PAGE_SIZE,
+                kf::GFP_ATOMIC,
+            )?);
+            // `vfree_atomic()` writes its list link into the area: an area
+            // for one byte must still hold it.
+            drop(VBuf::<u8>::from_fn(1, GFP_ATOMIC, |_| 1)?);
+            (refused, grown, *small)
+        };
+        assert_eq!(atomic, (true, true, 2));
+        assert!(v.len() == 5000 && v[4999] == 4999);
+        crate::selftest::wait_deferred_frees();
+        Ok(())
+    }
 }
