@@ -12,8 +12,6 @@ set -euo pipefail
 dir=${1:-}
 [ -n "$dir" ] && [ -f "$dir/Kbuild" ] || die "usage: build-external.sh DIR (a module directory with a Kbuild file)"
 dir=$(cd "$dir" && pwd)
-[ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/vmlinux" ] \
-	|| die "no built kernel at $KDIR: run 'make kernel'"
 kdir_check
 make -j"$(nproc)" -C "$KDIR" M="$dir" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen KALLOC="$KALLOC_TOP" modules \
 	|| die "the build of $dir failed"

@@ -5,8 +5,6 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/kernel-dir.sh"
 
-[ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/vmlinux" ] \
-	|| die "no built kernel at $KDIR: run 'make kernel'"
 kdir_check
 mkdir -p "$KALLOC_TOP/target/kbuild"
 make -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen \

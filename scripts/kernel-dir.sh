@@ -78,11 +78,13 @@ else
 fi
 KDIR=${KDIR:-$KDIR_DEFAULT}
 
-# Checks that $KDIR is a tree a Rust module can be built against, or dies
+# Checks that $KDIR is a built tree a Rust module can be built against, or dies
 # with one line that says why not (Kbuild would fail deep inside, or with
 # hundreds of lines).
 kdir_check() {
 	local missing f built_with here
+	[ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/.kalloc-built" ] || [ -f "$KDIR/vmlinux" ] \
+		|| die "no built kernel at $KDIR: run 'make kernel'"
 	[ -f "$KDIR/.config" ] || die "KDIR=$KDIR has no .config: not a configured kernel build tree"
 	grep -qx 'CONFIG_RUST=y' "$KDIR/.config" \
 		|| die "KDIR=$KDIR is a kernel without Rust (CONFIG_RUST is not set): kalloc is Rust; build against a kernel configured with CONFIG_RUST=y"

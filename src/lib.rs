@@ -72,6 +72,7 @@ pub use kmalloc::{KBox, KVec};
 pub use kvmalloc::{KVBox, KVVec};
 pub use vmalloc::VBox;
 
+// Here, not in `vmalloc`, whose conversions name the kernel crate's own `VVec`.
 /// The kernel crate's `VVec` on kalloc's vmalloc path (see [`VBox`]).
 pub type VVec<T> = kernel::alloc::Vec<T, vmalloc::Vmalloc>;
 

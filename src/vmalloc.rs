@@ -76,6 +76,33 @@ use crate::gfp::{
 /// area of fewer bytes would be written past its end (KASAN reports it).
 const MIN_VMALLOC_SIZE: usize = size_of::<*mut c_void>();
 
+/// Checks a vmalloc request of `size` bytes (not zero) with `flags`, for
+/// [`VBuf`] and [`Vmalloc`] alike.
+///
+/// # Errors
+///
+/// `EOVERFLOW` above `isize::MAX` bytes; as [`Gfp::check`] (`EAGAIN` for
+/// sleeping flags where sleeping is not allowed, `EINVAL` for
+/// `__GFP_NOFAIL` without sleeping); `EINVAL` for flags vmalloc does not
+/// take; `EAGAIN` in hard interrupt or NMI context.
+#[inline(always)]
+fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
+    // No Rust object may be larger, and vmalloc has no limit of its own
+    // that would refuse it first.
+    if size > isize::MAX as usize {
+        return Err(EOVERFLOW);
+    }
+    let flags = flags.check()?;
+    if !GFP_VMALLOC_SUPPORTED.contains(flags) {
+        return Err(EINVAL);
+    }
+    // vmalloc BUG()s in hard interrupt (and NMI) context.
+    if ffi::in_hardirq() {
+        return Err(EAGAIN);
+    }
+    Ok(flags)
+}
+
 /// The flags `__vmalloc()` accepts: C's `GFP_VMALLOC_SUPPORTED`, which is
 /// private to `mm/vmalloc.c`. Any other flag makes C WARN and drop it.
 pub(crate) const GFP_VMALLOC_SUPPORTED: Gfp = as_gfp::GFP_KERNEL
@@ -163,22 +190,7 @@ impl<T> VBuf<T> {
         if size == 0 {
             return Err(EINVAL);
         }
-        // No Rust object may be larger, and vmalloc has no limit of its own
-        // that would refuse it first.
-        if size > isize::MAX as usize {
-            return Err(EOVERFLOW);
-        }
-        // `check()` refuses sleeping flags where sleeping is not allowed
-        // (`EAGAIN`), and `__GFP_NOFAIL` without sleeping (`EINVAL`).
-        let flags = flags.check()?;
-        if !GFP_VMALLOC_SUPPORTED.contains(flags) {
-            return Err(EINVAL);
-        }
-        // vmalloc BUG()s in hard interrupt (and NMI) context.
-        if ffi::in_hardirq() {
-            return Err(EAGAIN);
-        }
-        Ok((size, flags))
+        Ok((size, check_request(size, flags)?))
     }
 
     /// Allocates room for `len` values with `__vmalloc(size, flags)` on
@@ -480,16 +492,6 @@ impl<T> Drop for VBuf<T> {
 /// [`VBuf`]'s drop does.
 pub struct Vmalloc;
 
-impl Vmalloc {
-    /// The checked flags for `size` bytes aligned to `align`, or `None`.
-    #[inline]
-    fn check(size: usize, align: usize, flags: kernel::alloc::Flags) -> Option<Gfp> {
-        let flags = Gfp::from(flags).check().ok()?;
-        let fits = size <= isize::MAX as usize && align <= PAGE_SIZE;
-        (fits && GFP_VMALLOC_SUPPORTED.contains(flags) && !ffi::in_hardirq()).then_some(flags)
-    }
-}
-
 // SAFETY: `realloc` returns memory from `__vmalloc_node()` or `vrealloc()`
 // of at least `layout.size()` bytes, page-aligned (and the alignment is at
 // most a page), keeps the first `min(old, new)` bytes of an old allocation
@@ -526,7 +528,11 @@ unsafe impl kernel::alloc::Allocator for Vmalloc {
             }
             return Ok(crate::kernel_alloc::empty(layout, Self::MIN_ALIGN));
         }
-        let flags = Self::check(size, layout.align(), flags).ok_or(AllocError)?;
+        // vmalloc memory is page-aligned: no more.
+        if layout.align() > PAGE_SIZE {
+            return Err(AllocError);
+        }
+        let flags = check_request(size, Gfp::from(flags)).map_err(|_| AllocError)?;
         let size = size.max(MIN_VMALLOC_SIZE);
         let new = match old {
             None => {
