@@ -56,10 +56,9 @@
 use crate::ffi;
 use crate::gfp::Node;
 use crate::request::array_size;
-use core::mem::{ManuallyDrop, MaybeUninit};
+use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
-use core::ptr::{self, NonNull};
-use core::slice;
+use core::ptr::NonNull;
 
 use kernel::alloc::{allocator::VmallocPageIter, VVec};
 use kernel::bindings;
@@ -149,7 +148,13 @@ pub fn vm_unmap_aliases() -> Result {
     Ok(())
 }
 
-/// An owned buffer of `len` values of type `T` in vmalloc memory.
+/// An owned buffer of `len` values of type `T` in vmalloc memory: the
+/// kernel crate's `Vec<T, Vmalloc>` (kalloc's [`VVec`](crate::VVec)) with
+/// what that vector cannot have: every flag vmalloc takes and the reason a
+/// request was refused (`EOVERFLOW`, `EINVAL`, `EAGAIN`, `ENOMEM`), where
+/// `Vec` takes the kernel crate's `Flags` and fails with `AllocError`; and
+/// always an allocation, whose pages [`VBuf::pfns`] and
+/// [`AsPageIter::page_iter`] walk.
 ///
 /// Allocated with `__vmalloc()` ([`VBuf::new_uninit`], [`VBuf::from_fn`])
 /// or with `__GFP_ZERO`, C's `vzalloc()` ([`VBuf::zeroed`]); freed with
@@ -157,24 +162,9 @@ pub fn vm_unmap_aliases() -> Result {
 ///
 /// # Invariants
 ///
-/// - `ptr` was returned by vmalloc for `capacity * size_of::<T>()`
-///   bytes, a non-zero size no larger than `isize::MAX`, and is owned by
-///   this `VBuf`: it is freed exactly once, when the `VBuf` is dropped.
-/// - `len <= capacity` (they differ only for a buffer that came from a
-///   `VVec` with spare capacity), and the `len` values at `ptr` are
-///   initialised.
-pub struct VBuf<T> {
-    ptr: NonNull<T>,
-    len: usize,
-    capacity: usize,
-}
-
-// SAFETY: A `VBuf<T>` owns its values like a `KVec<T>` does, and vmalloc
-// memory may be freed from any thread.
-unsafe impl<T: Send> Send for VBuf<T> {}
-
-// SAFETY: `&VBuf<T>` only gives out `&[T]`.
-unsafe impl<T: Sync> Sync for VBuf<T> {}
+/// The vector has an allocation from vmalloc, of a non-zero size (so `T`
+/// is not zero-sized).
+pub struct VBuf<T>(kernel::alloc::Vec<T, Vmalloc>);
 
 impl<T> VBuf<T> {
     /// The size in bytes of `len` values and the flags, checked for vmalloc
@@ -194,8 +184,14 @@ impl<T> VBuf<T> {
     }
 
     /// Allocates room for `len` values with `__vmalloc(size, flags)` on
-    /// `node`, after the checks in the module documentation.
-    fn alloc(len: usize, flags: Gfp, node: Node) -> Result<NonNull<T>> {
+    /// `node`, after the checks in the module documentation, as a vector of
+    /// `len` values of which the first `init` are initialised.
+    ///
+    /// # Safety
+    ///
+    /// `init <= len`, and `flags` initialise the first `init` values.
+    #[inline]
+    unsafe fn alloc(len: usize, init: usize, flags: Gfp, node: Node) -> Result<Self> {
         let (size, flags) = Self::check(len, flags)?;
         // SAFETY: `size` is not zero, the flags are supported by vmalloc, and
         // sleeping ones come only where the context may sleep (`check()`);
@@ -204,8 +200,15 @@ impl<T> VBuf<T> {
         let ptr = unsafe {
             ffi::kalloc_vmalloc_node(size.max(MIN_VMALLOC_SIZE), flags.as_raw(), node.id())
         };
-        // vmalloc memory is page-aligned, so `ptr` is aligned for `T`.
-        NonNull::new(ptr.cast()).ok_or(ENOMEM)
+        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        // INVARIANT: A vmalloc allocation of `size` bytes, not zero.
+        // SAFETY: It is what `Vmalloc` allocates for `len` values (vmalloc
+        // memory is page-aligned, so aligned for `T`), at most `isize::MAX`
+        // bytes (`check()`); the first `init` values are initialised (the
+        // caller's guarantee).
+        Ok(Self(unsafe {
+            kernel::alloc::Vec::from_raw_parts(ptr.as_ptr(), init, len)
+        }))
     }
 
     /// Allocates an uninitialised buffer of `len` values (C's `vmalloc()`,
@@ -219,7 +222,6 @@ impl<T> VBuf<T> {
     /// `__GFP_NOWARN` when that is expected).
     #[inline]
     pub fn new_uninit(len: usize, flags: impl Into<Gfp>) -> Result<VBuf<MaybeUninit<T>>> {
-        let flags: Gfp = flags.into();
         Self::new_uninit_on(len, flags, Node::ANY)
     }
 
@@ -237,16 +239,8 @@ impl<T> VBuf<T> {
         flags: impl Into<Gfp>,
         node: Node,
     ) -> Result<VBuf<MaybeUninit<T>>> {
-        let flags: Gfp = flags.into();
-        let ptr = Self::alloc(len, flags, node)?;
-        // INVARIANT: `ptr` is a fresh vmalloc allocation of
-        // `len * size_of::<T>()` bytes, and `MaybeUninit` needs no
-        // initialisation.
-        Ok(VBuf {
-            ptr: ptr.cast(),
-            len,
-            capacity: len,
-        })
+        // SAFETY: A `MaybeUninit` needs no initialisation.
+        unsafe { VBuf::alloc(len, len, flags.into(), node) }
     }
 
     /// Allocates a buffer of `len` zeroed values (C's `vzalloc()`).
@@ -260,14 +254,9 @@ impl<T> VBuf<T> {
         T: Zeroable,
     {
         let flags: Gfp = flags.into();
-        let ptr = Self::alloc(len, flags | as_gfp::__GFP_ZERO, Node::ANY)?;
-        // INVARIANT: `__GFP_ZERO` zeroed the `len` values, and zero bytes
-        // are a valid `T` (`T: Zeroable`).
-        Ok(Self {
-            ptr,
-            len,
-            capacity: len,
-        })
+        // SAFETY: `__GFP_ZERO` zeroes the `len` values, and zero bytes are a
+        // valid `T` (`T: Zeroable`).
+        unsafe { Self::alloc(len, len, flags | as_gfp::__GFP_ZERO, Node::ANY) }
     }
 
     /// Allocates a buffer of `len` values (C's `vmalloc()`) and sets the
@@ -282,13 +271,13 @@ impl<T> VBuf<T> {
         flags: impl Into<Gfp>,
         mut f: impl FnMut(usize) -> T,
     ) -> Result<Self> {
-        let flags: Gfp = flags.into();
-        let mut buf = Self::new_uninit(len, flags)?;
-        for (i, slot) in buf.iter_mut().enumerate() {
-            slot.write(f(i));
+        // SAFETY: No value is initialised yet.
+        let mut buf = unsafe { Self::alloc(len, 0, flags.into(), Node::ANY)? };
+        for i in 0..len {
+            // Within the capacity: no allocation, and no error.
+            buf.0.push_within_capacity(f(i)).map_err(|_| ENOMEM)?;
         }
-        // SAFETY: The loop initialised every value.
-        Ok(unsafe { buf.assume_init() })
+        Ok(buf)
     }
 
     /// The page frame number of each page of the buffer's allocation, in the order of
@@ -297,7 +286,7 @@ impl<T> VBuf<T> {
     /// Consecutive pages of the buffer are consecutive in virtual memory;
     /// their page frames can be anywhere in physical memory.
     pub fn pfns(&self) -> impl Iterator<Item = usize> + '_ {
-        let base = self.ptr.as_ptr().cast::<u8>();
+        let base = self.0.as_ptr().cast::<u8>();
         (0..self.size().div_ceil(PAGE_SIZE)).map(move |i| {
             // `wrapping_add` stays within the allocation: `i * PAGE_SIZE`
             // is less than its size.
@@ -310,9 +299,8 @@ impl<T> VBuf<T> {
 
     /// The size of the allocation in bytes.
     fn size(&self) -> usize {
-        // No overflow: by the type invariant this is the size it was
-        // allocated with.
-        self.capacity * size_of::<T>()
+        // No overflow: it is the size of the allocation.
+        self.0.capacity() * size_of::<T>()
     }
 }
 
@@ -334,32 +322,32 @@ impl<T: Copy> VBuf<T> {
         if !context_may_sleep() {
             return Err(EAGAIN);
         }
-        // SAFETY: By the type invariant `self.ptr` is a vmalloc allocation
-        // owned by `self`; `size` is not zero and the flags are supported by
+        // SAFETY: By the type invariant the vector's allocation is from
+        // vmalloc; `size` is not zero and the flags are supported by
         // vmalloc, in a context that may sleep; on failure C leaves the old
         // allocation as it was.
         let new = unsafe {
             ffi::kalloc_vrealloc(
-                self.ptr.as_ptr().cast(),
+                self.0.as_mut_ptr().cast(),
                 size.max(MIN_VMALLOC_SIZE),
                 flags.as_raw(),
             )
         };
         let new = NonNull::new(new.cast::<T>()).ok_or(ENOMEM)?;
-        let old_len = self.len;
-        for i in old_len..new_len {
-            // SAFETY: `new` has room for `new_len` values (and vmalloc
-            // memory is page-aligned); `i` is below `new_len`.
-            unsafe { new.as_ptr().add(i).write(value) };
-        }
+        // The old allocation is `vrealloc()`'s now, and so are the values
+        // it kept; those cut off by a shrink are `Copy`: nothing to drop.
+        let kept = self.0.len().min(new_len);
+        let _ = core::mem::take(&mut self.0).into_raw_parts();
         // INVARIANT: `new` is the vmalloc allocation of `size` bytes that
-        // replaced the old one (C freed that, or kept it as `new`); its
-        // first `min(old_len, new_len)` values were copied or kept by C and
-        // the rest were written above. `T: Copy`, so values cut off by a
-        // shrink need no drop.
-        self.ptr = new;
-        self.len = new_len;
-        self.capacity = new_len;
+        // replaced the old one (C freed that, or kept it as `new`), with
+        // its first `kept` values copied or kept by C.
+        // SAFETY: As above; `size` is at most `isize::MAX` (`check()`).
+        self.0 = unsafe { kernel::alloc::Vec::from_raw_parts(new.as_ptr(), kept, new_len) };
+        for slot in &mut self.0.spare_capacity_mut()[..new_len - kept] {
+            slot.write(value);
+        }
+        // SAFETY: The values up to `new_len` were just written.
+        unsafe { self.0.inc_len(new_len - kept) };
         Ok(())
     }
 }
@@ -371,15 +359,12 @@ impl<T> VBuf<MaybeUninit<T>> {
     ///
     /// Every value of the buffer must have been initialised.
     pub unsafe fn assume_init(self) -> VBuf<T> {
-        let this = ManuallyDrop::new(self);
-        // INVARIANT: The allocation passes from `this`, which is not dropped,
-        // to the new `VBuf`; the caller guarantees that its values are
-        // initialised, and `MaybeUninit<T>` has the layout of `T`.
-        VBuf {
-            ptr: this.ptr.cast(),
-            len: this.len,
-            capacity: this.capacity,
-        }
+        let (ptr, len, capacity) = self.0.into_raw_parts();
+        // INVARIANT: The same allocation; `MaybeUninit<T>` has the layout
+        // of `T`.
+        // SAFETY: The vector's allocation, for `capacity` values of `T`,
+        // whose first `len` are initialised (the caller's guarantee).
+        VBuf(unsafe { kernel::alloc::Vec::from_raw_parts(ptr.cast(), len, capacity) })
     }
 }
 
@@ -387,37 +372,58 @@ impl<T> Deref for VBuf<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        // SAFETY: By the type invariant, `ptr` points to `len` initialised
-        // values that this `VBuf` owns, and the size fits in `isize`.
-        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        &self.0
     }
 }
 
 impl<T> DerefMut for VBuf<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: As in `deref`, and `&mut self` makes the access exclusive.
-        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        &mut self.0
     }
 }
 
-/// The same allocation as the kernel crate's `VVec<T>`, without copying:
-/// both free with `vfree()`. The vector's length is `len()`.
+/// The vector itself: kalloc's [`VVec`](crate::VVec), for everything the
+/// kernel crate's `Vec` does.
+impl<T> From<VBuf<T>> for kernel::alloc::Vec<T, Vmalloc> {
+    fn from(b: VBuf<T>) -> Self {
+        b.0
+    }
+}
+
+/// The same allocation as the kernel crate's own `VVec<T>`, without
+/// copying: both free with `vfree()`. The vector's length is `len()`.
 impl<T> From<VBuf<T>> for VVec<T> {
     fn from(b: VBuf<T>) -> VVec<T> {
-        let b = ManuallyDrop::new(b);
-        // SAFETY: By the type invariant `b.ptr` is a vmalloc allocation of
-        // `capacity * size_of::<T>()` bytes (non-zero, so `T` is not
-        // zero-sized, and no more than `isize::MAX`), page-aligned, holding
-        // `len <= capacity` valid values: what `VVec`'s allocator
-        // (`vrealloc()`/`vfree()`) allocates. `b` is never dropped: the
-        // vector owns it now.
-        unsafe { VVec::from_raw_parts(b.ptr.as_ptr(), b.len, b.capacity) }
+        let (ptr, len, capacity) = b.0.into_raw_parts();
+        // SAFETY: By the type invariant `ptr` is a vmalloc allocation of
+        // `capacity * size_of::<T>()` bytes (non-zero and no more than
+        // `isize::MAX`), page-aligned, holding `len` valid values: what
+        // `VVec`'s allocator (`vrealloc()`/`vfree()`) allocates.
+        unsafe { VVec::from_raw_parts(ptr, len, capacity) }
     }
 }
 
 /// The same allocation as a [`VBuf`], without copying: its length is the
-/// vector's; spare capacity stays allocated (and goes back to a `VVec`
+/// vector's; spare capacity stays allocated (and goes back to a vector
 /// with it) until the buffer is freed or resized.
+impl<T> TryFrom<kernel::alloc::Vec<T, Vmalloc>> for VBuf<T> {
+    type Error = Error;
+
+    /// # Errors
+    ///
+    /// `EINVAL` for a vector without an allocation (empty, or of
+    /// zero-sized values): a `VBuf` always has memory. The vector is
+    /// dropped then.
+    fn try_from(v: kernel::alloc::Vec<T, Vmalloc>) -> Result<VBuf<T>> {
+        if v.capacity() == 0 || size_of::<T>() == 0 {
+            return Err(EINVAL);
+        }
+        // INVARIANT: `Vmalloc`'s allocation, of a non-zero size.
+        Ok(VBuf(v))
+    }
+}
+
+/// The kernel crate's own `VVec<T>` as a [`VBuf`], without copying.
 impl<T> TryFrom<VVec<T>> for VBuf<T> {
     type Error = Error;
 
@@ -430,17 +436,12 @@ impl<T> TryFrom<VVec<T>> for VBuf<T> {
             return Err(EINVAL);
         }
         let (ptr, len, capacity) = v.into_raw_parts();
-        // INVARIANT: The vector's allocation, from vmalloc (`vrealloc()`)
-        // for `capacity` values, a non-zero size no larger than
-        // `isize::MAX`, holding `len <= capacity` valid values; the vector
-        // gave it up.
-        Ok(VBuf {
-            // SAFETY: A non-empty vector of sized values has an allocation,
-            // so its pointer is not NULL.
-            ptr: unsafe { NonNull::new_unchecked(ptr) },
-            len,
-            capacity,
-        })
+        // SAFETY: The vector's allocation, from vmalloc (`vrealloc()`) for
+        // `capacity` values, a non-zero size no larger than `isize::MAX`,
+        // holding `len <= capacity` valid values: what `Vmalloc` frees.
+        let v = unsafe { kernel::alloc::Vec::from_raw_parts(ptr, len, capacity) };
+        // INVARIANT: A vmalloc allocation of a non-zero size.
+        Ok(VBuf(v))
     }
 }
 
@@ -453,29 +454,11 @@ impl<T> AsPageIter for VBuf<T> {
         T: 'a;
 
     fn page_iter(&mut self) -> VmallocPageIter<'_> {
-        // SAFETY: By the type invariant, `ptr` is the start (so page-aligned)
-        // of a vmalloc allocation of `self.size()` bytes, which the borrow
-        // of `self` keeps alive.
-        unsafe { VmallocPageIter::new(self.ptr.cast(), self.size()) }
-    }
-}
-
-impl<T> Drop for VBuf<T> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, the values are initialised and owned
-        // by `self`; they are not used again.
-        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) };
-        let addr = self.ptr.as_ptr().cast::<c_void>().cast_const();
-        if context_may_sleep() {
-            // SAFETY: By the type invariant, `addr` is a vmalloc allocation
-            // owned by `self` and freed only here; `vfree()` may sleep, and
-            // the context allows it.
-            unsafe { ffi::vfree(addr) };
-        } else {
-            // SAFETY: As above; `kvfree_atomic()` passes vmalloc memory to
-            // `vfree_atomic()`, which defers the work and never sleeps.
-            unsafe { bindings::kvfree_atomic(addr) };
-        }
+        let size = self.size();
+        // SAFETY: By the type invariant, the vector's pointer is the start
+        // (so page-aligned) of a vmalloc allocation of `size` bytes, which
+        // the borrow of `self` keeps alive.
+        unsafe { VmallocPageIter::new(NonNull::new_unchecked(self.0.as_mut_ptr()).cast(), size) }
     }
 }
 

@@ -2,33 +2,28 @@
 
 //! [`KmallocArray`] and [`KmallocBuf`]: `len` values of `T` in one kmalloc allocation.
 
-use super::{array_size, bucket, check_request, data};
+use super::{array_size, bucket, check_request, data, KVec};
 use crate::gfp::Gfp;
 use core::{
-    marker::PhantomData,
-    mem::ManuallyDrop,
     ops::{Deref, DerefMut},
     ptr::{self, NonNull},
 };
 use kernel::{bindings, prelude::*};
 
 /// `len` values of `T` in one kmalloc allocation, freed with `kfree()` on
-/// drop: the kmalloc counterpart of `Box<[T]>`, with C's `kcalloc()` and
-/// `krealloc()`.
+/// drop: kalloc's [`KVec<T>`](crate::KVec) (the kernel crate's `Vec` on
+/// kalloc's [`Kmalloc`](super::Kmalloc)) with C's `kcalloc()` and
+/// `krealloc()`, which that vector cannot have: they take every flag
+/// kmalloc honours (`GFP_DMA`, `__GFP_RETRY_MAYFAIL`, ...) and say why a
+/// request was refused (`EOVERFLOW`, `EINVAL`, `EAGAIN`, `ENOMEM`), where
+/// `Vec` takes the kernel crate's `Flags` and fails with `AllocError`.
+/// Into a `KVec` and back is free.
 ///
 /// # Invariants
 ///
-/// - `ptr` is `ZERO_SIZE_PTR` if `len * size_of::<T>()` is 0, else what
-///   `kmalloc()`, `kzalloc()`, `kcalloc()` or `krealloc()` returned for at
-///   least `len * size_of::<T>()` bytes (more when it came from a `KVec`
-///   with spare capacity), and `self` owns that allocation.
-/// - `data(ptr, len * size_of::<T>())` is aligned for `T` (see the module
-///   documentation) and points to `len` valid values of `T`.
-pub struct KmallocArray<T> {
-    ptr: NonNull<T>,
-    len: usize,
-    _owns: PhantomData<T>,
-}
+/// The vector's allocation, if any, is from `kmalloc()`, `kzalloc()`,
+/// `kcalloc()` or `krealloc()`.
+pub struct KmallocArray<T>(KVec<T>);
 
 /// A buffer of bytes from kmalloc: the C `void *buf` and its `size_t len`.
 pub type KmallocBuf = KmallocArray<u8>;
@@ -36,12 +31,12 @@ pub type KmallocBuf = KmallocArray<u8>;
 impl<T> KmallocArray<T> {
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.len
+        self.0.len()
     }
 
     /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.0.is_empty()
     }
 
     /// C's `ksize()`: the size in bytes kmalloc really allocated, at least
@@ -51,9 +46,19 @@ impl<T> KmallocArray<T> {
     /// bucket, grow into it with [`KmallocArray::resize`], which `krealloc()`
     /// does in place.
     pub fn ksize(&self) -> usize {
-        // SAFETY: `self.ptr` is a live kmalloc allocation or `ZERO_SIZE_PTR`
+        // SAFETY: `c_ptr()` is a live kmalloc allocation or `ZERO_SIZE_PTR`
         // (type invariants); `ksize()` takes both.
-        unsafe { bindings::ksize(self.ptr.as_ptr().cast()) }
+        unsafe { bindings::ksize(self.c_ptr().cast()) }
+    }
+
+    /// The pointer C knows the allocation by: `ZERO_SIZE_PTR` where the
+    /// vector has none.
+    fn c_ptr(&self) -> *const T {
+        if self.0.capacity() * size_of::<T>() == 0 {
+            ptr::without_provenance(ZERO_SIZE_PTR)
+        } else {
+            self.0.as_ptr()
+        }
     }
 
     /// Gives up ownership and returns the pointer kmalloc returned
@@ -61,8 +66,19 @@ impl<T> KmallocArray<T> {
     /// C code. The values are not dropped: C frees the memory with `kfree()`,
     /// or gives it back to [`KmallocArray::from_raw`].
     pub fn into_raw(self) -> (*mut T, usize) {
-        let this = ManuallyDrop::new(self);
-        (this.ptr.as_ptr(), this.len)
+        let len = self.len();
+        if len * size_of::<T>() == 0 {
+            if size_of::<T>() == 0 {
+                // The values are C's now: not dropped, and in no memory.
+                let _ = KVec::into_raw_parts(self.0);
+            } else {
+                // No values, and C gets no bytes: spare capacity is freed.
+                drop(self.0);
+            }
+            return (ptr::without_provenance_mut(ZERO_SIZE_PTR), len);
+        }
+        let (ptr, len, _) = KVec::into_raw_parts(self.0);
+        (ptr, len)
     }
 
     /// Takes ownership of `len` values of `T` in kmalloc memory, such as a
@@ -77,24 +93,22 @@ impl<T> KmallocArray<T> {
     /// - Nothing else uses or frees the allocation afterwards: the array owns
     ///   it.
     pub unsafe fn from_raw(ptr: *mut T, len: usize) -> Self {
-        // SAFETY: kmalloc never returns NULL for a successful allocation, and
-        // `ptr` is one by the safety requirements.
-        let ptr = unsafe { NonNull::new_unchecked(ptr) };
-        // INVARIANT: by the safety requirements.
-        Self {
-            ptr,
-            len,
-            _owns: PhantomData,
+        if len * size_of::<T>() == 0 {
+            // C's `ZERO_SIZE_PTR` is no allocation.
+            // SAFETY: A dangling, aligned pointer with no capacity: an empty
+            // vector, or `len` zero-sized values.
+            return Self(unsafe { KVec::from_raw_parts(NonNull::dangling().as_ptr(), len, 0) });
         }
-    }
-
-    /// The pointer to the values, for slices.
-    fn data(&self) -> NonNull<T> {
-        // `len * size_of::<T>()` does not overflow: it is the size of an
-        // allocation (type invariants).
-        data(self.ptr, self.len * size_of::<T>())
+        // INVARIANT: By the safety requirements.
+        // SAFETY: `ptr` is a kmalloc allocation of at least `len` values,
+        // aligned for `T` (see the module documentation) and holding `len`
+        // valid values: memory `Kmalloc` frees with `kfree()`.
+        Self(unsafe { KVec::from_raw_parts(ptr, len, len) })
     }
 }
+
+/// The value of C's `ZERO_SIZE_PTR`, what kmalloc returns for zero bytes.
+const ZERO_SIZE_PTR: usize = 16;
 
 impl<T: Zeroable> KmallocArray<T> {
     /// Allocates `len` values of `T` with C's `kcalloc()`: all bytes zero,
@@ -115,14 +129,11 @@ impl<T: Zeroable> KmallocArray<T> {
         // product is checked for overflow (`array_size` did), and
         // `check_request` has refused what would make it warn.
         let ptr = unsafe { bucket::kzalloc(size, flags.as_raw()) };
-        let ptr = NonNull::new(ptr.cast()).ok_or(ENOMEM)?;
-        // INVARIANT: `kcalloc` returned `len * size_of::<T>()` zeroed bytes,
-        // aligned for `T`, and zeroed bytes are valid values of `T`.
-        Ok(Self {
-            ptr,
-            len,
-            _owns: PhantomData,
-        })
+        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        // SAFETY: `kcalloc` returned `len * size_of::<T>()` zeroed bytes
+        // (`ZERO_SIZE_PTR` for none), aligned for `T`, and zeroed bytes are
+        // valid values of `T`.
+        Ok(unsafe { Self::from_raw(ptr.as_ptr(), len) })
     }
 }
 
@@ -147,12 +158,9 @@ impl<T: Copy> KmallocArray<T> {
         // (a fresh, aligned allocation of `size` bytes, or dangling and
         // aligned for none), and cannot overlap `src`.
         unsafe { ptr::copy_nonoverlapping(src.as_ptr(), data(ptr, size).as_ptr(), src.len()) };
-        // INVARIANT: `ptr` is from `kmalloc` and holds `src.len()` values.
-        Ok(Self {
-            ptr,
-            len: src.len(),
-            _owns: PhantomData,
-        })
+        // SAFETY: `ptr` is from `kmalloc` for `src.len()` values of `T`
+        // (`ZERO_SIZE_PTR` for none), and holds them.
+        Ok(unsafe { Self::from_raw(ptr.as_ptr(), src.len()) })
     }
 
     /// Grows or shrinks the array to `new_len` values with C's `krealloc()`,
@@ -171,12 +179,12 @@ impl<T: Copy> KmallocArray<T> {
         let flags: Gfp = flags.into();
         let new_size = array_size::<T>(new_len)?;
         let flags = check_request(new_size, flags)?;
-        // SAFETY: `self.ptr` is a live kmalloc allocation or `ZERO_SIZE_PTR`
+        // SAFETY: `c_ptr()` is a live kmalloc allocation or `ZERO_SIZE_PTR`
         // (type invariants), both of which `krealloc()` takes. On success it
         // has freed or reused the old allocation; on failure it left it alone.
         let ptr = unsafe {
             bindings::krealloc_node_align(
-                self.ptr.as_ptr().cast(),
+                self.c_ptr().cast_mut().cast(),
                 new_size,
                 align_of::<T>() as c_ulong,
                 flags.as_raw(),
@@ -185,18 +193,22 @@ impl<T: Copy> KmallocArray<T> {
         };
         // On failure `self` still owns the old allocation, untouched.
         let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
-        let new_data = data(ptr, new_size).as_ptr();
-        for i in self.len..new_len {
-            // SAFETY: the new allocation has room for `new_len` values; the
-            // ones from `self.len` on are not initialised yet, and `T: Copy`
-            // has no destructor to run on what they held.
-            unsafe { new_data.add(i).write(value) };
+        // The old allocation is `krealloc()`'s now, and so are the values
+        // it kept; those cut off by a shrink are `Copy`: nothing to drop.
+        let kept = self.len().min(new_len);
+        let _ = KVec::into_raw_parts(core::mem::take(&mut self.0));
+        let capacity = if new_size == 0 { 0 } else { new_len };
+        // INVARIANT: `krealloc()` returned `new_size` bytes (`ZERO_SIZE_PTR`
+        // for none, `data()` dangling then), aligned for `T`, that keep the
+        // first `kept` values.
+        // SAFETY: As above; `new_size` is at most `isize::MAX`
+        // (`check_request`).
+        self.0 = unsafe { KVec::from_raw_parts(data(ptr, new_size).as_ptr(), kept, capacity) };
+        for slot in &mut self.0.spare_capacity_mut()[..new_len - kept] {
+            slot.write(value);
         }
-        // INVARIANT: `krealloc()` returned `new_size` bytes, aligned for `T`,
-        // that keep the first `min(len, new_len)` values; the rest were just
-        // written. Values cut off by a shrink are `Copy`: nothing to drop.
-        self.ptr = ptr;
-        self.len = new_len;
+        // SAFETY: The values up to `new_len` were just written.
+        unsafe { self.0.inc_len(new_len - kept) };
         Ok(())
     }
 }
@@ -205,79 +217,53 @@ impl<T> Deref for KmallocArray<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        // SAFETY: by the type invariants, `data()` is aligned and points to
-        // `len` valid values that `self` owns; `&self` keeps them unchanged.
-        unsafe { core::slice::from_raw_parts(self.data().as_ptr(), self.len) }
+        &self.0
     }
 }
 
 impl<T> DerefMut for KmallocArray<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in `deref`, and `&mut self` makes this access unique.
-        unsafe { core::slice::from_raw_parts_mut(self.data().as_ptr(), self.len) }
+        &mut self.0
     }
 }
 
-impl<T> Drop for KmallocArray<T> {
-    fn drop(&mut self) {
-        let values = ptr::slice_from_raw_parts_mut(self.data().as_ptr(), self.len);
-        // SAFETY: by the type invariants the values are valid and owned by
-        // `self`; they are not used again.
-        unsafe { values.drop_in_place() };
-        // SAFETY: `self.ptr` is what kmalloc returned (type invariants) and is
-        // freed only here.
-        unsafe { bindings::kfree(self.ptr.as_ptr().cast()) };
-    }
-}
-
-/// The same allocation as the kernel crate's `KVec<T>`, without copying:
-/// both free with `kfree()`. The vector's length and capacity are `len()`.
+/// The vector itself: kalloc's [`KVec`](crate::KVec), for everything the
+/// kernel crate's `Vec` does (`push`, `extend_from_slice`, ...).
 impl<T> From<KmallocArray<T>> for KVec<T> {
     fn from(a: KmallocArray<T>) -> KVec<T> {
-        let (ptr, len) = a.into_raw();
-        if len * size_of::<T>() == 0 {
-            // No allocation (C's `ZERO_SIZE_PTR` needs no `kfree()`).
-            // SAFETY: A dangling, aligned pointer with no capacity: an empty
-            // vector, or `len` zero-sized values.
-            return unsafe { KVec::from_raw_parts(NonNull::dangling().as_ptr(), len, 0) };
-        }
-        // SAFETY: `ptr` is a kmalloc allocation of at least
-        // `len * size_of::<T>()` bytes (no more than `isize::MAX`), aligned
-        // for `T` and holding `len` valid values: what `KVec`'s allocator
-        // (`krealloc()`/`kfree()`) allocates. The array gave it up.
-        unsafe { KVec::from_raw_parts(ptr, len, len) }
+        a.0
     }
 }
 
-/// The same allocation as a [`KmallocArray`], without copying: its length
-/// is the vector's; spare capacity stays allocated until it is freed or
-/// resized.
+/// A kalloc `KVec` as a `KmallocArray`: the same vector; spare capacity
+/// stays allocated until it is freed or resized.
 impl<T> From<KVec<T>> for KmallocArray<T> {
     fn from(v: KVec<T>) -> KmallocArray<T> {
-        let (ptr, len, capacity) = v.into_raw_parts();
-        let ptr = if size_of::<T>() == 0 || len == 0 {
-            if size_of::<T>() != 0 && capacity != 0 {
-                // SAFETY: An empty vector's spare capacity: `KVec`'s
-                // allocation, from `krealloc()`, which the vector gave up
-                // and nothing else uses.
-                unsafe { bindings::kfree(ptr.cast()) };
-            }
-            // No bytes: C's `ZERO_SIZE_PTR`, what kmalloc gives for zero.
-            core::ptr::without_provenance_mut(16)
-        } else {
-            ptr
-        };
-        // SAFETY: `ptr` is `KVec`'s allocation, from `krealloc()` for
-        // `capacity * size_of::<T>()` bytes, at least `len` values, aligned
-        // for `T`, holding `len` valid values; or `ZERO_SIZE_PTR` where
-        // `len * size_of::<T>()` is 0.
-        unsafe { KmallocArray::from_raw(ptr, len) }
+        // INVARIANT: `Kmalloc` allocates with `kmalloc()` or `krealloc()`.
+        KmallocArray(v)
     }
 }
 
-// SAFETY: a `KmallocArray<T>` owns its values like a `Box<[T]>`, and `kfree()`
-// may be called from any thread.
-unsafe impl<T: Send> Send for KmallocArray<T> {}
+/// The same allocation as the kernel crate's own `KVec<T>`, without
+/// copying (spare capacity included): both free with `kfree()`.
+impl<T> From<KmallocArray<T>> for kernel::alloc::KVec<T> {
+    fn from(a: KmallocArray<T>) -> kernel::alloc::KVec<T> {
+        let (ptr, len, capacity) = KVec::into_raw_parts(a.0);
+        // SAFETY: `ptr` is dangling and aligned with no capacity (or for a
+        // zero-sized `T`), or a kmalloc allocation of at least `capacity`
+        // values, aligned for `T`, holding `len` valid values: what the
+        // kernel crate's `Kmalloc` (`krealloc()`/`kfree()`) allocates.
+        unsafe { kernel::alloc::KVec::from_raw_parts(ptr, len, capacity) }
+    }
+}
 
-// SAFETY: a shared `KmallocArray<T>` only gives out `&[T]`.
-unsafe impl<T: Sync> Sync for KmallocArray<T> {}
+/// The same allocation as a [`KmallocArray`], without copying.
+impl<T> From<kernel::alloc::KVec<T>> for KmallocArray<T> {
+    fn from(v: kernel::alloc::KVec<T>) -> KmallocArray<T> {
+        let (ptr, len, capacity) = v.into_raw_parts();
+        // INVARIANT: The kernel crate's `Kmalloc` allocates with
+        // `krealloc()`.
+        // SAFETY: As in the conversion the other way.
+        KmallocArray(unsafe { KVec::from_raw_parts(ptr, len, capacity) })
+    }
+}

@@ -1,45 +1,93 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`KmallocBox`]: one `T` from kmalloc.
+//! [`KmallocBox`]: one `T` from kmalloc, with kalloc's flags and errors.
 
-use super::{bucket, check_request, data, AllocFn};
+use super::{bucket, check_request, AllocFn, KBox, ARCH_KMALLOC_MINALIGN};
 use crate::ffi;
 use crate::gfp::__GFP_ZERO;
 use crate::gfp::{Gfp, Node};
 use core::{
-    marker::PhantomData,
-    mem::{ManuallyDrop, MaybeUninit},
+    mem::MaybeUninit,
     ops::{Deref, DerefMut},
-    ptr::NonNull,
+    ptr::{self, NonNull},
 };
-use kernel::{bindings, prelude::*, types::ForeignOwnable};
+use kernel::{prelude::*, types::ForeignOwnable};
 use pin_init::ZeroableOption;
 
-/// A `T` in memory from kmalloc, freed with `kfree()` on drop: the kmalloc
-/// counterpart of `Box<T>`.
+/// A `T` in memory from kmalloc, freed with `kfree()` on drop: kalloc's
+/// [`KBox<T>`](crate::KBox) (the kernel crate's `Box` on kalloc's
+/// [`Kmalloc`](super::Kmalloc)), with the constructors that box cannot
+/// have. `Box::new` takes the kernel crate's `Flags` and fails with
+/// `AllocError`; these take every flag kmalloc honours (`GFP_DMA`,
+/// `__GFP_RETRY_MAYFAIL`, ...) and say why a request was refused
+/// (`EINVAL`, `EAGAIN`, `ENOMEM`). Into a `KBox` and back is free.
 ///
 /// # Invariants
 ///
-/// - `ptr` is what `kmalloc()`, `kzalloc()` or `krealloc()` returned for
-///   `size_of::<T>()` bytes (`ZERO_SIZE_PTR` for a zero-sized `T`), and
-///   `self` owns that allocation.
-/// - `data(ptr, size_of::<T>())` is aligned for `T` (see the module
-///   documentation) and points to a valid `T`.
+/// The box holds a valid `T` in an allocation of C's `kmalloc()`,
+/// `kzalloc()` or `krealloc()` of `size_of::<T>()` bytes (none for a
+/// zero-sized `T`).
 #[repr(transparent)]
-pub struct KmallocBox<T> {
-    ptr: NonNull<T>,
-    _owns: PhantomData<T>,
-}
+pub struct KmallocBox<T>(KBox<T>);
 
 impl<T> KmallocBox<T> {
-    /// Allocates `size_of::<T>()` bytes with `alloc` (`kmalloc` or `kzalloc`).
+    /// Allocates `size_of::<T>()` bytes with `alloc` (`kmalloc` or `kzalloc`),
+    /// or none for a zero-sized `T`: a pointer [`KBox::from_raw`] takes for a
+    /// `T` once it holds one.
+    #[inline(always)]
     fn alloc(alloc: AllocFn, flags: Gfp) -> Result<NonNull<T>> {
         let size = size_of::<T>();
         let flags = check_request(size, flags)?;
+        if size == 0 {
+            return Ok(dangling());
+        }
         // SAFETY: `alloc` is `kmalloc` or `kzalloc`, which take any size and
         // flags; `check_request` has refused what would make them warn.
         let ptr = unsafe { alloc(size, flags.as_raw()) };
         NonNull::new(ptr.cast()).ok_or(ENOMEM)
+    }
+
+    /// Allocates `size_of::<T>()` bytes on `node` with `kmalloc_node()`, as
+    /// [`KmallocBox::alloc`].
+    #[inline(always)]
+    fn alloc_on(flags: Gfp, node: Node) -> Result<NonNull<T>> {
+        let size = size_of::<T>();
+        let flags = check_request(size, flags)?;
+        if size == 0 {
+            return Ok(dangling());
+        }
+        // SAFETY: `kmalloc_node()` takes any size and flags, and a node that
+        // is `NUMA_NO_NODE` or was online (`Node`'s invariant); the request
+        // check refused what would make it warn.
+        let ptr = unsafe { ffi::kalloc_kmalloc_node(size, flags.as_raw(), node.id()) };
+        NonNull::new(ptr.cast()).ok_or(ENOMEM)
+    }
+
+    /// Moves `value` to `ptr`, from [`KmallocBox::alloc`], and owns it.
+    #[inline(always)]
+    fn own(ptr: NonNull<T>, value: T) -> Self {
+        // SAFETY: `ptr` is valid for writing a `T`: a fresh allocation of
+        // `size_of::<T>()` bytes, aligned for `T` (see the module
+        // documentation), or a dangling aligned pointer for a zero-sized `T`.
+        unsafe { ptr.write(value) };
+        // SAFETY: `ptr` now holds a valid `T` in memory of kmalloc, which
+        // `Kmalloc` frees with `kfree()`.
+        unsafe { Self::from_box_raw(ptr.as_ptr()) }
+    }
+
+    /// Owns the `T` at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` holds a valid `T`, in memory from `kmalloc()`, `kzalloc()` or
+    /// `krealloc()` of `size_of::<T>()` bytes, or dangling and aligned for a
+    /// zero-sized `T`; nothing else owns it.
+    #[inline(always)]
+    unsafe fn from_box_raw(ptr: *mut T) -> Self {
+        // INVARIANT: By the safety requirements.
+        // SAFETY: Such memory is what `Kmalloc` allocates for a `T` and frees
+        // with `kfree()`.
+        Self(unsafe { KBox::from_raw(ptr) })
     }
 
     /// Moves `value` into memory from C's `kmalloc()`.
@@ -51,17 +99,10 @@ impl<T> KmallocBox<T> {
     /// than [`KMALLOC_MAX_SIZE`](crate::kmalloc::KMALLOC_MAX_SIZE) or the allocation fails.
     #[inline]
     pub fn new(value: T, flags: impl Into<Gfp>) -> Result<Self> {
-        let flags: Gfp = flags.into();
-        let ptr = Self::alloc(bucket::kmalloc, flags)?;
-        // SAFETY: `data()` is valid for writing a `T`: a fresh allocation of
-        // `size_of::<T>()` bytes, aligned for `T`, or a dangling aligned
-        // pointer for a zero-sized `T`.
-        unsafe { data(ptr, size_of::<T>()).write(value) };
-        // INVARIANT: `ptr` is from `kmalloc` and now holds a valid `T`.
-        Ok(Self {
-            ptr,
-            _owns: PhantomData,
-        })
+        Ok(Self::own(
+            Self::alloc(bucket::kmalloc, flags.into())?,
+            value,
+        ))
     }
 
     /// Allocates room for a `T` with C's `kmalloc()`, not initialised:
@@ -73,14 +114,9 @@ impl<T> KmallocBox<T> {
     /// As for [`KmallocBox::new`].
     #[inline]
     pub fn new_uninit(flags: impl Into<Gfp>) -> Result<KmallocBox<MaybeUninit<T>>> {
-        let flags: Gfp = flags.into();
-        let ptr = KmallocBox::<MaybeUninit<T>>::alloc(bucket::kmalloc, flags)?;
-        // INVARIANT: `ptr` is from `kmalloc` for `size_of::<T>()` bytes,
-        // aligned for `T`, and any bytes are a valid `MaybeUninit<T>`.
-        Ok(KmallocBox {
-            ptr,
-            _owns: PhantomData,
-        })
+        let ptr = KmallocBox::<MaybeUninit<T>>::alloc(bucket::kmalloc, flags.into())?;
+        // SAFETY: Any bytes are a valid `MaybeUninit<T>`, of `T`'s size.
+        Ok(unsafe { KmallocBox::from_box_raw(ptr.as_ptr()) })
     }
 
     /// Moves `value` into memory from node `node` (C's `kmalloc_node()`).
@@ -90,15 +126,7 @@ impl<T> KmallocBox<T> {
     /// As for [`KmallocBox::new`].
     #[inline]
     pub fn new_on(value: T, flags: impl Into<Gfp>, node: Node) -> Result<Self> {
-        let flags: Gfp = flags.into();
-        let ptr = Self::alloc_on(flags, node)?;
-        // SAFETY: As in `new`.
-        unsafe { data(ptr, size_of::<T>()).write(value) };
-        // INVARIANT: `ptr` is from `kmalloc_node` and now holds a valid `T`.
-        Ok(Self {
-            ptr,
-            _owns: PhantomData,
-        })
+        Ok(Self::own(Self::alloc_on(flags.into(), node)?, value))
     }
 
     /// Allocates a zeroed `T` on node `node` (C's `kzalloc_node()`): all its
@@ -112,26 +140,11 @@ impl<T> KmallocBox<T> {
     where
         T: Zeroable,
     {
-        let flags: Gfp = flags.into();
         // `__GFP_ZERO` is what `kzalloc_node()` adds.
-        let ptr = Self::alloc_on(flags | __GFP_ZERO, node)?;
-        // INVARIANT: `kmalloc_node` returned `size_of::<T>()` zeroed bytes,
+        let ptr = Self::alloc_on(flags.into() | __GFP_ZERO, node)?;
+        // SAFETY: `kmalloc_node` returned `size_of::<T>()` zeroed bytes,
         // aligned for `T`, and zeroed bytes are a valid `T`.
-        Ok(Self {
-            ptr,
-            _owns: PhantomData,
-        })
-    }
-
-    /// Allocates `size_of::<T>()` bytes on `node` with `kmalloc_node()`.
-    fn alloc_on(flags: Gfp, node: Node) -> Result<NonNull<T>> {
-        let size = size_of::<T>();
-        let flags = check_request(size, flags)?;
-        // SAFETY: `kmalloc_node()` takes any size and flags, and a node that
-        // is `NUMA_NO_NODE` or was online (`Node`'s invariant); the request
-        // check refused what would make it warn.
-        let ptr = unsafe { ffi::kalloc_kmalloc_node(size, flags.as_raw(), node.id()) };
-        NonNull::new(ptr.cast()).ok_or(ENOMEM)
+        Ok(unsafe { Self::from_box_raw(ptr.as_ptr()) })
     }
 
     /// Builds a `T` in place in memory from `kmalloc()` and pins it there:
@@ -165,17 +178,17 @@ impl<T> KmallocBox<T> {
     where
         Error: From<E>,
     {
-        let flags: Gfp = flags.into();
         let slot = Self::new_uninit(flags)?;
-        let at = data(slot.ptr, size_of::<T>()).as_ptr().cast::<T>();
-        // SAFETY: `at` is valid for writing a `T` and aligned for it. If
-        // `init` fails the slot holds no `T` and `slot`'s drop only frees
-        // the memory.
-        unsafe { init.__init(at)? };
-        // SAFETY: `init` succeeded, so the slot holds a valid `T`, which is
-        // pinned from now on: `Pin` gives out no `&mut KmallocBox<T>`, and
-        // the box frees it in place.
-        Ok(unsafe { Pin::new_unchecked(slot.assume_init()) })
+        let at = KBox::into_raw(slot.0).cast::<T>();
+        // SAFETY: `at` is valid for writing a `T` and aligned for it.
+        if let Err(e) = unsafe { init.__init(at) } {
+            // SAFETY: `at` is the slot's, given up above; it holds no `T`.
+            drop(unsafe { KmallocBox::<MaybeUninit<T>>::from_box_raw(at.cast()) });
+            return Err(e.into());
+        }
+        // SAFETY: `init` succeeded, so the slot holds a valid `T`; it stays
+        // where it is, pinned, until the box frees it in place.
+        Ok(unsafe { Pin::new_unchecked(Self::from_box_raw(at)) })
     }
 
     /// Builds a `T` in place in memory from `kmalloc()`, without a copy on
@@ -189,7 +202,6 @@ impl<T> KmallocBox<T> {
     where
         Error: From<E>,
     {
-        let flags: Gfp = flags.into();
         let pinned = Self::pin_init(init, flags)?;
         // SAFETY: `init` is an `Init`: the value it built need not stay
         // where it is.
@@ -198,22 +210,20 @@ impl<T> KmallocBox<T> {
 
     /// Moves the value out and frees the memory with `kfree()`.
     pub fn into_inner(self) -> T {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: By the type invariants `data()` points to a valid `T`,
-        // read once here: `this` is never dropped, so the `T` is not either.
-        let value = unsafe { data(this.ptr, size_of::<T>()).read() };
-        // SAFETY: `this.ptr` is what kmalloc returned (type invariants), and
-        // it is freed only here; the value has moved out.
-        unsafe { bindings::kfree(this.ptr.as_ptr().cast()) };
-        value
+        KBox::into_inner(self.0)
     }
 
     /// Gives up ownership and returns the pointer kmalloc returned
-    /// (`ZERO_SIZE_PTR` for a zero-sized `T`), for C code. The value is not
-    /// dropped: C frees the memory with `kfree()`, or gives the pointer back
-    /// to [`KmallocBox::from_raw`].
+    /// (`ZERO_SIZE_PTR` for a zero-sized `T`, as C's `kmalloc(0)`), for C
+    /// code. The value is not dropped: C frees the memory with `kfree()`,
+    /// or gives the pointer back to [`KmallocBox::from_raw`].
     pub fn into_raw(self) -> *mut T {
-        ManuallyDrop::new(self).ptr.as_ptr()
+        let ptr = KBox::into_raw(self.0);
+        if size_of::<T>() == 0 {
+            ptr::without_provenance_mut(ZERO_SIZE_PTR)
+        } else {
+            ptr
+        }
     }
 
     /// Takes ownership of a `T` in kmalloc memory, such as a pointer C got
@@ -226,23 +236,34 @@ impl<T> KmallocBox<T> {
     ///   example through [`KmallocBox::into_raw`], and it holds a valid `T`.
     /// - Nothing else uses or frees the allocation afterwards: the box owns it.
     pub unsafe fn from_raw(ptr: *mut T) -> Self {
-        // SAFETY: kmalloc never returns NULL for a successful allocation, and
-        // `ptr` is one by the safety requirements.
-        let ptr = unsafe { NonNull::new_unchecked(ptr) };
-        // INVARIANT: by the safety requirements.
-        Self {
-            ptr,
-            _owns: PhantomData,
-        }
+        // C's `ZERO_SIZE_PTR` is no allocation; a zero-sized `T` is at a
+        // dangling, aligned pointer in a `KBox`.
+        let ptr = if size_of::<T>() == 0 {
+            dangling().as_ptr()
+        } else {
+            ptr
+        };
+        // SAFETY: By the safety requirements.
+        unsafe { Self::from_box_raw(ptr) }
     }
+}
+
+/// The value of C's `ZERO_SIZE_PTR`, what kmalloc returns for zero bytes.
+const ZERO_SIZE_PTR: usize = 16;
+
+/// Where a zero-sized `T` is: a dangling pointer aligned for `T` and to
+/// `ARCH_KMALLOC_MINALIGN`, as `Kmalloc` gives for zero bytes, which is the
+/// alignment `ForeignOwnable` promises.
+fn dangling<T>() -> NonNull<T> {
+    let align = align_of::<T>().max(ARCH_KMALLOC_MINALIGN);
+    // SAFETY: An alignment is never zero.
+    unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(align)) }
 }
 
 impl<T> KmallocBox<MaybeUninit<T>> {
     /// Writes `value` into the box and returns it as a `KmallocBox<T>`.
-    pub fn write(mut self, value: T) -> KmallocBox<T> {
-        (*self).write(value);
-        // SAFETY: The value was just written.
-        unsafe { self.assume_init() }
+    pub fn write(self, value: T) -> KmallocBox<T> {
+        KmallocBox(KBox::write(self.0, value))
     }
 
     /// Treats the contents as a `T`.
@@ -251,14 +272,10 @@ impl<T> KmallocBox<MaybeUninit<T>> {
     ///
     /// The box holds a valid `T`.
     pub unsafe fn assume_init(self) -> KmallocBox<T> {
-        let ptr = ManuallyDrop::new(self).ptr.cast::<T>();
-        // INVARIANT: The same allocation, of `size_of::<T>()` bytes (the
-        // size of `MaybeUninit<T>`), holding a valid `T` by the safety
+        // INVARIANT: The same allocation, holding a valid `T` by the safety
         // requirements.
-        KmallocBox {
-            ptr,
-            _owns: PhantomData,
-        }
+        // SAFETY: As above.
+        KmallocBox(unsafe { KBox::assume_init(self.0) })
     }
 }
 
@@ -272,14 +289,10 @@ impl<T: Zeroable> KmallocBox<T> {
     /// As for [`KmallocBox::new`].
     #[inline]
     pub fn new_zeroed(flags: impl Into<Gfp>) -> Result<Self> {
-        let flags: Gfp = flags.into();
-        let ptr = Self::alloc(bucket::kzalloc, flags)?;
-        // INVARIANT: `kzalloc` returned `size_of::<T>()` zeroed bytes, aligned
+        let ptr = Self::alloc(bucket::kzalloc, flags.into())?;
+        // SAFETY: `kzalloc` returned `size_of::<T>()` zeroed bytes, aligned
         // for `T`, and zeroed bytes are a valid `T`.
-        Ok(Self {
-            ptr,
-            _owns: PhantomData,
-        })
+        Ok(unsafe { Self::from_box_raw(ptr.as_ptr()) })
     }
 }
 
@@ -287,33 +300,15 @@ impl<T> Deref for KmallocBox<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: by the type invariants, `data()` is aligned and points to a
-        // valid `T` that `self` owns; `&self` keeps it alive and unchanged.
-        unsafe { data(self.ptr, size_of::<T>()).as_ref() }
+        &self.0
     }
 }
 
 impl<T> DerefMut for KmallocBox<T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`, and `&mut self` makes this access unique.
-        unsafe { data(self.ptr, size_of::<T>()).as_mut() }
+        &mut self.0
     }
 }
-
-impl<T> Drop for KmallocBox<T> {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariants the `T` is valid and owned by `self`;
-        // it is not used again.
-        unsafe { data(self.ptr, size_of::<T>()).drop_in_place() };
-        // SAFETY: `self.ptr` is what kmalloc returned (type invariants) and is
-        // freed only here.
-        unsafe { bindings::kfree(self.ptr.as_ptr().cast()) };
-    }
-}
-
-/// A box never moves its value, so it is `Unpin` whatever `T` is (as
-/// `Box<T>`): `Pin<KmallocBox<T>>` is what keeps a pinned `T` in place.
-impl<T> Unpin for KmallocBox<T> {}
 
 impl<T> From<KmallocBox<T>> for Pin<KmallocBox<T>> {
     /// Pins the value where it is, as `Box::into_pin`.
@@ -324,25 +319,10 @@ impl<T> From<KmallocBox<T>> for Pin<KmallocBox<T>> {
     }
 }
 
-/// The alignment of the pointer [`KmallocBox::into_raw`] returns: kmalloc's
-/// own alignment or `T`'s, whichever is larger (see the module
-/// documentation), or `ZERO_SIZE_PTR`'s (16) for a zero-sized `T`.
-const fn foreign_align<T>() -> usize {
-    if size_of::<T>() == 0 {
-        16
-    } else if align_of::<T>() > super::ARCH_KMALLOC_MINALIGN {
-        align_of::<T>()
-    } else {
-        super::ARCH_KMALLOC_MINALIGN
-    }
-}
-
-// SAFETY: `into_foreign` returns the pointer kmalloc returned (never NULL;
-// `ZERO_SIZE_PTR` for a zero-sized `T`), aligned to `foreign_align::<T>()`
-// (see the module documentation); `from_foreign` and the borrows take it
-// back as `from_raw` and `deref` do.
+// SAFETY: The box's `KBox` is the foreign pointer: `into_foreign` and
+// `from_foreign` pass it on, the borrows are the `KBox`'s.
 unsafe impl<T> ForeignOwnable for KmallocBox<T> {
-    const FOREIGN_ALIGN: usize = foreign_align::<T>();
+    const FOREIGN_ALIGN: usize = <KBox<T> as ForeignOwnable>::FOREIGN_ALIGN;
     type Borrowed<'a>
         = &'a T
     where
@@ -353,31 +333,28 @@ unsafe impl<T> ForeignOwnable for KmallocBox<T> {
         Self: 'a;
 
     fn into_foreign(self) -> *mut c_void {
-        self.into_raw().cast()
+        self.0.into_foreign()
     }
 
     unsafe fn from_foreign(ptr: *mut c_void) -> Self {
-        // SAFETY: `ptr` is from `into_foreign`, that is `into_raw`, and is
-        // taken back once (the safety requirements).
-        unsafe { Self::from_raw(ptr.cast()) }
+        // SAFETY: The caller's guarantees, passed on.
+        Self(unsafe { KBox::from_foreign(ptr) })
     }
 
     unsafe fn borrow<'a>(ptr: *mut c_void) -> &'a T {
-        // SAFETY: `ptr` is from `into_raw`, so `data()` points to a valid,
-        // aligned `T`, alive and not changed during `'a` (the safety
-        // requirements; `ptr` is not NULL).
-        unsafe { data(NonNull::new_unchecked(ptr.cast::<T>()), size_of::<T>()).as_ref() }
+        // SAFETY: The caller's guarantees, passed on.
+        unsafe { KBox::<T>::borrow(ptr) }
     }
 
     unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> &'a mut T {
-        // SAFETY: As in `borrow`, and no other borrow overlaps `'a`.
-        unsafe { data(NonNull::new_unchecked(ptr.cast::<T>()), size_of::<T>()).as_mut() }
+        // SAFETY: The caller's guarantees, passed on.
+        unsafe { KBox::<T>::borrow_mut(ptr) }
     }
 }
 
-// SAFETY: As for `KmallocBox<T>`; the value is handed out pinned only.
+// SAFETY: As for `KmallocBox<T>`, through `Pin<KBox<T>>`.
 unsafe impl<T> ForeignOwnable for Pin<KmallocBox<T>> {
-    const FOREIGN_ALIGN: usize = foreign_align::<T>();
+    const FOREIGN_ALIGN: usize = <Pin<KBox<T>> as ForeignOwnable>::FOREIGN_ALIGN;
     type Borrowed<'a>
         = Pin<&'a T>
     where
@@ -388,73 +365,74 @@ unsafe impl<T> ForeignOwnable for Pin<KmallocBox<T>> {
         Self: 'a;
 
     fn into_foreign(self) -> *mut c_void {
-        // SAFETY: The value stays pinned: only `from_foreign` (pinned
-        // again) and the pinned borrows reach it.
-        unsafe { Pin::into_inner_unchecked(self) }.into_foreign()
+        // SAFETY: The value stays pinned: `Pin<KBox<T>>` keeps it so.
+        let b = unsafe { Pin::into_inner_unchecked(self) };
+        // SAFETY: As above.
+        unsafe { Pin::new_unchecked(b.0) }.into_foreign()
     }
 
     unsafe fn from_foreign(ptr: *mut c_void) -> Self {
-        // SAFETY: `ptr` is from `into_foreign` (safety requirements), and
-        // the value was pinned there.
-        unsafe { Pin::new_unchecked(KmallocBox::from_foreign(ptr)) }
+        // SAFETY: The caller's guarantees, passed on.
+        let b = unsafe { Pin::<KBox<T>>::from_foreign(ptr) };
+        // SAFETY: The value was pinned in the `KBox` and stays where it is.
+        unsafe { Pin::new_unchecked(KmallocBox(Pin::into_inner_unchecked(b))) }
     }
 
     unsafe fn borrow<'a>(ptr: *mut c_void) -> Pin<&'a T> {
-        // SAFETY: As for `KmallocBox<T>`; the value is pinned.
-        unsafe { Pin::new_unchecked(KmallocBox::<T>::borrow(ptr)) }
+        // SAFETY: The caller's guarantees, passed on.
+        unsafe { Pin::<KBox<T>>::borrow(ptr) }
     }
 
     unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> Pin<&'a mut T> {
-        // SAFETY: As for `KmallocBox<T>`; the value is pinned.
-        unsafe { Pin::new_unchecked(KmallocBox::<T>::borrow_mut(ptr)) }
+        // SAFETY: The caller's guarantees, passed on.
+        unsafe { Pin::<KBox<T>>::borrow_mut(ptr) }
     }
 }
 
-/// The same allocation as the kernel crate's `KBox<T>`, without copying:
-/// both free with `kfree()`. For the kernel crate's APIs that take a `KBox`
-/// (`ForeignOwnable`: XArray entries, private data).
+/// The box itself: kalloc's [`KBox`](crate::KBox), for everything the
+/// kernel crate's `Box` does (`pin_init`, `ForeignOwnable`, ...).
 impl<T> From<KmallocBox<T>> for KBox<T> {
     fn from(b: KmallocBox<T>) -> KBox<T> {
-        let b = ManuallyDrop::new(b);
-        // A zero-sized `T` is at a dangling pointer in both; C's
-        // `ZERO_SIZE_PTR` needs no `kfree()`.
-        let ptr = data(b.ptr, size_of::<T>());
-        // SAFETY: For a sized `T`, `ptr` is a kmalloc allocation of
-        // `size_of::<T>()` bytes, aligned for `T`, holding a valid `T`: what
-        // `KBox`'s allocator (`krealloc()`/`kfree()`) allocates for a `T`.
-        // For a zero-sized `T`, it is dangling and aligned. `b` is never
-        // dropped: ownership moves to the `KBox`.
-        unsafe { KBox::from_raw(ptr.as_ptr()) }
+        b.0
+    }
+}
+
+/// A kalloc `KBox` as a `KmallocBox`: the same box.
+impl<T> From<KBox<T>> for KmallocBox<T> {
+    fn from(b: KBox<T>) -> KmallocBox<T> {
+        // INVARIANT: `Kmalloc` allocates with `kmalloc()` or `krealloc()`.
+        KmallocBox(b)
+    }
+}
+
+/// The same allocation as the kernel crate's own `KBox<T>`, without
+/// copying: both free with `kfree()`. For the kernel crate's APIs that name
+/// its `KBox`.
+impl<T> From<KmallocBox<T>> for kernel::alloc::KBox<T> {
+    fn from(b: KmallocBox<T>) -> kernel::alloc::KBox<T> {
+        // SAFETY: A `T` in kmalloc memory of `size_of::<T>()` bytes, or at a
+        // dangling aligned pointer for a zero-sized `T`: what the kernel
+        // crate's `Kmalloc` (`krealloc()`/`kfree()`) allocates for a `T`.
+        unsafe { kernel::alloc::KBox::from_raw(KBox::into_raw(b.0)) }
     }
 }
 
 /// The same allocation as a [`KmallocBox`], without copying.
-impl<T> From<KBox<T>> for KmallocBox<T> {
-    fn from(b: KBox<T>) -> KmallocBox<T> {
-        // The value moves to the new box; only a zero-sized one has no
-        // memory, where C's `ZERO_SIZE_PTR` (what kmalloc gives for zero
-        // bytes) stands for it.
-        let raw = KBox::into_raw(b);
+impl<T> From<kernel::alloc::KBox<T>> for KmallocBox<T> {
+    fn from(b: kernel::alloc::KBox<T>) -> KmallocBox<T> {
+        let ptr = kernel::alloc::KBox::into_raw(b);
+        // A zero-sized `T` owns no memory: `ptr` is only aligned for `T`.
         let ptr = if size_of::<T>() == 0 {
-            core::ptr::without_provenance_mut(16)
+            dangling().as_ptr()
         } else {
-            raw
+            ptr
         };
-        // SAFETY: For a sized `T`, `ptr` is `KBox`'s allocation: from
-        // `krealloc()` for `size_of::<T>()` bytes (padded to its alignment,
-        // which it is already), holding a valid `T`, now owned by the
-        // `KmallocBox`. For a zero-sized `T`, `ZERO_SIZE_PTR` (the `KBox`
-        // owned no memory).
-        unsafe { KmallocBox::from_raw(ptr) }
+        // SAFETY: The kernel crate's `KBox` allocation, from `krealloc()` for
+        // `size_of::<T>()` bytes (padded to its alignment, which it is
+        // already), holding a valid `T`, or dangling for a zero-sized `T`.
+        unsafe { Self::from_box_raw(ptr) }
     }
 }
 
-// SAFETY: a `KmallocBox<T>` owns its `T` like a `Box<T>`, and `kfree()` may be
-// called from any thread.
-unsafe impl<T: Send> Send for KmallocBox<T> {}
-
-// SAFETY: a shared `KmallocBox<T>` only gives out `&T`.
-unsafe impl<T: Sync> Sync for KmallocBox<T> {}
-
-// SAFETY: `KmallocBox` is a transparent `NonNull`, so `None` is all zeroes.
+// SAFETY: `KmallocBox` is a transparent `KBox`, whose `None` is all zeroes.
 unsafe impl<T> ZeroableOption for KmallocBox<T> {}

@@ -2,7 +2,7 @@
 
 //! [`KString`] and [`kasprintf!`](crate::kasprintf): C strings formatted from Rust.
 
-use super::{check_request, KmallocBuf, KMALLOC_MAX_SIZE};
+use super::{check_request, KBox, KmallocBuf, KMALLOC_MAX_SIZE};
 use crate::gfp::Gfp;
 use core::{
     ops::Deref,
@@ -19,11 +19,10 @@ use kernel::{bindings, fmt, prelude::*, str::CStrExt};
 ///
 /// # Invariants
 ///
-/// `ptr` is what `kasprintf()` or `kstrdup()` returned: a kmalloc
-/// allocation holding a NUL-terminated string, owned by `self`.
-pub struct KString {
-    ptr: NonNull<c_char>,
-}
+/// The box holds what `kasprintf()` or `kstrdup()` returned: a kmalloc
+/// allocation of a NUL-terminated string, its NUL the last byte and the
+/// only one.
+pub struct KString(KBox<[u8]>);
 
 impl KString {
     /// A copy of `s` (C's `kstrdup()`). Any flags kmalloc honours will do,
@@ -42,11 +41,9 @@ impl KString {
         // SAFETY: `s` is NUL-terminated; the flags and the size are ones
         // kmalloc takes without a warning.
         let ptr = unsafe { bindings::kstrdup(s.as_char_ptr(), flags.as_raw()) };
-        // INVARIANT: a non-NULL pointer from `kstrdup()` is a kmalloc'd,
-        // NUL-terminated copy, now owned by the new `KString`.
-        Ok(Self {
-            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
-        })
+        // SAFETY: A non-NULL pointer from `kstrdup()` is a kmalloc'd copy of
+        // `s`, NUL included.
+        unsafe { Self::own(ptr, s.to_bytes_with_nul().len()) }
     }
 
     /// Formats `args` with C's `kasprintf(flags, "%pA", ...)`: C calls back
@@ -83,11 +80,27 @@ impl KString {
                 ptr::from_ref(&fixed).cast::<c_void>(),
             )
         };
-        // INVARIANT: a non-NULL pointer from `kasprintf()` is a kmalloc'd,
-        // NUL-terminated string, now owned by the new `KString`.
-        Ok(Self {
-            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
-        })
+        // SAFETY: A non-NULL pointer from `kasprintf()` is a kmalloc'd
+        // string of the text `scratch` holds (no NUL: `format_once`), and
+        // its NUL.
+        unsafe { Self::own(ptr, scratch.len() + 1) }
+    }
+
+    /// Owns the C string at `ptr`, of `size` bytes with its NUL.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is NULL, or what `kasprintf()` or `kstrdup()` returned: a
+    /// kmalloc allocation of `size` bytes, of which only the last is NUL.
+    #[inline]
+    unsafe fn own(ptr: *mut c_char, size: usize) -> Result<Self> {
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(ENOMEM)?;
+        // INVARIANT: By the safety requirements.
+        // SAFETY: `size` bytes from kmalloc (not zero: there is a NUL), which
+        // `Kmalloc` frees with `kfree()`; bytes need no alignment.
+        Ok(Self(unsafe {
+            KBox::from_raw(ptr::slice_from_raw_parts_mut(ptr.as_ptr(), size))
+        }))
     }
 }
 
@@ -113,26 +126,10 @@ impl Deref for KString {
     type Target = CStr;
 
     fn deref(&self) -> &CStr {
-        // SAFETY: `self.ptr` points to a NUL-terminated string that `self`
-        // owns and never changes (type invariants).
-        unsafe { CStr::from_char_ptr(self.ptr.as_ptr()) }
+        // SAFETY: The bytes end with their only NUL (type invariants).
+        unsafe { CStr::from_bytes_with_nul_unchecked(&self.0) }
     }
 }
-
-impl Drop for KString {
-    fn drop(&mut self) {
-        // SAFETY: `self.ptr` is what `kasprintf()` returned (type invariants)
-        // and is freed only here.
-        unsafe { bindings::kfree(self.ptr.as_ptr().cast()) };
-    }
-}
-
-// SAFETY: a `KString` owns its bytes, and `kfree()` may be called from any
-// thread.
-unsafe impl Send for KString {}
-
-// SAFETY: a shared `KString` only gives out `&CStr`, and the bytes never change.
-unsafe impl Sync for KString {}
 
 /// A `fmt::Write` for the text of a C string: it refuses NUL bytes (C would
 /// end the string there), stops after `limit` bytes, and copies the text
