@@ -200,6 +200,8 @@ static noinline void slab(size_t n)
 	TIME("slab", "alloc_free", n, kalloc_bench_iters(n), SLAB_ALLOC_FREE());
 	/* What kalloc's OwnedSlabBox (an object and its cache) does in C. */
 	TIME("slab", "alloc_free_owned", n, kalloc_bench_iters(n), SLAB_ALLOC_FREE());
+	/* What kalloc's CacheBox (a module-lifetime cache's object) does in C. */
+	TIME("slab", "alloc_free_static", n, kalloc_bench_iters(n), SLAB_ALLOC_FREE());
 #undef SLAB_ALLOC_FREE
 	/* Per object, in batches of 16. */
 	TIME_OPS("slab", "bulk16", n, kalloc_bench_iters(n) / 16 ?: 1, 16, {

@@ -12,7 +12,7 @@ use kalloc::devm::{DevmBox, DevmPages, DevmStr};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
 use kalloc::pages::{LowmemPages, Pages};
-use kalloc::slab::{SlabCache, SlabOptions};
+use kalloc::slab::{CacheBox, ModuleCache, SlabCache, SlabOptions, StaticCache};
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
 use kernel::device::{Bound, Device};
@@ -166,7 +166,15 @@ fn growth<A: Allocator>(size: usize) -> Result {
     Ok(())
 }
 
-fn slab<const N: usize>(b: &mut Bench, name: &CStr) -> Result {
+kalloc::slab_cache!(Static8: [u8; 8]);
+kalloc::slab_cache!(Static64: [u8; 64]);
+kalloc::slab_cache!(Static512: [u8; 512]);
+
+fn slab<const N: usize, C: StaticCache<Object = [u8; N]>>(
+    b: &mut Bench,
+    name: &CStr,
+    static_name: &CStr,
+) -> Result {
     let n = iters(N);
     // Not merged, as the C loops' cache: kalloc refuses a name that a merged
     // cache left taken.
@@ -184,6 +192,11 @@ fn slab<const N: usize>(b: &mut Bench, name: &CStr) -> Result {
     })?;
     b.time(("slab", "alloc_free_owned", N, "kalloc"), n, || {
         black_box(cache.alloc_owned([0; N], GFP_KERNEL)?);
+        Ok(())
+    })?;
+    let _owner = ModuleCache::<C>::new(static_name, SlabOptions::new().no_merge())?;
+    b.time(("slab", "alloc_free_static", N, "kalloc"), n, || {
+        black_box(CacheBox::<C>::new([0; N], GFP_KERNEL)?);
         Ok(())
     })
 }
@@ -326,9 +339,9 @@ fn run(b: &mut Bench) -> Result {
         black_box(CString::try_from_fmt(fmt!("edu-{}.{:02x}", 1, 10))?);
         Ok(())
     })?;
-    slab::<8>(b, c"kalloc_bench_8")?;
-    slab::<64>(b, c"kalloc_bench_64")?;
-    slab::<512>(b, c"kalloc_bench_512")?;
+    slab::<8, Static8>(b, c"kalloc_bench_8", c"kalloc_bench_static_8")?;
+    slab::<64, Static64>(b, c"kalloc_bench_64", c"kalloc_bench_static_64")?;
+    slab::<512, Static512>(b, c"kalloc_bench_512", c"kalloc_bench_static_512")?;
     for order in 0..=5 {
         pages(b, order)?;
     }

@@ -69,6 +69,11 @@ extern "C" {
         cache: *mut bindings::kmem_cache,
         flags: bindings::gfp_t,
     ) -> *mut c_void;
+    /// `srcu_read_lock_fast()` on the module's SRCU domain (`shims.c`): the
+    /// per-CPU counter to give back to `kalloc_srcu_read_unlock_fast()`.
+    pub(crate) fn kalloc_srcu_read_lock_fast() -> *mut c_void;
+    pub(crate) fn kalloc_srcu_read_unlock_fast(ctr: *mut c_void);
+    pub(crate) fn kalloc_synchronize_srcu();
     pub(crate) fn kalloc_kmem_cache_alloc_node(
         cache: *mut bindings::kmem_cache,
         flags: bindings::gfp_t,

@@ -29,6 +29,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/stop_machine.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
@@ -56,6 +57,9 @@ unsigned long kalloc_page_to_pfn(const struct page *page);
 enum zone_type kalloc_page_zonenum(const struct page *page);
 bool kalloc_page_is_highmem(const struct page *page);
 void *kalloc_kmem_cache_alloc(struct kmem_cache *cache, gfp_t flags);
+void *kalloc_srcu_read_lock_fast(void);
+void kalloc_srcu_read_unlock_fast(void *ctr);
+void kalloc_synchronize_srcu(void);
 bool kalloc_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t flags, size_t n, void **objects);
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
@@ -94,6 +98,29 @@ struct page *kalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order)
 void *kalloc_kmem_cache_alloc_node(struct kmem_cache *cache, gfp_t flags, int node)
 {
 	return kmem_cache_alloc_node(cache, flags, node);
+}
+
+/*
+ * The module's SRCU domain for its module-lifetime slab caches (the Rust
+ * ModuleCache): an allocation reads a cache inside a read-side section, and
+ * the cache is destroyed only after a grace period. SRCU-fast: a reader is
+ * a per-CPU increment, without a memory barrier.
+ */
+DEFINE_STATIC_SRCU_FAST(kalloc_srcu);
+
+void *kalloc_srcu_read_lock_fast(void)
+{
+	return (void __force *)srcu_read_lock_fast(&kalloc_srcu);
+}
+
+void kalloc_srcu_read_unlock_fast(void *ctr)
+{
+	srcu_read_unlock_fast(&kalloc_srcu, (struct srcu_ctr __percpu __force *)ctr);
+}
+
+void kalloc_synchronize_srcu(void)
+{
+	synchronize_srcu(&kalloc_srcu);
 }
 
 /*

@@ -174,11 +174,17 @@ mod kalloc_kmalloc {
     }
 
     /// A zero-sized `T` gets `ZERO_SIZE_PTR` from C (checked by C), yet its
-    /// references are aligned.
+    /// references are aligned, to `ARCH_KMALLOC_MINALIGN` at least: what
+    /// `ForeignOwnable` promises (an XArray keeps the low bits for its own
+    /// entries).
     #[test]
     fn box_of_zero_sized_type() -> Result {
         let zst = KmallocBox::new(AlignedZst, GFP_KERNEL)?;
         assert!(ptr::from_ref::<AlignedZst>(&zst).is_aligned());
+        let unit = KmallocBox::new((), GFP_KERNEL)?;
+        assert!((ptr::from_ref::<()>(&unit) as usize) % ARCH_KMALLOC_MINALIGN == 0);
+        let unit: crate::KBox<()> = unit.into();
+        assert!((ptr::from_ref::<()>(&unit) as usize) % ARCH_KMALLOC_MINALIGN == 0);
         let unit = box_through_c(KmallocBox::new((), GFP_KERNEL)?, 0)?;
         assert_eq!(*unit, ());
         Ok(())

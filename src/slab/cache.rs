@@ -237,6 +237,16 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         })
     }
 
+    /// Gives up the C cache, which the caller now destroys.
+    pub(super) fn into_raw(self) -> NonNull<bindings::kmem_cache> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this.name` is read once and dropped, and `this` is never
+        // dropped; the `RawCache` is not dropped either: the caller owns
+        // the cache.
+        drop(unsafe { core::ptr::read(&this.name) });
+        this.raw.0
+    }
+
     /// The cache's name.
     pub fn name(&self) -> &CStr {
         &self.name

@@ -936,4 +936,84 @@ mod kalloc_slab {
         assert_eq!(drops.load(Relaxed), 3);
         Ok(())
     }
+
+    crate::slab_cache!(ItemCache: Item);
+    crate::slab_cache!(AtomicItemCache: Item);
+
+    /// A module-lifetime cache's boxes are objects of that cache (SLUB
+    /// counts them there) holding their values, and go back to it when
+    /// dropped. Only while its `ModuleCache` exists: before, after, and
+    /// for a request larger than one object, allocation fails; the cache is
+    /// destroyed with its owner (its name is free again) and can be made
+    /// again; a second owner at once is `EBUSY`.
+    #[test]
+    fn module_cache_boxes_are_its_objects() -> Result {
+        use kernel::alloc::Vec;
+        if counts_unseen() {
+            return Ok(());
+        }
+        let name = c"kalloc_slab_module";
+        assert!(CacheBox::<ItemCache>::new(Item::new(0), GFP_KERNEL).is_err());
+        let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
+        let other = ModuleCache::<ItemCache>::new(c"kalloc_slab_module_2", SlabOptions::new());
+        assert!(other.err() == Some(EBUSY));
+        assert_eq!(owner.cache().stats()?.object_size, size_of::<Item>());
+
+        let first = CacheBox::<ItemCache>::new(Item::new(1), GFP_KERNEL)?;
+        let second = CacheBox::<ItemCache>::new(Item::new(2), GFP_KERNEL)?;
+        assert!(first.is(1) && second.is(2));
+        assert_eq!(live_objects(owner.cache())?, 2);
+        drop(first);
+        assert_eq!(live_objects(owner.cache())?, 1);
+        let mut one = Vec::<Item, CacheAlloc<ItemCache>>::with_capacity(1, GFP_KERNEL)?;
+        one.push(Item::new(3), GFP_KERNEL)?;
+        assert!(one[0].is(3) && one.push(Item::new(4), GFP_KERNEL).is_err());
+        assert!(Vec::<Item, CacheAlloc<ItemCache>>::with_capacity(2, GFP_KERNEL).is_err());
+        assert_eq!(live_objects(owner.cache())?, 2);
+        drop((second, one));
+        assert_eq!(live_objects(owner.cache())?, 0);
+
+        drop(owner);
+        assert!(!cache_name_taken(name));
+        assert!(CacheBox::<ItemCache>::new(Item::new(5), GFP_KERNEL).is_err());
+        let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
+        let again = CacheBox::<ItemCache>::new(Item::new(6), GFP_KERNEL)?;
+        assert!(again.is(6) && live_objects(owner.cache())? == 1);
+        Ok(())
+    }
+
+    /// A module-lifetime cache's box checks its flags as `SlabCache::alloc`
+    /// does: `GFP_KERNEL` under a spinlock and a highmem zone fail (no
+    /// "sleeping function" splat), `GFP_ATOMIC` works there; the box is a
+    /// `ForeignOwnable` (an XArray entry). Its owner dropped under the
+    /// spinlock destroys the cache later, from a worker, and the name is
+    /// free again then.
+    #[test]
+    fn module_cache_in_atomic_context() -> Result {
+        use kernel::xarray::{AllocKind, XArray};
+
+        let name = c"kalloc_slab_module_atomic";
+        let xa = KBox::pin_init(
+            XArray::<CacheBox<AtomicItemCache>>::new(AllocKind::Alloc),
+            GFP_KERNEL,
+        )?;
+        stack_pin_init!(let lock = new_spinlock!(()));
+        let owner = ModuleCache::<AtomicItemCache>::new(name, SlabOptions::new())?;
+        assert!(
+            CacheBox::<AtomicItemCache>::new(Item::new(0), GFP_KERNEL | __GFP_HIGHMEM).is_err()
+        );
+        {
+            let _guard = lock.lock();
+            assert!(CacheBox::<AtomicItemCache>::new(Item::new(1), GFP_KERNEL).is_err());
+            let item = CacheBox::<AtomicItemCache>::new(Item::new(2), GFP_ATOMIC)?;
+            xa.lock().store(2, item, GFP_ATOMIC).map_err(|_| ENOMEM)?;
+            assert!(xa.lock().get(2).is_some_and(|item| item.is(2)));
+            drop(xa.lock().remove(2));
+            drop(owner);
+        }
+        crate::selftest::wait_deferred_frees();
+        assert!(!cache_name_taken(name));
+        assert!(CacheBox::<AtomicItemCache>::new(Item::new(3), GFP_ATOMIC).is_err());
+        Ok(())
+    }
 }
