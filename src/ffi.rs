@@ -8,7 +8,7 @@
 //! wrappers at the end are for the shims that have no safety requirement.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
 
 // `struct device` and `struct page` hold, deep inside, zero-sized members
 // that bindgen renders as empty structs, which the lint calls not FFI-safe
@@ -87,7 +87,6 @@ extern "C" {
     ) -> bool;
     pub(crate) fn kalloc_slab_names_lock();
     pub(crate) fn kalloc_slab_names_unlock();
-    pub(crate) fn kalloc_slab_name_taken(name: *const c_char) -> bool;
 
     // deferred frees
     /// C's `async_schedule_node_domain()` in kalloc's async domain.

@@ -16,7 +16,6 @@
 #include <linux/hardirq.h>
 #include <linux/highmem.h>
 #include <linux/irqflags.h>
-#include <linux/kernfs.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/llist.h>
@@ -63,7 +62,6 @@ void kalloc_synchronize_srcu(void);
 bool kalloc_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t flags, size_t n, void **objects);
 void kalloc_slab_names_lock(void);
 void kalloc_slab_names_unlock(void);
-bool kalloc_slab_name_taken(const char *name);
 void *kalloc_kmalloc(size_t size, gfp_t flags);
 void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
@@ -211,57 +209,6 @@ void kalloc_slab_names_lock(void)
 void kalloc_slab_names_unlock(void)
 {
 	mutex_unlock(&kalloc_slab_names);
-}
-
-/*
- * Whether @dir, the target of a link in the directory @slab, is still in
- * @slab: a removed node keeps its name but is no longer found by it.
- */
-static bool kalloc_slab_dir_is_live(struct kernfs_node *slab,
-				    struct kernfs_node *dir)
-{
-	char path[NAME_MAX + 2]; /* "/<name>" */
-	struct kernfs_node *found;
-	int len;
-
-	len = kernfs_path_from_node(dir, slab, path, sizeof(path));
-	if (len < 0 || (size_t)len >= sizeof(path) - 1)
-		return true; /* Not a name SLUB makes: count it as live. */
-	found = kernfs_find_and_get(slab, path + 1);
-	kernfs_put(found);
-	return found == dir;
-}
-
-/*
- * Whether @name is taken in /sys/kernel/slab, where SLUB names an entry
- * after each cache: the directory of a cache that can never be merged, or a
- * link to the directory of a mergeable cache (which has a made-up name), for
- * that cache and for each cache merged into it. Creating a cache with a
- * taken name would make SLUB WARN (with CONFIG_DEBUG_VM, if a live cache has
- * the name) or replace the entry of a live cache.
- *
- * SLUB leaves a cache's link behind when the cache is destroyed. A link to a
- * directory that is gone is such a leftover: the name is free again. A link
- * to a live directory may also be a leftover, of a cache merged into one
- * that still lives, but SLUB cannot tell it from the link of a live cache,
- * so the name counts as taken.
- */
-bool kalloc_slab_name_taken(const char *name)
-{
-	struct kernfs_node *slab, *kn;
-	bool taken = false;
-
-	slab = sysfs_get_dirent(kernel_kobj->sd, "slab");
-	if (!slab)
-		return false;
-	kn = kernfs_find_and_get(slab, name);
-	if (kn) {
-		taken = kernfs_type(kn) != KERNFS_LINK ||
-			kalloc_slab_dir_is_live(slab, kn->symlink.target_kn);
-		kernfs_put(kn);
-	}
-	kernfs_put(slab);
-	return taken;
 }
 
 /*
