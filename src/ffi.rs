@@ -15,11 +15,18 @@ use kernel::ffi::{c_int, c_uint, c_ulong, c_void};
 // (the `bindings` crate allows it too): only pointers to them cross.
 #[expect(improper_ctypes)]
 extern "C" {
+    // context, where `context.rs` cannot read it inline
+    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP, not(CONFIG_UML))))]
+    pub(crate) fn kalloc_preempt_count() -> c_int;
+    #[cfg(not(all(CONFIG_X86_64, not(CONFIG_PARAVIRT_XXL), not(CONFIG_UML))))]
+    pub(crate) fn kalloc_irqs_disabled() -> bool;
+    #[cfg(all(
+        CONFIG_PREEMPT_RCU,
+        not(all(CONFIG_X86_64, CONFIG_SMP, not(CONFIG_UML)))
+    ))]
+    pub(crate) fn kalloc_rcu_preempt_depth() -> c_int;
+
     // gfp
-    fn kalloc_may_sleep() -> bool;
-    fn kalloc_context_allows(sleeping: bool) -> bool;
-    fn kalloc_in_hardirq() -> bool;
-    fn kalloc_irqs_disabled() -> bool;
     pub(crate) fn kalloc_node_online(nid: c_int) -> bool;
 
     // kmalloc
@@ -110,38 +117,6 @@ extern "C" {
         size: usize,
         gfp: bindings::gfp_t,
     ) -> *mut c_void;
-}
-
-/// Whether an allocation may run in the current context: not in NMI
-/// context, and, if it may sleep (`sleeping`), only where sleeping is
-/// allowed (see `kalloc_context_allows` in `shims.c`).
-#[inline]
-pub(crate) fn context_allows(sleeping: bool) -> bool {
-    // SAFETY: The shim only reads the current task's and CPU's state.
-    unsafe { kalloc_context_allows(sleeping) }
-}
-
-/// Whether the current code runs in hard interrupt context, NMI included
-/// (C's `in_hardirq()`).
-#[inline]
-pub(crate) fn in_hardirq() -> bool {
-    // SAFETY: The shim only reads the current CPU's preempt count.
-    unsafe { kalloc_in_hardirq() }
-}
-
-/// Whether local interrupts are disabled (C's `irqs_disabled()`).
-#[inline]
-pub(crate) fn irqs_disabled() -> bool {
-    // SAFETY: The shim only reads the current CPU's interrupt flag.
-    unsafe { kalloc_irqs_disabled() }
-}
-
-/// Whether the current context may sleep (see `kalloc_may_sleep` in
-/// `shims.c`).
-#[inline]
-pub(crate) fn may_sleep() -> bool {
-    // SAFETY: The shim only reads the current task's and CPU's state.
-    unsafe { kalloc_may_sleep() }
 }
 
 /// Whether kalloc calls C's exported `*_noprof` allocation functions

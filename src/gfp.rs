@@ -126,7 +126,7 @@ impl Zone {
 /// the flags a caller passes remain its promise about its context.
 #[inline]
 pub fn context_may_sleep() -> bool {
-    crate::ffi::may_sleep()
+    crate::context::may_sleep()
 }
 
 // The single bits, in the order of `enum ___GFP_*_BIT` (gfp_types.h).
@@ -387,9 +387,9 @@ impl Gfp {
     #[inline]
     pub fn check(self) -> Result<Gfp> {
         self.check_combination()?;
-        // One call into C for the context: never in NMI context, and
-        // sleeping flags only where sleeping is allowed.
-        if !crate::ffi::context_allows(self.may_sleep()) {
+        // Never in NMI context, and sleeping flags only where sleeping is
+        // allowed.
+        if !crate::context::allows(self.may_sleep()) {
             return Err(EAGAIN);
         }
         Ok(self)

@@ -29,7 +29,6 @@
 //! assert!(is_vmalloc_addr(large.as_ptr()));
 //! ```
 
-use crate::ffi;
 use crate::gfp::{context_may_sleep, Gfp, Zone};
 use crate::kernel_alloc::{empty, node_number};
 use crate::kmalloc::ARCH_KMALLOC_MINALIGN;
@@ -78,7 +77,7 @@ fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
     if size > i32::MAX as usize {
         return Err(ENOMEM);
     }
-    if size > PAGE_SIZE && ffi::in_hardirq() {
+    if size > PAGE_SIZE && crate::context::in_hardirq() {
         return Err(EAGAIN);
     }
     Ok(flags)

@@ -53,6 +53,7 @@
 /// The prefix of kalloc's log lines (`pr_*!` reads it from the crate root).
 const __LOG_PREFIX: &[u8] = b"kalloc\0";
 
+mod context;
 mod deferred;
 pub mod devm;
 mod ffi;

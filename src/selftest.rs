@@ -51,6 +51,32 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
 /// `selftest/shims.c`): elsewhere `f` does not run and the result is
 /// `ENOENT`.
 pub(crate) fn as_nmi<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
+    run_in(ffi::kalloc_test_as_nmi, f).ok_or(kernel::error::code::ENOENT)
+}
+
+/// Runs `f` as if in hard interrupt context (`in_hardirq()` is true, and
+/// local interrupts are off), with the same rules as [`as_nmi`]. The
+/// result is `ENOENT` only if the shim did not call `f`.
+pub(crate) fn as_hardirq<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
+    run_in(ffi::kalloc_test_as_hardirq, f).ok_or(kernel::error::code::ENOENT)
+}
+
+/// Runs `f` with local interrupts off and nothing else changed (preemption
+/// stays enabled in the count), and returns its result (`ENOENT` only if
+/// the shim did not call `f`).
+pub(crate) fn irqs_off<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
+    run_in(ffi::kalloc_test_irqs_off, f).ok_or(kernel::error::code::ENOENT)
+}
+
+/// Calls `f` through `shim`, which calls its function argument with its data
+/// argument at most once, on this thread, before it returns.
+fn run_in<F: FnOnce() -> T, T>(
+    shim: unsafe extern "C" fn(
+        unsafe extern "C" fn(*mut kernel::ffi::c_void),
+        *mut kernel::ffi::c_void,
+    ),
+    f: F,
+) -> Option<T> {
     struct Call<F, T> {
         f: Option<F>,
         result: Option<T>,
@@ -72,10 +98,11 @@ pub(crate) fn as_nmi<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
         f: Some(f),
         result: None,
     };
-    // SAFETY: `run::<F, T>` matches `call`'s type; the shim calls it once,
-    // on this thread, before it returns, and nothing else touches `call`.
-    unsafe { ffi::kalloc_test_as_nmi(run::<F, T>, (&raw mut call).cast()) };
-    call.result.ok_or(kernel::error::code::ENOENT)
+    // SAFETY: `run::<F, T>` matches `call`'s type; the shim calls it at most
+    // once, on this thread, before it returns, and nothing else touches
+    // `call`.
+    unsafe { shim(run::<F, T>, (&raw mut call).cast()) };
+    call.result
 }
 
 /// Whether freed pages are unmapped on this boot (`CONFIG_DEBUG_PAGEALLOC`,

@@ -37,13 +37,12 @@
 #include <linux/vmstat.h>
 
 /* Prototypes: the only callers are in Rust. */
-bool kalloc_may_sleep(void);
-bool kalloc_context_allows(bool sleeping);
 void kalloc_async_schedule(async_func_t func, void *data);
 void kalloc_async_wait(void);
 bool kalloc_current_is_async(void);
-bool kalloc_in_hardirq(void);
+int kalloc_preempt_count(void);
 bool kalloc_irqs_disabled(void);
+int kalloc_rcu_preempt_depth(void);
 bool kalloc_node_online(int nid);
 void *kalloc_kmalloc_node(size_t size, gfp_t flags, int node);
 struct page *kalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
@@ -68,14 +67,20 @@ void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
 void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node);
 void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags);
 
-bool kalloc_in_hardirq(void)
+/* For src/context.rs where it cannot read these inline. */
+int kalloc_preempt_count(void)
 {
-	return in_hardirq();
+	return preempt_count();
 }
 
 bool kalloc_irqs_disabled(void)
 {
 	return irqs_disabled();
+}
+
+int kalloc_rcu_preempt_depth(void)
+{
+	return rcu_preempt_depth();
 }
 
 bool kalloc_node_online(int nid)
@@ -120,25 +125,6 @@ void kalloc_synchronize_srcu(void)
 {
 	synchronize_srcu(&kalloc_srcu);
 }
-
-/*
- * Whether the current context may sleep, as far as the kernel can tell: not
- * in interrupt or NMI context, preemption and interrupts enabled, outside
- * RCU read-side critical sections. Without CONFIG_PREEMPT_COUNT a held
- * spinlock does not show in in_atomic().
- */
-bool kalloc_may_sleep(void)
-{
-	return !in_atomic() && !irqs_disabled() && !rcu_preempt_depth();
-}
-
-/* Whether an allocation may run here: never in NMI context, and one that
- * may sleep only where kalloc_may_sleep(). One call on the hot path. */
-bool kalloc_context_allows(bool sleeping)
-{
-	return !in_nmi() && (!sleeping || kalloc_may_sleep());
-}
-
 
 /*
  * The allocation macros rather than their *_noprof functions, so that

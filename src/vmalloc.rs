@@ -96,7 +96,7 @@ fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
         return Err(EINVAL);
     }
     // vmalloc BUG()s in hard interrupt (and NMI) context.
-    if ffi::in_hardirq() {
+    if crate::context::in_hardirq() {
         return Err(EAGAIN);
     }
     Ok(flags)

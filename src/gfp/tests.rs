@@ -229,6 +229,44 @@ mod kalloc_gfp {
         Ok(())
     }
 
+    /// kalloc reads the context inline (`context.rs`): each state that
+    /// forbids sleeping is seen on its own, and a request that never sleeps
+    /// is allowed in all of them but NMI context (`nmi_context_refuses_every_request`).
+    #[test]
+    fn each_context_that_forbids_sleeping_is_seen() -> Result {
+        use crate::context::{allows, in_hardirq, irqs_disabled, may_sleep};
+        use crate::selftest::{as_hardirq, irqs_off};
+
+        let seen = || {
+            (
+                may_sleep(),
+                allows(true),
+                allows(false),
+                irqs_disabled(),
+                in_hardirq(),
+            )
+        };
+        assert_eq!(seen(), (true, true, true, false, false));
+        // Preemption disabled, interrupts on.
+        let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            assert_eq!(seen(), (false, false, true, false, false));
+        }
+        // Interrupts off, preemption enabled in the count.
+        assert_eq!(irqs_off(seen)?, (false, false, true, true, false));
+        // In an RCU read-side critical section: with preemptible RCU only
+        // the task's nesting shows it, without it the preempt count does.
+        {
+            let _rcu = kernel::sync::rcu::read_lock();
+            assert_eq!(seen(), (false, false, true, false, false));
+        }
+        // Hard interrupt context.
+        assert_eq!(as_hardirq(seen)?, (false, false, true, true, true));
+        assert_eq!(seen(), (true, true, true, false, false));
+        Ok(())
+    }
+
     /// In NMI context every request is refused with `EAGAIN`, flags that
     /// never sleep too (kmalloc and the page allocator take locks an NMI
     /// may have interrupted), before C is called: by the flag check and by

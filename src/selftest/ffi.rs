@@ -46,6 +46,8 @@ extern "C" {
     ) -> c_int;
     pub(crate) fn kalloc_test_debug_pagealloc() -> bool;
     pub(crate) fn kalloc_test_as_nmi(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void);
+    pub(crate) fn kalloc_test_as_hardirq(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void);
+    pub(crate) fn kalloc_test_irqs_off(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void);
 
     pub(crate) fn kalloc_devres_count(dev: *mut bindings::device) -> usize;
     pub(crate) fn kalloc_device_lock(dev: *mut bindings::device);

@@ -54,6 +54,8 @@ void kalloc_test_skip(const char *option);
 int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data);
 bool kalloc_test_debug_pagealloc(void);
 void kalloc_test_as_nmi(void (*fn)(void *data), void *data);
+void kalloc_test_as_hardirq(void (*fn)(void *data), void *data);
+void kalloc_test_irqs_off(void (*fn)(void *data), void *data);
 bool kalloc_test_init_on_free(void);
 void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
@@ -355,6 +357,34 @@ void kalloc_test_as_nmi(void (*fn)(void *data), void *data)
 	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
 	local_irq_restore(flags);
 #endif
+}
+
+/*
+ * Calls fn(data) with the preemption count of hard interrupt context (what
+ * __irq_enter_raw() adds, so in_hardirq() is true but not in_nmi()) and
+ * local interrupts off, with the rules of kalloc_test_as_nmi(). A real NMI
+ * meanwhile adds to and takes from the count what it adds and takes, so
+ * this works with either layout of the count.
+ */
+void kalloc_test_as_hardirq(void (*fn)(void *data), void *data)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	__preempt_count_add(HARDIRQ_OFFSET);
+	fn(data);
+	__preempt_count_sub(HARDIRQ_OFFSET);
+	local_irq_restore(flags);
+}
+
+/* Calls fn(data) with local interrupts off, the preemption count as it is. */
+void kalloc_test_irqs_off(void (*fn)(void *data), void *data)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	fn(data);
+	local_irq_restore(flags);
 }
 
 /* One CPU's share of kalloc_test_run_on_cpus(). */

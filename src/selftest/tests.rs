@@ -14,7 +14,7 @@ mod kalloc_module {
     fn c_shims_are_linked() {
         assert_eq!(abi(), ABI);
         // KUnit runs its cases in a kthread that may sleep.
-        assert!(crate::ffi::may_sleep());
+        assert!(crate::context::may_sleep());
     }
 
     /// The suite runs inside KUnit, at module load.

@@ -49,7 +49,7 @@ impl<T> SlabCache<T, Plain> {
     ) -> Result<SlabBulk<'_, T>> {
         let flags: Gfp = flags.into();
         let flags = check_alloc_flags::<T>(flags)?;
-        if ffi::irqs_disabled() {
+        if crate::context::irqs_disabled() {
             return Err(EAGAIN);
         }
         let mut objects = KmallocArray::<*mut c_void>::zeroed(n, flags)?;
@@ -124,7 +124,7 @@ impl<T> Drop for SlabBulk<'_, T> {
             // invariant), dropped once, here.
             unsafe { core::ptr::drop_in_place(object.cast::<T>()) };
         }
-        if ffi::irqs_disabled() {
+        if crate::context::irqs_disabled() {
             // `kmem_cache_free_bulk()` needs interrupts enabled: one by one.
             for &object in self.objects.iter() {
                 if let Some(object) = NonNull::new(object) {
