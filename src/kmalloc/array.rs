@@ -39,6 +39,14 @@ impl<T> KmallocArray<T> {
         self.0.is_empty()
     }
 
+    /// Keeps the first `len` values and drops the rest, if there are more,
+    /// in the same allocation (no `krealloc()`: to give the memory back,
+    /// [`KmallocArray::resize`]).
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
     /// C's `ksize()`: the size in bytes kmalloc really allocated, at least
     /// `len() * size_of::<T>()`, or 0 for a zero-size allocation.
     ///

@@ -203,8 +203,8 @@ pub(crate) fn format_once(
         return Err(text.stop.unwrap_or(EINVAL));
     }
     let len = text.len;
-    // The text's length (`krealloc()` shrinks in place: a scratch buffer
-    // needs no more).
-    buf.resize(len, 0, flags)?;
+    // The text, in the buffer it grew in: a scratch buffer needs no
+    // `krealloc()` to its length.
+    buf.truncate(len);
     Ok(buf)
 }
