@@ -12,7 +12,7 @@ use kalloc::devm::{DevmBox, DevmPages, DevmStr};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
 use kalloc::pages::{LowmemPages, Pages};
-use kalloc::slab::{CacheBox, ModuleCache, SlabCache, SlabOptions, StaticCache};
+use kalloc::slab::{CacheAlloc, ModuleCache, SlabCache, SlabOptions, StaticCache};
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
 use kernel::device::{Bound, Device};
@@ -196,7 +196,7 @@ fn slab<const N: usize, C: StaticCache<Object = [u8; N]>>(
     })?;
     let _owner = ModuleCache::<C>::new(static_name, SlabOptions::new().no_merge())?;
     b.time(("slab", "alloc_free_static", N, "kalloc"), n, || {
-        black_box(CacheBox::<C>::new([0; N], GFP_KERNEL)?);
+        black_box(CacheAlloc::<C>::new_box([0; N], GFP_KERNEL)?);
         Ok(())
     })
 }

@@ -179,11 +179,40 @@ impl<C: StaticCache> CacheAlloc<C> {
         layout.size() <= size_of::<C::Object>() && layout.align() <= Self::MIN_ALIGN
     }
 
+    /// A box of `value` in a new object of the cache (C's
+    /// `kmem_cache_alloc()`): `CacheBox::new` with kalloc's flags, which the
+    /// kernel crate's `Flags` cannot all hold, and with the reason when it
+    /// fails. Inline, with the flags folded where they are constants.
+    ///
+    /// # Errors
+    ///
+    /// As for [`SlabCache::alloc`]: `EAGAIN` for flags that may sleep where
+    /// sleeping is not allowed, `EINVAL` for flags the slab allocator does
+    /// not take; `ENOMEM` if the allocation fails, and while no
+    /// [`ModuleCache`] owns the cache.
+    #[inline(always)]
+    pub fn new_box(value: C::Object, flags: impl Into<Gfp>) -> Result<CacheBox<C>> {
+        let layout = Layout::new::<C::Object>();
+        let object = if layout.size() == 0 {
+            empty(layout, Self::MIN_ALIGN)
+        } else {
+            Self::alloc_object(layout, flags.into(), NumaNode::NO_NODE)?
+        };
+        let object = object.cast::<C::Object>();
+        // SAFETY: `object` is valid for writing a `C::Object`: an object of
+        // the cache made for it, aligned to `MIN_ALIGN`, or for a zero-sized
+        // type a dangling pointer aligned as well.
+        unsafe { object.as_ptr().write(value) };
+        // SAFETY: What this allocator returned for the layout of
+        // `C::Object`, holding one, as `Box` owns it.
+        Ok(unsafe { CacheBox::<C>::from_raw(object.as_ptr()) })
+    }
+
     /// A new object from the cache on `nid`, for a non-empty `layout`
     /// that fits.
     #[inline(always)]
-    fn alloc_object(layout: Layout, flags: Flags, nid: NumaNode) -> Result<NonNull<[u8]>> {
-        let flags = check_alloc_flags::<C::Object>(Gfp::from(flags))?;
+    fn alloc_object(layout: Layout, flags: Gfp, nid: NumaNode) -> Result<NonNull<[u8]>> {
+        let flags = check_alloc_flags::<C::Object>(flags)?;
         let node = node_number(nid).ok_or(EINVAL)?;
         // The cache stays alive until the section ends: its `ModuleCache`
         // destroys it only a grace period after clearing the slot.
@@ -244,7 +273,7 @@ unsafe impl<C: StaticCache> Allocator for CacheAlloc<C> {
         match old {
             // The object holds the new size too.
             Some(old) => Ok(NonNull::slice_from_raw_parts(old, layout.size())),
-            None => Self::alloc_object(layout, flags, nid).map_err(|_| AllocError),
+            None => Self::alloc_object(layout, flags.into(), nid).map_err(|_| AllocError),
         }
     }
 
@@ -258,7 +287,7 @@ unsafe impl<C: StaticCache> Allocator for CacheAlloc<C> {
         if !Self::fits(layout) {
             return Err(AllocError);
         }
-        Self::alloc_object(layout, flags, nid).map_err(|_| AllocError)
+        Self::alloc_object(layout, flags.into(), nid).map_err(|_| AllocError)
     }
 
     #[inline(always)]

@@ -959,7 +959,7 @@ mod kalloc_slab {
         assert!(other.err() == Some(EBUSY));
         assert_eq!(owner.cache().stats()?.object_size, size_of::<Item>());
 
-        let first = CacheBox::<ItemCache>::new(Item::new(1), GFP_KERNEL)?;
+        let first = CacheAlloc::<ItemCache>::new_box(Item::new(1), GFP_KERNEL)?;
         let second = CacheBox::<ItemCache>::new(Item::new(2), GFP_KERNEL)?;
         assert!(first.is(1) && second.is(2));
         assert_eq!(live_objects(owner.cache())?, 2);
@@ -976,6 +976,7 @@ mod kalloc_slab {
         drop(owner);
         assert!(!cache_name_taken(name));
         assert!(CacheBox::<ItemCache>::new(Item::new(5), GFP_KERNEL).is_err());
+        assert!(CacheAlloc::<ItemCache>::new_box(Item::new(5), GFP_KERNEL).err() == Some(ENOMEM));
         let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
         let again = CacheBox::<ItemCache>::new(Item::new(6), GFP_KERNEL)?;
         assert!(again.is(6) && live_objects(owner.cache())? == 1);
@@ -1002,9 +1003,16 @@ mod kalloc_slab {
         assert!(
             CacheBox::<AtomicItemCache>::new(Item::new(0), GFP_KERNEL | __GFP_HIGHMEM).is_err()
         );
+        let highmem = GFP_KERNEL | __GFP_HIGHMEM;
+        assert!(
+            CacheAlloc::<AtomicItemCache>::new_box(Item::new(0), highmem).err() == Some(EINVAL)
+        );
         {
             let _guard = lock.lock();
             assert!(CacheBox::<AtomicItemCache>::new(Item::new(1), GFP_KERNEL).is_err());
+            let refused = CacheAlloc::<AtomicItemCache>::new_box(Item::new(1), GFP_KERNEL);
+            assert!(refused.err() == Some(EAGAIN));
+            assert!(CacheAlloc::<AtomicItemCache>::new_box(Item::new(3), GFP_ATOMIC)?.is(3));
             let item = CacheBox::<AtomicItemCache>::new(Item::new(2), GFP_ATOMIC)?;
             xa.lock().store(2, item, GFP_ATOMIC).map_err(|_| ENOMEM)?;
             assert!(xa.lock().get(2).is_some_and(|item| item.is(2)));
