@@ -13,6 +13,10 @@
 //! exec 3>&-                  # close: the session's memory is freed
 //! ```
 //!
+//! A log for each session, not one for the device, because a misc device in
+//! 7.3 has no safe place for state shared by all its files (upstream's
+//! `global_lock!` needs `unsafe`).
+//!
 //! It shows the three kinds of kernel memory a driver typically owns, each as a
 //! Rust value that frees itself when dropped:
 //!

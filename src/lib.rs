@@ -2,15 +2,112 @@
 
 //! kalloc: the Linux kernel's memory allocators as safe Rust types.
 //!
-//! One module per allocator family; [`gfp`] holds the flags they all take.
-//! A driver uses kalloc as a crate (`use kalloc::kmalloc::KmallocBox;`):
-//! see the README's "Use kalloc in your driver".
+//! One module per allocator family; [`gfp`] holds the flags they all take,
+//! last in every signature, as in the kernel crate
+//! (`LowmemPages::get_free_pages(order, flags)`). A driver uses kalloc as a
+//! crate (`use kalloc::kmalloc::KmallocBox;`): see the README's "Use kalloc
+//! in your driver".
+//!
+//! # Two ways in, one container underneath
+//!
+//! The kernel crate's own containers run on kalloc's checked paths too,
+//! under the names a driver already uses: `use kalloc::{KBox, KVec, KVBox,
+//! KVVec, VBox, VVec};` instead of the prelude's gives `kernel::alloc::Box<T,
+//! kalloc::kmalloc::Kmalloc>`, `kernel::alloc::Vec<T, kalloc::kvmalloc::KVmalloc>`
+//! and so on, with everything the kernel crate's `Box` and `Vec` have.
+//! kalloc's boxes go where the kernel crate takes ownership: `KmallocBox<T>`
+//! and `Pin<KmallocBox<T>>` are `ForeignOwnable` (XArray entries, private
+//! data), and `KmallocBox`/`KBox`, `KmallocArray`/`KVec` and `VBuf`/`VVec`
+//! convert into each other without a copy.
+//!
+//! The kernel crate's constructors (`KBox::new(x, GFP_KERNEL)`,
+//! `KVec::push`) take its `Flags` and, as its `Allocator` trait says, fail
+//! with a bare `AllocError`, whatever kalloc refused. kalloc's own types are
+//! thin layers over the same `Box` and `Vec` on the same allocators
+//! (`KmallocBox<T>` holds a `kalloc::KBox<T>`, `KmallocArray<T>` a
+//! `kalloc::KVec<T>`, `VBuf<T>` a `kalloc::VVec<T>`, `KString` a
+//! `KBox<[u8]>`), kept for what the kernel crate's cannot say:
+//!
+//! | you need | use | you get |
+//! |---|---|---|
+//! | a flag the kernel crate's closed `Flags` cannot hold (`GFP_DMA`, `__GFP_RETRY_MAYFAIL`, `__GFP_NOFAIL`, ...) | `KmallocBox::new(x, GFP_KERNEL \| GFP_DMA)`, `KmallocArray::zeroed`, `VBuf::new_uninit`, `SlabCache::alloc`, ... | kalloc's flags, checked |
+//! | why it failed | the same constructors | `EAGAIN` (a sleeping request where sleeping is not allowed, or NMI context), `EINVAL` (flags that allocator cannot honour), `EOVERFLOW` (`n × size`), `ENOMEM` |
+//! | C's `ZERO_SIZE_PTR`, `kfree_sensitive()`, a NUL-terminated `kasprintf()` text | `KmallocArray::into_raw`, `SensitiveBuf`, `KString` | what C expects |
+//! | `push`, `extend`, `pin_init`, `ForeignOwnable`, slices | `kalloc::{KBox, KVec, VBox, VVec, KVBox, KVVec}` directly, or `.into()` from kalloc's types (no copy) | `AllocError` on any refusal |
 //!
 //! # Examples
 //!
-//! The README's imports, as a driver writes them: the prelude's flags for
-//! kalloc's types and the kernel crate's alike, kalloc's for what the
-//! prelude lacks.
+//! A driver's state, the README's example: a slab cache that lives as long
+//! as the module, and for each bound device a vector that grows under a
+//! lock and memory that the device holds until it is unbound.
+//!
+//! ```
+//! use kalloc::devm::DevmBox;
+//! use kalloc::slab::{CacheBox, ModuleCache, SlabOptions};
+//! use kalloc::KVec; // the kernel crate's `Vec` on kalloc's kmalloc
+//! use kernel::device::{Bound, Device};
+//! use kernel::prelude::*;
+//! use kernel::sync::{new_mutex, Mutex};
+//!
+//! struct Request {
+//!     id: u32,
+//!     len: usize,
+//! }
+//!
+//! kalloc::slab_cache!(
+//!     /// The driver's requests.
+//!     Requests: Request
+//! );
+//!
+//! /// The module's state, made in its `init`: the cache lives as long as it.
+//! struct MyModule {
+//!     _requests: ModuleCache<Requests>,
+//! }
+//!
+//! /// A bound device's state: the driver data `probe()` returns
+//! /// (`pci::Driver::Data<'bound>`), dropped on unbind.
+//! #[pin_data]
+//! struct MyDevice<'bound> {
+//!     /// Requests waiting for the device: a vector that grows, under a lock.
+//!     #[pin]
+//!     pending: Mutex<KVec<CacheBox<Requests>>>,
+//!     /// `devm_kcalloc()`: the device frees it once it is unbound.
+//!     stats: DevmBox<'bound, [u64]>,
+//! }
+//!
+//! impl<'bound> MyDevice<'bound> {
+//!     fn new(dev: &'bound Device<Bound>) -> impl PinInit<Self, Error> + 'bound {
+//!         try_pin_init!(Self {
+//!             pending <- new_mutex!(KVec::new()),
+//!             stats: DevmBox::<[u64]>::new_slice_zeroed(dev, 4, GFP_KERNEL)?,
+//!         })
+//!     }
+//!
+//!     fn submit(&self, id: u32, len: usize) -> Result {
+//!         let request = CacheBox::<Requests>::new(Request { id, len }, GFP_KERNEL)?;
+//!         self.pending.lock().push(request, GFP_KERNEL)?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let module = MyModule {
+//!     _requests: ModuleCache::new(c"kalloc_doc_my_requests", SlabOptions::new())?,
+//! };
+//! // A faux device stands in for the device `probe()` is given.
+//! let faux = kernel::faux::Registration::new(c"kalloc_doc_my_device", None)?;
+//! let fdev: &kernel::faux::Device<Bound> = faux.as_ref();
+//! let device = KBox::pin_init(MyDevice::new(fdev.as_ref()), GFP_KERNEL)?;
+//! device.submit(7, 512)?;
+//! let pending = device.pending.lock();
+//! assert_eq!((pending[0].id, pending[0].len, device.stats.len()), (7, 512, 4));
+//! drop(pending);
+//! drop(device); // as on unbind: the driver data first, its requests to the cache
+//! drop(faux); // the device unbound: `stats` freed
+//! drop(module); // the cache destroyed
+//! ```
+//!
+//! A driver's imports: the prelude's flags for kalloc's types and the
+//! kernel crate's alike, kalloc's for what the prelude lacks.
 //!
 //! ```
 //! use kalloc::gfp::{GFP_DMA, __GFP_RETRY_MAYFAIL}; // flags the prelude lacks

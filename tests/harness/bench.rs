@@ -344,7 +344,7 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-/// The same table as [`table`], in Markdown (for the README).
+/// The same table as [`table`], in Markdown (`table.md`; docs/bench/ keeps a copy).
 pub fn markdown_table(rows: &[Row]) -> String {
     let mut out = format!("| {} |\n", TABLE_HEADER.join(" | "));
     out += "|:--|:--|--:|--:|--:|--:|--:|--:|:-:|\n";

@@ -1,7 +1,7 @@
 //! Decides whether a VM run of kalloc passed, from its serial log.
 //!
-//! A run passes only if all of these hold (the README's "What makes a run
-//! pass" says the same for people):
+//! A run passes only if all of these hold (docs/test-rig.md, "What makes a
+//! run pass", says the same for people):
 //! - the log is this run's: `/init` printed the run's token back;
 //! - the VM finished by itself (the `/init` script's `kalloc-vm: done`
 //!   marker is in the log) rather than hanging or crashing;
