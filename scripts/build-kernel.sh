@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds kalloc's kernel of flavour $KERNEL (debug by default, or fast) into
-# the cache, reused when present: tinyconfig + scripts/kernel/base.config +
-# scripts/kernel/$KERNEL.config, LLVM=-19, checked after olddefconfig.
+# Builds kalloc's kernel of flavour $KERNEL (debug by default, fast or
+# compat) into the cache, reused when present: tinyconfig + the flavour's
+# fragments, with its compilers (common.sh), checked after olddefconfig.
 # Prints the build directory on stdout.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -43,25 +43,25 @@ fi
 
 mkdir -p "$KDIR"
 log=$KDIR/build.log
-kmake() {
-	make -C "$KSRC" O="$KDIR" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen "$@"
+ksrc_make() {
+	kmake -C "$KSRC" O="$KDIR" "$@"
 }
 
 note "configuring the $KERNEL kernel in $KDIR"
-kmake -s tinyconfig >"$log" 2>&1 || die "make tinyconfig failed (log: $log)"
+ksrc_make -s tinyconfig >"$log" 2>&1 || die "make tinyconfig failed (log: $log)"
 "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" \
 	"${KERNEL_FRAGMENTS[@]}" >>"$log" 2>&1 || die "merging the config fragments failed (log: $log)"
-kmake -s olddefconfig >>"$log" 2>&1 || die "make olddefconfig failed (log: $log)"
+ksrc_make -s olddefconfig >>"$log" 2>&1 || die "make olddefconfig failed (log: $log)"
 # Every option the fragments ask for must have stuck.
 kernel_config_check "$KDIR/.config" "${KERNEL_FRAGMENTS[@]}" \
 	|| die "kernel config: requested options did not stick (config: $KDIR/.config)"
 
-kmake -s rustavailable >>"$log" 2>&1 || die "the Rust toolchain is not usable for this kernel (log: $log)"
+ksrc_make -s rustavailable >>"$log" 2>&1 || die "the Rust toolchain is not usable for this kernel (log: $log)"
 
 note "building the kernel (about 6 minutes on 2 cores; log: $log)"
 start=$(date +%s)
 set +e
-kmake -j"$(nproc)" all 2>&1 | tee -a "$log" | awk -v start="$start" '
+ksrc_make -j"$(nproc)" all 2>&1 | tee -a "$log" | awk -v start="$start" '
 	/^ *(CC|RUSTC|AR|LD|AS|BINDGEN|HOSTCC|OBJCOPY)/ {
 		n++
 		if (n % 200 == 0) {

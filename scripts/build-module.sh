@@ -7,5 +7,5 @@ set -euo pipefail
 
 kdir_check
 mkdir -p "$KALLOC_TOP/target/kbuild"
-make -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen \
+kmake -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild" \
 	"${@:-modules}" || die "module build failed"

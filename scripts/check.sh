@@ -2,7 +2,9 @@
 # make check: the kernel's own gates, before any VM boots. Any finding fails.
 #  - rustfmt with the kernel's .rustfmt.toml on the library, its self-tests
 #    the samples and the benchmarks (scripts/check.sh --fix rewrites them instead);
-#  - rustfmt on the host harness (cargo fmt, its own defaults);
+#  - rustfmt on the host harness (cargo fmt, its own defaults); both with
+#    the default toolchain's rustfmt, whatever the flavour's rustc;
+#  - every mutant of mutants/mutants.ini still applies;
 #  - clippy through Kbuild (CLIPPY=1) with W=1, warnings as errors, built
 #    apart from the modules the VM boots (target/kbuild-check).
 set -euo pipefail
@@ -16,27 +18,30 @@ mapfile -t sources < <(find src samples bench tests/outside -name '*.rs' | sort)
 mkdir -p target
 
 if [ "${1:-}" = --fix ]; then
-	rustfmt --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}"
-	cargo fmt
+	env -u RUSTUP_TOOLCHAIN rustfmt --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}"
+	env -u RUSTUP_TOOLCHAIN cargo fmt
 	note "formatted ${#sources[@]} kernel-side files and the harness"
 	exit 0
 fi
 
-if ! rustfmt --check --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}" >target/check-rustfmt.diff 2>&1; then
+if ! env -u RUSTUP_TOOLCHAIN rustfmt --check --config-path "$rustfmt_toml" --edition 2021 "${sources[@]}" >target/check-rustfmt.diff 2>&1; then
 	grep '^Diff in' target/check-rustfmt.diff | sed 's/^/  /' | head -n 20 >&2
 	die "rustfmt (kernel style) would change the files above: run 'make fmt' (diff: target/check-rustfmt.diff)"
 fi
-if ! cargo fmt --check >target/check-cargo-fmt.diff 2>&1; then
+if ! env -u RUSTUP_TOOLCHAIN cargo fmt --check >target/check-cargo-fmt.diff 2>&1; then
 	grep '^Diff in' target/check-cargo-fmt.diff | sed 's/^/  /' | head -n 20 >&2
 	die "rustfmt would change the harness: run 'make fmt' (diff: target/check-cargo-fmt.diff)"
 fi
+
+# Every mutant must still apply to the code it was written for.
+python3 scripts/mutants.py --check >/dev/null || die "mutants/mutants.ini: a mutant no longer applies (scripts/mutants.py --check)"
 
 mkdir -p target/kbuild-check
 log=target/kbuild-check/clippy.log
 # Warnings are errors, so that an object with a finding is never left built
 # (a later run would skip it and pass).
-if ! make -s -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild-check" \
-	LLVM="$LLVM_SUFFIX" BINDGEN=bindgen CLIPPY=1 W=1 KALLOC_BENCH=1 \
+if ! kmake -s -j"$(nproc)" -C "$KDIR" M="$KALLOC_TOP" MO="$KALLOC_TOP/target/kbuild-check" \
+	CLIPPY=1 W=1 KALLOC_BENCH=1 \
 	KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror modules >"$log" 2>&1; then
 	grep -E -A6 '^(error|warning)|error:' "$log" | head -n 40 >&2
 	die "clippy / W=1 findings (log: $log)"

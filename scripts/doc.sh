@@ -17,7 +17,7 @@ cmdfile=target/kbuild/samples/.kalloc_lib.o.cmd
 kdocs=$KDIR/Documentation/output/rust/rustdoc
 if [ ! -f "$kdocs/kernel/index.html" ]; then
 	note "rendering the kernel crate's docs (make rustdoc, once per kernel build)"
-	make -s -C "$KDIR" LLVM="$LLVM_SUFFIX" BINDGEN=bindgen rustdoc >target/doc-kernel.log 2>&1 \
+	kmake -s -C "$KDIR" rustdoc >target/doc-kernel.log 2>&1 \
 		|| die "the kernel's make rustdoc failed (log: target/doc-kernel.log)"
 fi
 

@@ -1,29 +1,27 @@
-# Sourced: sets KSRC_TARBALL, KSRC, KERNEL (the flavour), KERNEL_FRAGMENTS,
-# KDIR_DEFAULT and KDIR for the kernel kalloc builds against. KDIR from the
-# environment (or make) overrides the default.
+# Sourced after common.sh (which picks the flavour): sets KSRC_TARBALL, KSRC,
+# KERNEL_FRAGMENTS, KDIR_DEFAULT and KDIR for the kernel kalloc builds
+# against. KDIR from the environment (or make) overrides the default.
 # shellcheck shell=bash
 
 KSRC_ROOT=$KALLOC_CACHE/src
 KSRC_TARBALL=$(ls "$KSRC_ROOT"/usr/src/linux-source-"$KERNEL_SERIES".tar.* 2>/dev/null | head -n1 || true)
-if [ -f "$KSRC_ROOT/version" ]; then
-	KSRC_VERSION=$(cat "$KSRC_ROOT/version")
+if [ -f "$KSRC_ROOT/version-$KERNEL_SERIES" ]; then
+	KSRC_VERSION=$(cat "$KSRC_ROOT/version-$KERNEL_SERIES")
 elif [ -n "$KSRC_TARBALL" ]; then
 	KSRC_VERSION=$KERNEL_SERIES-$(sha256sum "$KSRC_TARBALL" | cut -c1-12)
-	echo "$KSRC_VERSION" >"$KSRC_ROOT/version"
+	echo "$KSRC_VERSION" >"$KSRC_ROOT/version-$KERNEL_SERIES"
 else
 	KSRC_VERSION=
 fi
 KSRC=$KALLOC_CACHE/linux-$KSRC_VERSION
 
-# The flavour: debug (memory debugging on; the gate of `make test`) or fast
-# (production-like). Its config is scripts/kernel/base.config followed by
-# scripts/kernel/$KERNEL.config.
-KERNEL=${KERNEL:-debug}
-case "$KERNEL" in
-debug | fast) ;;
-*) die "KERNEL=$KERNEL: the kernel flavours are debug and fast" ;;
-esac
-KERNEL_FRAGMENTS=("$KALLOC_TOP/scripts/kernel/base.config" "$KALLOC_TOP/scripts/kernel/$KERNEL.config")
+# compat is debug with its own changes on top; a later fragment's line for an
+# option replaces an earlier one's.
+KERNEL_FRAGMENTS=("$KALLOC_TOP/scripts/kernel/base.config")
+if [ "$KERNEL" = compat ]; then
+	KERNEL_FRAGMENTS+=("$KALLOC_TOP/scripts/kernel/debug.config")
+fi
+KERNEL_FRAGMENTS+=("$KALLOC_TOP/scripts/kernel/$KERNEL.config")
 
 # The environment variables that Kbuild reads and that change what it builds.
 kbuild_env() {
@@ -36,19 +34,22 @@ kbuild_env() {
 kernel_build_key() {
 	{
 		cat "${KERNEL_FRAGMENTS[@]}" "$KALLOC_TOP/scripts/build-kernel.sh"
-		echo "LLVM=$LLVM_SUFFIX"
+		echo "${KMAKE_TOOLS[*]}"
 		rustc --version
 		bindgen --version 2>/dev/null
-		"clang$LLVM_SUFFIX" --version | head -n1
+		if [ "$KERNEL_CC" = clang ]; then "clang$LLVM_SUFFIX" --version; else gcc --version; fi | head -n1
 		kbuild_env
 	} | sha256sum | cut -c1-12
 }
 
 # Checks the kernel config $1 against the fragments that follow: every
 # option they set must be set the same, every option they turn off must be
-# off. Prints one line per mismatch on stderr; fails if there is any.
+# off; for an option two fragments name, the later one counts. Prints one
+# line per mismatch on stderr; fails if there is any.
 kernel_config_check() {
 	local config=$1 bad=0 line want name
+	local -A wanted=()
+	local -a order=()
 	shift
 	[ -f "$config" ] || { echo "kalloc: no kernel config at $config" >&2; return 1; }
 	while IFS= read -r line; do
@@ -59,6 +60,11 @@ kernel_config_check() {
 		esac
 		name=${want#\# }
 		name=${name%%[= ]*}
+		[ -n "${wanted[$name]:-}" ] || order+=("$name")
+		wanted[$name]=$want
+	done < <(cat "$@")
+	for name in "${order[@]}"; do
+		want=${wanted[$name]}
 		if [[ "$want" == \#* ]]; then
 			grep -q "^$name=" "$config" && { echo "kalloc: $name is set but must be off" >&2; bad=1; }
 		else
@@ -67,7 +73,7 @@ kernel_config_check() {
 				bad=1
 			}
 		fi
-	done < <(cat "$@")
+	done
 	return $bad
 }
 

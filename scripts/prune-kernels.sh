@@ -2,14 +2,14 @@
 # make prune-kernels: removes the cached kernel builds that no current
 # flavour uses (an older kernel source, config, toolchain or build script
 # made them), and says what it removed and the space it gave back. The
-# builds of the current debug and fast flavours stay.
+# builds of the current debug, fast and compat flavours stay.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 build=$KALLOC_CACHE/build
 [ -d "$build" ] || { note "no cached kernel builds"; exit 0; }
 keep=()
-for flavour in debug fast; do
+for flavour in debug fast compat; do
 	keep+=("$(KDIR= KERNEL=$flavour "$(dirname "$0")/kdir.sh")")
 done
 # Not while a kernel build runs: it may be one of those about to go.

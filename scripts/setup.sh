@@ -4,10 +4,12 @@
 #
 #  - host packages from bookworm (clang/lld/llvm 19, busybox, ...);
 #  - qemu-system-x86 10.x from bookworm-backports;
-#  - Debian's linux-source-7.3 from trixie-backports, downloaded and
-#    unpacked into the cache (never installed);
-#  - rustup's rust-src, rustfmt and clippy components, and bindgen-cli
-#    0.72.1 (into the cache).
+#  - Debian's linux-source of the flavour's series (7.3; 7.2 for
+#    KERNEL=compat) from trixie-backports, downloaded into the cache
+#    (never installed);
+#  - rustup's rust-src, rustfmt and clippy components, for the flavour's
+#    pinned toolchain too (compat: 1.85.1), and bindgen-cli 0.72.1 (into
+#    the cache).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -75,19 +77,29 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing afte
 
 # 2. Rust: rust-src for the kernel's core/alloc build, bindgen for bindings.
 command -v rustup >/dev/null || die "rustup not found (kalloc uses the machine's rustup toolchain)"
-for component in rust-src rustfmt clippy; do
-	if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
-		note "adding rustup component $component"
-		rustup component add "$component" || die "rustup component add $component failed"
-	fi
+if [ -n "$RUST_TOOLCHAIN" ] && ! rustup run "$RUST_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+	note "installing the Rust $RUST_TOOLCHAIN toolchain (the $KERNEL flavour's)"
+	rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal --no-self-update \
+		|| die "rustup toolchain install $RUST_TOOLCHAIN failed"
+fi
+# The default toolchain formats every flavour's code and builds the host
+# tools; the pinned one builds the flavour's kernel and modules.
+for toolchain in "$(env -u RUSTUP_TOOLCHAIN rustup show active-toolchain | cut -d' ' -f1)" $RUST_TOOLCHAIN; do
+	for component in rust-src rustfmt clippy; do
+		if ! rustup component list --installed --toolchain "$toolchain" 2>/dev/null | grep -q "^$component"; then
+			note "adding rustup component $component to $toolchain"
+			rustup component add --toolchain "$toolchain" "$component" \
+				|| die "rustup component add $component ($toolchain) failed"
+		fi
+	done
 done
 if ! "$TOOLS_DIR/bin/bindgen" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 	note "installing bindgen-cli $BINDGEN_VERSION into $TOOLS_DIR"
-	cargo install -q bindgen-cli --version "$BINDGEN_VERSION" --locked --root "$TOOLS_DIR" \
+	env -u RUSTUP_TOOLCHAIN cargo install -q bindgen-cli --version "$BINDGEN_VERSION" --locked --root "$TOOLS_DIR" \
 		|| die "cargo install bindgen-cli failed"
 fi
 
-# 3. Debian's linux-source-7.3, unpacked into the cache.
+# 3. Debian's linux-source of the flavour's series, into the cache.
 tarball=$(ls "$SRC_DIR"/usr/src/linux-source-$KERNEL_SERIES.tar.* 2>/dev/null | head -n1 || true)
 if [ -z "$tarball" ]; then
 	apt_area kernel "trixie-backports"
@@ -97,7 +109,7 @@ if [ -z "$tarball" ]; then
 		|| die "could not download linux-source-$KERNEL_SERIES"
 	deb=$(ls -t "$SRC_DIR"/deb/linux-source-"$KERNEL_SERIES"_*.deb | head -n1)
 	dpkg-deb -x "$deb" "$SRC_DIR" || die "could not unpack $deb"
-	dpkg-deb -f "$deb" Version >"$SRC_DIR/version"
+	dpkg-deb -f "$deb" Version >"$SRC_DIR/version-$KERNEL_SERIES"
 	rm -f "$deb"
 	tarball=$(ls "$SRC_DIR"/usr/src/linux-source-$KERNEL_SERIES.tar.* 2>/dev/null | head -n1 || true)
 	[ -n "$tarball" ] || die "linux-source-$KERNEL_SERIES package holds no source tarball"

@@ -20,6 +20,7 @@
 //! | `devm_free_pages(dev, addr)`              | [`DevmPages::free`]                   |
 //! | `devm_add_action_or_reset(dev, drop, v)`  | [`DevmOwned::new`]                    |
 //! | `devm_release_action(dev, drop, v)`       | [`DevmOwned::release`]                |
+//! | `faux_device_create(name, NULL, NULL)`    | [`FauxDevice::new`]                   |
 //! | `pci_request_region()` + `ioremap()`      | [`DevmIoMap::map_bar`]                |
 //! | `pcim_enable_device(pdev)`                | [`pcim_enable_device`]                |
 //!
@@ -94,9 +95,8 @@
 //! }
 //!
 //! // A faux device stands in for a driver's bound device here.
-//! let faux = kernel::faux::Registration::new(c"kalloc_devm_example", None)?;
-//! let fdev: &kernel::faux::Device<Bound> = faux.as_ref();
-//! let ring = setup(fdev.as_ref(), 0)?;
+//! let faux = kalloc::devm::FauxDevice::without_data(c"kalloc_devm_example")?;
+//! let ring = setup(faux.device(), 0)?;
 //! assert_eq!(ring[0] as usize, kernel::page::PAGE_SIZE);
 //! // Unregistering the faux device unbinds it: its memory goes back.
 //! ```
@@ -159,12 +159,14 @@ fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
 }
 
 mod boxed;
+mod faux;
 mod iomap;
 mod owned;
 mod pages;
 mod string;
 
 pub use boxed::DevmBox;
+pub use faux::{FauxData, FauxDevice};
 #[cfg(kalloc_selftest)]
 pub(crate) use iomap::{mem_bar_of, MemBar};
 pub use iomap::{pcim_enable_device, BarMap, DevmIoMap};

@@ -38,11 +38,12 @@
 //! # Examples
 //!
 //! A driver's state, the README's example: a slab cache that lives as long
-//! as the module, and for each bound device a vector that grows under a
-//! lock and memory that the device holds until it is unbound.
+//! as the module, and a device of the module's own with its state: a vector
+//! that grows under a lock, and memory that the device holds until it is
+//! unbound.
 //!
 //! ```
-//! use kalloc::devm::DevmBox;
+//! use kalloc::devm::{DevmBox, FauxData, FauxDevice};
 //! use kalloc::slab::{CacheBox, ModuleCache, SlabOptions};
 //! use kalloc::KVec; // the kernel crate's `Vec` on kalloc's kmalloc
 //! use kernel::device::{Bound, Device};
@@ -59,13 +60,8 @@
 //!     Requests: Request
 //! );
 //!
-//! /// The module's state, made in its `init`: the cache lives as long as it.
-//! struct MyModule {
-//!     _requests: ModuleCache<Requests>,
-//! }
-//!
-//! /// A bound device's state: the driver data `probe()` returns
-//! /// (`pci::Driver::Data<'bound>`), dropped on unbind.
+//! /// A bound device's state, made from the device by `probe()` and dropped
+//! /// before it is unbound (as a PCI driver's `Data<'bound>` is).
 //! #[pin_data]
 //! struct MyDevice<'bound> {
 //!     /// Requests waiting for the device: a vector that grows, under a lock.
@@ -90,20 +86,36 @@
 //!     }
 //! }
 //!
+//! /// What the module's faux device keeps: its state, pinned for the lock.
+//! struct MyDriver;
+//!
+//! impl FauxData for MyDriver {
+//!     type Data<'bound> = Pin<KBox<MyDevice<'bound>>>;
+//! }
+//!
+//! /// The module's state, made in its `init` and dropped in this order on
+//! /// unload: the device (its requests back to the cache, its memory to the
+//! /// kernel), then the cache.
+//! struct MyModule {
+//!     device: FauxDevice<MyDriver>,
+//!     _requests: ModuleCache<Requests>,
+//! }
+//!
+//! let requests = ModuleCache::new(c"kalloc_doc_my_requests", SlabOptions::new())?;
+//! let device = FauxDevice::<MyDriver>::new(c"kalloc_doc_my_device", |dev| {
+//!     KBox::pin_init(MyDevice::new(dev), GFP_KERNEL)
+//! })?;
 //! let module = MyModule {
-//!     _requests: ModuleCache::new(c"kalloc_doc_my_requests", SlabOptions::new())?,
+//!     device,
+//!     _requests: requests,
 //! };
-//! // A faux device stands in for the device `probe()` is given.
-//! let faux = kernel::faux::Registration::new(c"kalloc_doc_my_device", None)?;
-//! let fdev: &kernel::faux::Device<Bound> = faux.as_ref();
-//! let device = KBox::pin_init(MyDevice::new(fdev.as_ref()), GFP_KERNEL)?;
-//! device.submit(7, 512)?;
-//! let pending = device.pending.lock();
-//! assert_eq!((pending[0].id, pending[0].len, device.stats.len()), (7, 512, 4));
-//! drop(pending);
-//! drop(device); // as on unbind: the driver data first, its requests to the cache
-//! drop(faux); // the device unbound: `stats` freed
-//! drop(module); // the cache destroyed
+//! module.device.with(|_dev, device| -> Result {
+//!     device.submit(7, 512)?;
+//!     let pending = device.pending.lock();
+//!     assert_eq!((pending[0].id, pending[0].len, device.stats.len()), (7, 512, 4));
+//!     Ok(())
+//! })?;
+//! drop(module); // the device and its state, then the cache
 //! ```
 //!
 //! A driver's imports: the prelude's flags for kalloc's types and the

@@ -135,13 +135,15 @@ fn kdir_of(cache: &Path, flavour: &str) -> PathBuf {
 }
 
 #[test]
-fn prune_keeps_the_kernels_of_both_flavours_and_removes_the_rest() {
+fn prune_keeps_the_kernels_of_every_flavour_and_removes_the_rest() {
     let cache = std::env::temp_dir().join(format!("kalloc-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     std::fs::create_dir_all(cache.join("src")).unwrap();
-    std::fs::write(cache.join("src/version"), "7.3.4-test\n").unwrap();
+    std::fs::write(cache.join("src/version-7.3"), "7.3.4-test\n").unwrap();
+    std::fs::write(cache.join("src/version-7.2"), "7.2.12-test\n").unwrap();
     let debug = kdir_of(&cache, "debug");
     let fast = kdir_of(&cache, "fast");
+    let compat = kdir_of(&cache, "compat");
     assert_ne!(debug, fast);
     let named = |dir: &Path, prefix: &str| {
         let prefix = cache.join(prefix);
@@ -154,11 +156,17 @@ fn prune_keeps_the_kernels_of_both_flavours_and_removes_the_rest() {
         debug.display()
     );
     assert!(named(&fast, "build/7.3.4-test-fast-"), "{}", fast.display());
+    assert!(
+        named(&compat, "build/7.2.12-test-compat-"),
+        "{}",
+        compat.display()
+    );
     let stale = [
         cache.join("build/7.3.4-test-debug-000000000000"),
         cache.join("build/7.2.12-fast-111111111111"),
+        cache.join("build/7.2.12-test-compat-222222222222"),
     ];
-    for dir in [&debug, &fast].into_iter().chain(&stale) {
+    for dir in [&debug, &fast, &compat].into_iter().chain(&stale) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join(".kalloc-built"), "").unwrap();
     }
@@ -168,7 +176,10 @@ fn prune_keeps_the_kernels_of_both_flavours_and_removes_the_rest() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    assert!(debug.is_dir() && fast.is_dir(), "{stderr}");
+    assert!(
+        debug.is_dir() && fast.is_dir() && compat.is_dir(),
+        "{stderr}"
+    );
     for dir in &stale {
         assert!(!dir.exists(), "{stderr}");
         assert!(

@@ -17,7 +17,7 @@ mod kalloc_devm {
     use core::cell::Cell;
     use kernel::{device::Bound, sync::aref::ARef};
     use kernel::{
-        devres, faux, new_spinlock,
+        devres, new_spinlock,
         sync::{
             atomic::{Atomic, Relaxed},
             Arc,
@@ -34,14 +34,13 @@ mod kalloc_devm {
     /// A new faux device: bound as soon as it exists, unbound when the
     /// registration is dropped. Each case names its own, so that a failed
     /// case (which leaks its device) does not fail the others.
-    fn faux_device(name: &CStr) -> Result<faux::Registration> {
-        faux::Registration::new(name, None)
+    fn faux_device(name: &CStr) -> Result<FauxDevice> {
+        FauxDevice::without_data(name)
     }
 
-    /// The device of a faux registration, bound while the registration lives.
-    fn bound(reg: &faux::Registration) -> &Device<Bound> {
-        let fdev: &faux::Device<Bound> = reg.as_ref();
-        fdev.as_ref()
+    /// The device of a faux device of ours, bound while it lives.
+    fn bound(reg: &FauxDevice) -> &Device<Bound> {
+        reg.device()
     }
 
     /// Pages for a device pass the same request check as the page
@@ -713,6 +712,83 @@ mod kalloc_devm {
         ];
         assert_eq!(errs, expected);
         assert_eq!(devres_count(dev), edu::DEVICE_RESOURCES);
+        Ok(())
+    }
+
+    /// The state of a faux device of ours, made from its bound device.
+    struct Kept<'bound> {
+        dev: &'bound Device<Bound>,
+        ring: DevmBox<'bound, [u32]>,
+        label: DevmStr<'bound>,
+        /// Where `drop` writes the device's resource count.
+        seen: &'static Atomic<usize>,
+    }
+
+    impl Drop for Kept<'_> {
+        fn drop(&mut self) {
+            self.seen.store(devres_count(self.dev), Relaxed);
+        }
+    }
+
+    struct KeptFaux;
+
+    impl FauxData for KeptFaux {
+        type Data<'bound> = Kept<'bound>;
+    }
+
+    static SEEN_AT_DROP: Atomic<usize> = Atomic::new(usize::MAX);
+
+    /// A faux device keeps the memory its state holds, for as long as it
+    /// exists: what `probe` wrote reads back later, through `with`; the
+    /// state is dropped while the device still holds that memory, and the
+    /// device is destroyed after it, so its name is free again.
+    #[test]
+    fn faux_device_keeps_its_memory_with_it() -> Result {
+        let name = c"kalloc_devm_kept";
+        for round in 0..2u32 {
+            let faux = FauxDevice::<KeptFaux>::new(name, |dev| {
+                let mut ring = DevmBox::<[u32]>::new_slice_zeroed(dev, 32, GFP_KERNEL)?;
+                ring[31] = 0xfeed + round;
+                let label = DevmStr::format(dev, fmt!("kept-{round}"), GFP_KERNEL)?;
+                Ok(Kept {
+                    dev,
+                    ring,
+                    label,
+                    seen: &SEEN_AT_DROP,
+                })
+            })?;
+            let (last, label_ok, entries) = faux.with(|dev, kept| {
+                (
+                    kept.ring[31],
+                    kept.label.to_bytes() == [&b"kept-0"[..], b"kept-1"][round as usize],
+                    devres_count(dev),
+                )
+            });
+            assert_eq!(last, 0xfeed + round);
+            assert!(label_ok);
+            assert_eq!(entries, devres_count(faux.device()));
+            assert!(entries >= 2);
+            assert!(is_bound(faux.device()));
+            SEEN_AT_DROP.store(usize::MAX, Relaxed);
+            drop(faux);
+            // Dropped while the device still held its two allocations.
+            assert_eq!(SEEN_AT_DROP.load(Relaxed), entries);
+        }
+        Ok(())
+    }
+
+    /// A `probe` that fails leaves no device behind: its error comes back,
+    /// and the name can be used again at once.
+    #[test]
+    fn faux_device_whose_probe_fails_is_gone() -> Result {
+        let name = c"kalloc_devm_probe_fails";
+        let failed = FauxDevice::<KeptFaux>::new(name, |dev| {
+            let _ring = DevmBox::<[u32]>::new_slice_zeroed(dev, 8, GFP_KERNEL)?;
+            Err(EBUSY)
+        });
+        assert!(failed.err() == Some(EBUSY));
+        let again = FauxDevice::without_data(name)?;
+        assert!(is_bound(again.device()));
         Ok(())
     }
 }

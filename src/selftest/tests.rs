@@ -163,7 +163,7 @@ mod kalloc_faults {
     use crate::vmalloc::VBuf;
     use kernel::alloc::{Box, Vec};
     use kernel::device::{Bound, Device};
-    use kernel::faux;
+    use crate::devm::FauxDevice;
     use kernel::prelude::*;
     use kernel::sync::Arc;
 
@@ -339,9 +339,8 @@ mod kalloc_faults {
         if unavailable() {
             return Ok(());
         }
-        let reg = faux::Registration::new(c"kalloc_faults", None)?;
-        let fdev: &faux::Device<Bound> = reg.as_ref();
-        let dev: &Device<Bound> = fdev.as_ref();
+        let reg = FauxDevice::without_data(c"kalloc_faults")?;
+        let dev: &Device<Bound> = reg.device();
         let base = devres_count(dev);
         // Each success is given back at once: the list must be back to
         // where it was after every run.
