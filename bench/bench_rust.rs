@@ -8,7 +8,7 @@
 
 use core::hint::black_box;
 use core::mem::MaybeUninit;
-use kalloc::devm::{DevmBox, DevmPages, DevmStr};
+use kalloc::devm::{DevmBox, DevmPages, DevmStr, FauxDevice};
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
 use kalloc::pages::{LowmemPages, Pages};
@@ -16,7 +16,6 @@ use kalloc::slab::{CacheAlloc, ModuleCache, SlabCache, SlabOptions, StaticCache}
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
 use kernel::device::{Bound, Device};
-use kernel::faux;
 use kernel::page::Page;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -251,9 +250,8 @@ fn vmalloc(b: &mut Bench, size: usize) -> Result {
 /// The devm forms, on a faux device of this module's own (the kernel crate
 /// has no `devm_kmalloc()` to compare).
 fn devm(b: &mut Bench) -> Result {
-    let reg = faux::Registration::new(c"kalloc_bench_rust", None)?;
-    let fdev: &faux::Device<Bound> = reg.as_ref();
-    let dev: &Device<Bound> = fdev.as_ref();
+    let reg = FauxDevice::without_data(c"kalloc_bench_rust")?;
+    let dev: &Device<Bound> = reg.device();
     b.time(("devm", "kmalloc_kfree", 64, "kalloc"), iters(64), || {
         DevmBox::new(dev, MaybeUninit::<[u8; 64]>::uninit(), GFP_KERNEL)?.free();
         Ok(())

@@ -9,6 +9,9 @@
 //! Elsewhere, and where paravirtualisation owns the interrupt flag, it calls
 //! the forwarders in `shims.c`.
 
+// `RCU_READ_LOCK_NESTING` is used only in a `const _`, which rustc 1.85
+// does not count.
+#[allow(dead_code)]
 mod consts {
     include!(concat!(
         env!("KALLOC_GENERATED"),
@@ -43,7 +46,7 @@ fn preempt_count() -> u32 {
                 options(nostack, pure, readonly, preserves_flags),
             )
         };
-        count
+        count & !(consts::PREEMPT_NEED_RESCHED_LOW as u32)
     }
     #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP, not(CONFIG_UML))))]
     {

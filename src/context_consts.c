@@ -24,6 +24,9 @@ void kalloc_context_consts(void)
 	KALLOC_CONST(HARDIRQ_MASK, HARDIRQ_MASK);
 #ifdef CONFIG_X86
 	KALLOC_CONST(X86_EFLAGS_IF, X86_EFLAGS_IF);
+	/* The reschedule bit in the low 32 bits of __preempt_count: 0x80000000
+	 * on Linux 7.2, 0 on 7.3 (bit 63 there). */
+	KALLOC_CONST(PREEMPT_NEED_RESCHED_LOW, (u32)PREEMPT_NEED_RESCHED);
 #endif
 #ifdef CONFIG_PREEMPT_RCU
 	KALLOC_CONST(RCU_READ_LOCK_NESTING,

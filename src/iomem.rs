@@ -43,7 +43,9 @@
 //! [`DevmIoMap::map_bar`]: crate::devm::DevmIoMap::map_bar
 
 use kernel::bindings;
-use kernel::io::{IoBase, Mmio, MmioBackend, MmioRaw, PhysAddr, Region};
+#[cfg(not(kalloc_linux_7_2))]
+use kernel::io::{IoBase, MmioBackend, Region};
+use kernel::io::{Mmio, MmioRaw, PhysAddr};
 use kernel::prelude::*;
 
 use crate::deferred::{self, SleepingFree};
@@ -75,7 +77,10 @@ use crate::gfp::context_may_sleep;
 /// by this `IoMap`: it is unmapped exactly once, when the `IoMap` is
 /// dropped.
 pub struct IoMap<const SIZE: usize = 0> {
+    #[cfg(not(kalloc_linux_7_2))]
     io: MmioRaw<Region<SIZE>>,
+    #[cfg(kalloc_linux_7_2)]
+    io: MmioRaw<SIZE>,
 }
 
 impl<const SIZE: usize> IoMap<SIZE> {
@@ -99,7 +104,7 @@ impl<const SIZE: usize> IoMap<SIZE> {
     /// exists. Register writes can make a device do anything it can do,
     /// such as DMA into memory.
     pub unsafe fn ioremap(phys: PhysAddr, len: usize) -> Result<Self> {
-        if len == 0 || len < SIZE || !len.is_multiple_of(4) || !phys.is_multiple_of(4) {
+        if len == 0 || len < SIZE || len & 3 != 0 || phys & 3 != 0 {
             return Err(EINVAL);
         }
         phys.checked_add(PhysAddr::try_from(len)? - 1)
@@ -127,7 +132,11 @@ impl<const SIZE: usize> IoMap<SIZE> {
         if addr.is_null() {
             return Err(ENOMEM);
         }
-        match MmioRaw::new_region(addr as usize, len) {
+        #[cfg(not(kalloc_linux_7_2))]
+        let io = MmioRaw::new_region(addr as usize, len);
+        #[cfg(kalloc_linux_7_2)]
+        let io = MmioRaw::new(addr as usize, len);
+        match io {
             // INVARIANT: `addr` is a fresh mapping of `len` bytes, at least
             // `SIZE`, a multiple of 4; `ioremap()` keeps the offset of
             // `phys` within its page, so `addr` is 4-byte aligned.
@@ -169,6 +178,7 @@ impl SleepingFree for Iounmap {
 }
 
 /// The accessors of [`Io`](kernel::io::Io), on the mapping.
+#[cfg(not(kalloc_linux_7_2))]
 impl<'a, const SIZE: usize> IoBase<'a> for &'a IoMap<SIZE> {
     type Backend = MmioBackend;
     type Target = Region<SIZE>;
@@ -178,6 +188,20 @@ impl<'a, const SIZE: usize> IoBase<'a> for &'a IoMap<SIZE> {
         // aligned mapping of at least `SIZE` bytes, and it stays mapped
         // while `self` is borrowed, that is for `'a`.
         unsafe { Mmio::from_raw(self.io) }
+    }
+}
+
+/// The accessors of [`Io`](kernel::io::Io), on the mapping (Linux 7.2:
+/// `Io` is implemented for `Mmio<SIZE>`, which the mapping dereferences to).
+#[cfg(kalloc_linux_7_2)]
+impl<const SIZE: usize> core::ops::Deref for IoMap<SIZE> {
+    type Target = Mmio<SIZE>;
+
+    fn deref(&self) -> &Mmio<SIZE> {
+        // SAFETY: By the type invariant, `self.io` is a valid, 4-byte
+        // aligned mapping of at least `SIZE` bytes, and it stays mapped
+        // while `self` is borrowed.
+        unsafe { Mmio::from_raw(&self.io) }
     }
 }
 

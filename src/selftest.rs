@@ -47,8 +47,8 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
 /// refuses before C allocates anything, and take no lock: it runs on the
 /// caller's stack, not an NMI's.
 ///
-/// Only with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS` (see
-/// `selftest/shims.c`): elsewhere `f` does not run and the result is
+/// Only with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS` or on Linux 7.2
+/// (see `selftest/shims.c`): elsewhere `f` does not run and the result is
 /// `ENOENT`.
 pub(crate) fn as_nmi<F: FnOnce() -> T, T>(f: F) -> kernel::error::Result<T> {
     run_in(ffi::kalloc_test_as_nmi, f).ok_or(kernel::error::code::ENOENT)

@@ -114,7 +114,9 @@ impl<T: FauxData> FauxDevice<T> {
         crate::gfp::as_gfp::GFP_KERNEL.check()?;
         // SAFETY: `name` is NUL-terminated (C copies it); no parent and no
         // callbacks are allowed.
-        let raw = unsafe { bindings::faux_device_create(name.as_char_ptr(), ptr::null_mut(), ptr::null()) };
+        let raw = unsafe {
+            bindings::faux_device_create(name.as_char_ptr(), ptr::null_mut(), ptr::null())
+        };
         let raw = NonNull::new(raw).ok_or(ENODEV)?;
         let dev = Self::device_of(raw);
         match probe(dev) {
@@ -158,7 +160,10 @@ impl<T: FauxData> FauxDevice<T> {
     }
 
     /// Calls `f` with the device and its state.
-    pub fn with<R>(&self, f: impl for<'bound> FnOnce(&'bound Device<Bound>, &'bound T::Data<'bound>) -> R) -> R {
+    pub fn with<R>(
+        &self,
+        f: impl for<'bound> FnOnce(&'bound Device<Bound>, &'bound T::Data<'bound>) -> R,
+    ) -> R {
         // SAFETY: The state was made for the device's life, which lasts at
         // least as long as this borrow of `self`; `f` can keep nothing with
         // the lifetime it is given (it must work for any).

@@ -181,7 +181,7 @@ impl<T> KmallocBox<T> {
         let slot = Self::new_uninit(flags)?;
         let at = KBox::into_raw(slot.0).cast::<T>();
         // SAFETY: `at` is valid for writing a `T` and aligned for it.
-        if let Err(e) = unsafe { init.__init(at) } {
+        if let Err(e) = unsafe { crate::compat::raw_try_init(at, init) } {
             // SAFETY: `at` is the slot's, given up above; it holds no `T`.
             drop(unsafe { KmallocBox::<MaybeUninit<T>>::from_box_raw(at.cast()) });
             return Err(e.into());

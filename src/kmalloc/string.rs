@@ -69,15 +69,14 @@ impl KString {
         let flags = check_request(scratch.len() + 1, flags)?;
         // The bytes of whole `&str`s, as `format_once` wrote them: UTF-8.
         let text = core::str::from_utf8(&scratch).map_err(|_| EINVAL)?;
-        let fixed = fmt!("{}", text);
         // SAFETY: the format string is NUL-terminated, and its one
         // conversion, `%pA`, takes a pointer to a `fmt::Arguments`, which
-        // `&fixed` is, valid for the whole call.
+        // the temporary is, valid for the whole call.
         let ptr = unsafe {
             bindings::kasprintf(
                 flags.as_raw(),
                 c"%pA".as_char_ptr(),
-                ptr::from_ref(&fixed).cast::<c_void>(),
+                ptr::from_ref(&fmt!("{}", text)).cast::<c_void>(),
             )
         };
         // SAFETY: A non-NULL pointer from `kasprintf()` is a kmalloc'd

@@ -64,8 +64,16 @@ const VENDOR: pci::Vendor = {
     unsafe { core::mem::transmute::<u16, pci::Vendor>(VENDOR_ID) }
 };
 
+#[cfg(not(kalloc_linux_7_2))]
 kernel::pci_device_table!(
     EDU_TABLE,
+    <EduDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(VENDOR, DEVICE_ID as u32), ())]
+);
+#[cfg(kalloc_linux_7_2)]
+kernel::pci_device_table!(
+    EDU_TABLE,
+    MODULE_EDU_TABLE,
     <EduDriver as pci::Driver>::IdInfo,
     [(pci::DeviceId::from_id(VENDOR, DEVICE_ID as u32), ())]
 );
@@ -99,7 +107,8 @@ impl pci::Driver for EduDriver {
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
-        _info: Option<&'bound Self::IdInfo>,
+        #[cfg(not(kalloc_linux_7_2))] _info: Option<&'bound Self::IdInfo>,
+        #[cfg(kalloc_linux_7_2)] _info: &'bound Self::IdInfo,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         // Every `?` below returns with some resources taken: the driver
         // core releases them when probe fails, as on unbind.
@@ -261,9 +270,18 @@ pub(crate) mod testing {
         *src = pattern;
         let src: Coherent<[u32; WORDS]> = src.into();
         let dst: Coherent<[u32; WORDS]> = CoherentBox::<[u32; WORDS]>::zeroed(dev, K)?.into();
-        transfer(src.dma_address(), EDU_BUFFER, CMD_START)?;
-        transfer(EDU_BUFFER, dst.dma_address(), CMD_START | CMD_TO_RAM)?;
+        #[cfg(not(kalloc_linux_7_2))]
+        let (src_addr, dst_addr) = (src.dma_address(), dst.dma_address());
+        #[cfg(kalloc_linux_7_2)]
+        let (src_addr, dst_addr) = (src.dma_handle(), dst.dma_handle());
+        transfer(src_addr, EDU_BUFFER, CMD_START)?;
+        transfer(EDU_BUFFER, dst_addr, CMD_START | CMD_TO_RAM)?;
+        #[cfg(not(kalloc_linux_7_2))]
         let back: [u32; WORDS] = (&dst).copy_read();
+        // SAFETY: The device is done with `dst` (the transfer completed),
+        // and nothing else accesses it.
+        #[cfg(kalloc_linux_7_2)]
+        let back: [u32; WORDS] = unsafe { dst.as_ptr().read_volatile() };
         DMA_ROUND_TRIP.store(if back == pattern { 1 } else { 2 }, Relaxed);
         Ok(())
     }

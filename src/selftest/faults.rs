@@ -36,7 +36,7 @@ pub(crate) fn sweep<R>(
         check(left == 0, result)?;
         if left != 0 {
             return match nth - left {
-                0 => Err(ENODATA),
+                0 => Err(crate::compat::enodata()),
                 points => Ok(points),
             };
         }

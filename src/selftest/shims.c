@@ -348,7 +348,8 @@ bool kalloc_test_debug_pagealloc(void)
  */
 void kalloc_test_as_nmi(void (*fn)(void *data), void *data)
 {
-#ifdef CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS
+	/* Before 7.3 (no HARDIRQ_DISABLE bits yet) NMIs nest in the count too. */
+#if defined(CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS) || !defined(HARDIRQ_DISABLE_SHIFT)
 	unsigned long flags;
 
 	local_irq_save(flags);
@@ -477,7 +478,9 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 	loff_t pos = 0;
 	ssize_t ret;
 
+#ifdef scoped_with_init_fs
 	scoped_with_init_fs()
+#endif
 		file = filp_open(path, O_RDONLY, 0);
 	if (IS_ERR(file))
 		return PTR_ERR(file);

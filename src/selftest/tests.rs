@@ -118,7 +118,7 @@ mod kalloc_stress {
                         return Err(ENOSPC);
                     }
                     if *atomic != round || taken.as_ref().is_some_and(|t| !t.intact()) {
-                        return Err(EBADMSG);
+                        return Err(crate::compat::ebadmsg());
                     }
                     if in_lock {
                         drop(taken);
@@ -151,6 +151,7 @@ mod kalloc_stress {
 
 #[kunit_tests(kalloc_faults)]
 mod kalloc_faults {
+    use crate::devm::FauxDevice;
     use crate::devm::{DevmBox, DevmOwned, DevmPages, DevmStr};
     use crate::gfp::{as_gfp, Gfp};
     use crate::kmalloc::{KString, Kmalloc, KmallocArray, KmallocBox};
@@ -163,7 +164,6 @@ mod kalloc_faults {
     use crate::vmalloc::VBuf;
     use kernel::alloc::{Box, Vec};
     use kernel::device::{Bound, Device};
-    use crate::devm::FauxDevice;
     use kernel::prelude::*;
     use kernel::sync::Arc;
 
@@ -186,7 +186,7 @@ mod kalloc_faults {
         match result {
             Ok(value) if ok(&value) => Ok(()),
             Err(e) if failed && e == ENOMEM => Ok(()),
-            _ => Err(EBADMSG),
+            _ => Err(crate::compat::ebadmsg()),
         }
     }
 
@@ -231,7 +231,7 @@ mod kalloc_faults {
                 match grown {
                     Ok(()) if kept => Ok(array.len()),
                     Err(e) if kept && array.len() == before => Err(e),
-                    _ => Err(EBADMSG),
+                    _ => Err(crate::compat::ebadmsg()),
                 }
             },
             |&len| len > 10,
@@ -285,7 +285,7 @@ mod kalloc_faults {
                 match grown {
                     Ok(()) if kept => Ok(buf.len()),
                     Err(e) if kept && buf.len() == before => Err(e),
-                    _ => Err(EBADMSG),
+                    _ => Err(crate::compat::ebadmsg()),
                 }
             },
             |&len| len > 1000,

@@ -372,7 +372,8 @@ impl<T> SlabCache<T, Plain> {
         // (type invariant) and uninitialised memory for a `T`. It is only
         // freed if `init` fails, and otherwise never moves: the `SlabBox`
         // below is pinned.
-        if let Err(err) = unsafe { pin_init::raw_try_init(object.cast::<T>().as_ptr(), init) } {
+        if let Err(err) = unsafe { crate::compat::raw_try_init(object.cast::<T>().as_ptr(), init) }
+        {
             // SAFETY: `object` is a live object of this cache, unused from
             // here on.
             unsafe { self.raw.free(object) };

@@ -194,5 +194,5 @@ pub(super) unsafe extern "C" fn construct_object<T: Construct>(object: *mut c_vo
     // uninitialised memory for a `T` that does not move. `T` has no drop
     // glue (`SlabCache::with_constructor`), so discarding the value without
     // dropping it keeps the pinning guarantee.
-    unsafe { pin_init::raw_init(object.cast::<T>(), T::construct()) };
+    unsafe { crate::compat::raw_init(object.cast::<T>(), T::construct()) };
 }

@@ -529,9 +529,9 @@ mod kalloc_slab {
         *locked.value.lock() += 1;
         assert_eq!(*locked.value.lock(), 42);
 
-        let failing =
-            try_pin_init!(Locked { value <- new_spinlock!(0) }).pin_chain(|_| Err(EBADMSG));
-        assert!(cache.pin_init(failing, GFP_KERNEL).err() == Some(EBADMSG));
+        let failing = try_pin_init!(Locked { value <- new_spinlock!(0) })
+            .pin_chain(|_| Err(crate::compat::ebadmsg()));
+        assert!(cache.pin_init(failing, GFP_KERNEL).err() == Some(crate::compat::ebadmsg()));
         assert_eq!(live_objects(&cache)?, 1);
         drop(locked);
         assert_eq!(live_objects(&cache)?, 0);
@@ -894,16 +894,13 @@ mod kalloc_slab {
         if counts_unseen() {
             return Ok(());
         }
-        use kernel::interrupt::local_interrupt_disable;
-
         let cache = SlabCache::<Item>::new(c"kalloc_slab_bulk_irq", SlabOptions::new().no_merge())?;
         let bulk = cache.alloc_bulk(8, GFP_ATOMIC, Item::new)?;
-        let refused = {
-            let _irqs_off = local_interrupt_disable();
+        let refused = crate::selftest::irqs_off(|| {
             let refused = cache.alloc_bulk(8, GFP_ATOMIC, Item::new).err();
             drop(bulk);
             refused
-        };
+        })?;
         assert!(refused == Some(EAGAIN));
         assert_eq!(live_objects(&cache)?, 0);
         Ok(())

@@ -9,7 +9,6 @@ mod kalloc_vmalloc {
     use super::super::*;
     use crate::gfp::{__GFP_COMP, __GFP_HIGHMEM, __GFP_NOWARN, __GFP_THISNODE, GFP_DMA, GFP_DMA32};
     use core::cell::Cell;
-    use kernel::interrupt::local_interrupt_disable;
     use kernel::sync::{new_spinlock, rcu};
 
     /// The big buffer: 64 MiB, 16 times what kmalloc can hand out.
@@ -368,14 +367,13 @@ mod kalloc_vmalloc {
                 Some(EAGAIN)
             );
         }
-        {
-            let _irqs_off = local_interrupt_disable();
+        crate::selftest::irqs_off(|| {
             assert!(!context_may_sleep());
             assert_eq!(
                 VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL).err(),
                 Some(EAGAIN)
             );
-        }
+        })?;
         {
             let _rcu = rcu::read_lock();
             assert!(!context_may_sleep());

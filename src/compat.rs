@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What differs between the kernel crates kalloc builds against (Linux 7.3
+//! and, with `--cfg kalloc_linux_7_2`, Linux 7.2).
+
+use pin_init::PinInit;
+
+/// `pin_init::raw_try_init` (7.3); 7.2 calls the initialiser's
+/// `PinInit::__pinned_init`.
+///
+/// # Safety
+///
+/// As for `pin_init::raw_try_init`.
+#[inline(always)]
+pub(crate) unsafe fn raw_try_init<T, E>(slot: *mut T, init: impl PinInit<T, E>) -> Result<(), E> {
+    #[cfg(not(kalloc_linux_7_2))]
+    // SAFETY: The caller's promise.
+    let r = unsafe { pin_init::raw_try_init(slot, init) };
+    #[cfg(kalloc_linux_7_2)]
+    // SAFETY: The caller's promise.
+    let r = unsafe { init.__pinned_init(slot) };
+    r
+}
+
+/// `pin_init::raw_init` (7.3), for an initialiser that cannot fail.
+///
+/// # Safety
+///
+/// As for `pin_init::raw_init`.
+#[inline(always)]
+pub(crate) unsafe fn raw_init<T>(slot: *mut T, init: impl PinInit<T>) {
+    // SAFETY: The caller's promise.
+    match unsafe { raw_try_init(slot, init) } {
+        Ok(()) => {}
+        Err(e) => match e {},
+    }
+}
+
+/// `EBADMSG`, which 7.3's kernel crate names and 7.2's does not.
+#[cfg(kalloc_selftest)]
+pub(crate) fn ebadmsg() -> kernel::error::Error {
+    kernel::error::Error::from_errno(-(kernel::bindings::EBADMSG as kernel::ffi::c_int))
+}
+
+/// `ENODATA`, as [`ebadmsg`].
+#[cfg(kalloc_selftest)]
+pub(crate) fn enodata() -> kernel::error::Error {
+    kernel::error::Error::from_errno(-(kernel::bindings::ENODATA as kernel::ffi::c_int))
+}
