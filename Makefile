@@ -20,7 +20,9 @@
 # the scripts. KDIR=/path/to/built/kernel overrides the cached kernel;
 # KERNEL=fast selects the production-like flavour, the quick loop: there
 # a case that needs a debugging option the kernel lacks is skipped, naming
-# it. make test without it (and CI) judges the debug kernel.
+# it. KERNEL=compat is Linux 7.2 built with GCC and rustc 1.85.1, as
+# distributions build it. make test without it judges the debug kernel;
+# CI runs both debug and compat.
 
 SHELL := /bin/bash
 export KDIR KERNEL SUITE MODULES

@@ -42,7 +42,10 @@ esac
 # A pinned toolchain is rustup's, for every Rust tool a kernel build runs
 # (rustc, rustdoc, clippy-driver); the host harness keeps the default one.
 if [ -n "$RUST_TOOLCHAIN" ]; then
-	export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
+	export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN KALLOC_PINNED_TOOLCHAIN=$RUST_TOOLCHAIN
+elif [ -n "${KALLOC_PINNED_TOOLCHAIN:-}" ]; then
+	# Called by a script of a pinned flavour (prune-kernels): not this one's.
+	unset RUSTUP_TOOLCHAIN KALLOC_PINNED_TOOLCHAIN
 fi
 # What every make of the kernel tree (the kernel, kalloc, a driver's module)
 # is given for this flavour's compilers.
