@@ -124,18 +124,22 @@ impl SleepingFree for KmemCacheDestroy {
 /// copy. It must be 1 to [`MAX_NAME_LEN`](crate::slab::MAX_NAME_LEN) printable ASCII
 /// characters other than space and `/`, and not start with `:` (SLUB names
 /// merged caches `:<flags>-<size>`); otherwise creation fails with
-/// `EINVAL`. It must also be unique among live caches: creation fails with
-/// `EEXIST` if the name is taken in `/sys/kernel/slab`, where SLUB gives a
-/// cache that cannot be merged a directory, and a mergeable cache (also one
-/// it merged into another cache) a link. SLUB leaves the link behind when
-/// the cache is destroyed, and kalloc can only tell it from the link of a
-/// live cache once the cache it leads to is destroyed too. So the name of a
-/// cache that SLUB merged into a long-lived one (a kernel cache of a
-/// similar size) stays taken, possibly until reboot: loaded again, a module
-/// gets `EEXIST` for it. Pick names no other cache uses, e.g. prefixed with
-/// the module's name. (A kernel without sysfs has no record of names that
-/// kalloc could check: there SLUB warns about a duplicate name if
-/// `CONFIG_DEBUG_VM` is set.)
+/// `EINVAL`. Where C would fail or warn about a taken name, creation fails
+/// with `EEXIST` instead. SLUB names an entry in `/sys/kernel/slab` after
+/// each cache: a directory for a cache that cannot be merged, a link for a
+/// mergeable one (also one it merged into another cache). So the name is
+/// taken while a directory has it, and, on a kernel with
+/// `CONFIG_DEBUG_VM` (where SLUB WARNs about a live cache's name), while a
+/// link with it leads to a live cache. SLUB leaves the link behind when a
+/// merged cache is destroyed, and nothing tells that leftover from the link
+/// of a live cache; so there, the name of a cache merged into a long-lived
+/// one stays taken until that one is destroyed. Without `CONFIG_DEBUG_VM`
+/// (production kernels) C replaces such a link, and so does kalloc: a
+/// module unloaded and loaded again gets its caches back, as a C module
+/// does. Pick names no other cache uses, e.g. prefixed with the module's
+/// name. (A kernel without sysfs has no record of names that kalloc could
+/// check: there SLUB warns about a duplicate name if `CONFIG_DEBUG_VM` is
+/// set.)
 ///
 /// # Invariants
 ///

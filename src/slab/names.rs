@@ -63,44 +63,75 @@ impl Drop for NamesGuard {
     }
 }
 
-/// Whether `name` is taken in `/sys/kernel/slab`, where SLUB names an
-/// entry after each cache: the directory of a cache that can never be
-/// merged, or a link to the directory of a mergeable cache (which has a
-/// made-up name), for that cache and for each cache merged into it.
-/// Creating a cache with a taken name would make SLUB WARN (with
-/// `CONFIG_DEBUG_VM`, if a live cache has the name) or replace the entry of
-/// a live cache.
-///
-/// SLUB leaves a cache's link behind when the cache is destroyed. A link to
-/// a directory that is gone is such a leftover: the name is free again. A
-/// link to a live directory may also be a leftover, of a cache merged into
-/// one that still lives, but nothing tells it from the link of a live
-/// cache, so the name counts as taken (see [`SlabCache`], Names).
+/// What `/sys/kernel/slab` holds under a cache name: SLUB names an entry
+/// after each cache, the directory of a cache that can never be merged, or
+/// a link to the directory of a mergeable cache (which has a made-up name),
+/// for that cache and for each cache merged into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// No entry: no cache has the name.
+    None,
+    /// A directory: a live cache that cannot be merged has the name.
+    Dir,
+    /// A link. SLUB leaves a cache's link behind when the cache is
+    /// destroyed; one to a directory that is gone is such a leftover (not
+    /// `live`). One to a live directory is the link of a live cache, or a
+    /// leftover of a cache merged into one that still lives: nothing tells
+    /// them apart.
+    Link {
+        /// Whether the directory it leads to is still there.
+        live: bool,
+    },
+}
+
+/// Whether creating a cache named `name` would make SLUB fail or WARN, or
+/// break the sysfs entry of a live cache: where a directory has the name
+/// (a second directory fails with a duplicate-name warning, and a link
+/// would replace the live cache's directory), and, with `CONFIG_DEBUG_VM`
+/// (where SLUB WARNs about a live cache of the same name), where a link
+/// leads to a live directory. Elsewhere C replaces a link with the new
+/// cache's own, as it does when a module is loaded again (see
+/// [`SlabCache`], Names).
 pub(super) fn cache_name_taken(name: &CStr) -> bool {
+    match entry(name) {
+        Entry::None | Entry::Link { live: false } => false,
+        Entry::Dir => true,
+        Entry::Link { live: true } => cfg!(CONFIG_DEBUG_VM),
+    }
+}
+
+/// The entry of `name` in `/sys/kernel/slab`.
+pub(super) fn entry(name: &CStr) -> Entry {
     // SAFETY: `kernel_kobj`, `/sys/kernel`, is set up at boot and never
     // freed; its `sd` is its sysfs directory. The lookup takes a reference
     // on what it finds, given back below.
     let slab = unsafe { find((*bindings::kernel_kobj).sd, c"slab") };
     if slab.is_null() {
-        return false;
+        return Entry::None;
     }
     // SAFETY: `slab` is a live node (the reference taken above).
-    let entry = unsafe { find(slab, name) };
-    let mut taken = false;
-    if !entry.is_null() {
-        // SAFETY: `entry` is a live node (the reference taken above); a
+    let found = unsafe { find(slab, name) };
+    let mut entry = Entry::None;
+    if !found.is_null() {
+        // SAFETY: `found` is a live node (the reference taken above); a
         // link's target lives at least as long as the link.
-        taken = unsafe {
-            u32::from((*entry).flags) & bindings::KERNFS_TYPE_MASK
+        entry = unsafe {
+            if u32::from((*found).flags) & bindings::KERNFS_TYPE_MASK
                 != bindings::kernfs_node_type_KERNFS_LINK
-                || dir_is_live(slab, (*entry).__bindgen_anon_1.symlink.target_kn)
+            {
+                Entry::Dir
+            } else {
+                Entry::Link {
+                    live: dir_is_live(slab, (*found).__bindgen_anon_1.symlink.target_kn),
+                }
+            }
         };
         // SAFETY: The reference the lookup took.
-        unsafe { bindings::kernfs_put(entry) };
+        unsafe { bindings::kernfs_put(found) };
     }
     // SAFETY: The reference the lookup took.
     unsafe { bindings::kernfs_put(slab) };
-    taken
+    entry
 }
 
 /// C's `kernfs_find_and_get()`: the child `name` of `parent` with a

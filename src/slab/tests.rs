@@ -18,6 +18,7 @@ mod kalloc_slab {
         GFP_DMA32,
         GFP_KERNEL,
     };
+    use crate::slab::names::{entry, Entry};
     use crate::selftest::ffi::c_macro;
     use crate::selftest::slab::zone_of_object;
     use crate::selftest::slab_stats::Stats;
@@ -315,15 +316,17 @@ mod kalloc_slab {
         Ok(())
     }
 
-    /// A live mergeable cache's name is `EEXIST` too, for a second
-    /// mergeable cache (SLUB would WARN about the duplicate name), and for
-    /// caches that cannot be merged (they would take its sysfs entry).
-    /// Once it is destroyed, its name is free again, unless SLUB merged it
-    /// into another cache, which still lives (see `SlabCache`, Names).
+    /// A live mergeable cache's name is `EEXIST` too where C would warn
+    /// about it or break its sysfs entry: while the name is a directory
+    /// (SLUB merges no cache there), and with `CONFIG_DEBUG_VM` (SLUB WARNs
+    /// about a live cache's name), for a second mergeable cache and for
+    /// caches that cannot be merged. Once it is destroyed, its name is free
+    /// again, unless SLUB merged it into another cache, which still lives,
+    /// and `CONFIG_DEBUG_VM` is set (see `SlabCache`, Names).
     ///
-    /// The test kernel merges no cache (generic KASAN and `slub_debug` give
-    /// every cache metadata of its own), so here the cache is not merged
-    /// and its name is a directory; where SLUB merges, it is a link.
+    /// The debug kernel merges no cache (`slub_debug` gives every cache
+    /// metadata of its own), so there the name is a directory; where SLUB
+    /// merges, it is a link.
     #[test]
     fn mergeable_cache_name_is_eexist() -> Result {
         if counts_unseen() {
@@ -334,16 +337,54 @@ mod kalloc_slab {
         let first = SlabCache::<Item>::new(name, mergeable)?;
         // Not merged into another cache: no other cache shares its slabs.
         let own = first.stats()?.aliases == 0;
-        assert!(cache_name_taken(name));
-        assert!(SlabCache::<Item>::new(name, mergeable).err() == Some(EEXIST));
-        assert!(SlabCache::<Item>::new(name, mergeable.no_merge()).err() == Some(EEXIST));
-        assert!(SlabCache::<Session, _>::with_constructor(name, mergeable).err() == Some(EEXIST));
+        let live = entry(name);
+        assert!(live == Entry::Dir || live == Entry::Link { live: true });
+        let refused = live == Entry::Dir || cfg!(CONFIG_DEBUG_VM);
+        assert_eq!(cache_name_taken(name), refused);
+        if refused {
+            assert!(SlabCache::<Item>::new(name, mergeable).err() == Some(EEXIST));
+            assert!(SlabCache::<Item>::new(name, mergeable.no_merge()).err() == Some(EEXIST));
+            assert!(
+                SlabCache::<Session, _>::with_constructor(name, mergeable).err() == Some(EEXIST)
+            );
+        }
         assert!(first.alloc(Item::new(3), GFP_KERNEL)?.is(3));
         drop(first);
-        assert_eq!(cache_name_taken(name), !own);
-        if own {
-            let again = SlabCache::<Item>::new(name, mergeable)?;
-            assert!(again.alloc(Item::new(4), GFP_KERNEL)?.is(4));
+        let gone = entry(name);
+        let leftover = gone == Entry::Link { live: true };
+        assert_eq!(leftover, !own);
+        assert_eq!(cache_name_taken(name), !own && cfg!(CONFIG_DEBUG_VM));
+        let again = SlabCache::<Item>::new(name, mergeable);
+        assert_eq!(again.is_ok(), !cache_name_taken(name));
+        Ok(())
+    }
+
+    /// A cache of 64-byte objects, which SLUB merges into `kmalloc-64`
+    /// where it merges caches, leaves its name's link behind when it is
+    /// destroyed. Without `CONFIG_DEBUG_VM` (on the fast kernel) the name
+    /// comes back at once, as in C: so a module loaded again (the cycles
+    /// step loads kalloc again and again) gets its cache back. With it, as
+    /// on the debug kernel, where no cache is merged, the name is a
+    /// directory, gone with the cache.
+    #[test]
+    fn merged_cache_name_comes_back() -> Result {
+        let name = c"kalloc_slab_merged";
+        let options = SlabOptions::new();
+        for round in 0..2u64 {
+            let cache = SlabCache::<[u64; 8]>::new(name, options)?;
+            assert!(cache.alloc([round; 8], GFP_KERNEL)?[7] == round);
+            let live = entry(name);
+            drop(cache);
+            let gone = entry(name);
+            if live == Entry::Dir {
+                assert_eq!(gone, Entry::None);
+            } else {
+                // Merged into a cache that lives on: the link stays.
+                assert_eq!(live, Entry::Link { live: true });
+                assert_eq!(gone, Entry::Link { live: true });
+            }
+            let kept = gone != Entry::None;
+            assert_eq!(cache_name_taken(name), cfg!(CONFIG_DEBUG_VM) && kept);
         }
         Ok(())
     }
