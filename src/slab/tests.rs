@@ -18,10 +18,10 @@ mod kalloc_slab {
         GFP_DMA32,
         GFP_KERNEL,
     };
-    use crate::slab::names::{entry, Entry};
     use crate::selftest::ffi::c_macro;
     use crate::selftest::slab::zone_of_object;
     use crate::selftest::slab_stats::Stats;
+    use crate::slab::names::{entry, Entry};
     use core::ptr;
     use kernel::prelude::*;
     use kernel::sync::{
