@@ -25,6 +25,11 @@
 //! - a block of physically contiguous pages ([`LowmemPages`]): the log itself;
 //! - a large vmalloc buffer ([`VBuf`]): the index of where each record starts.
 //!
+//! And one kind a device owns: the module registers a faux device of its own
+//! (`/sys/devices/faux/kalloc-sample`, a [`FauxDevice`]) whose state, kept in the
+//! module's state beside the misc device, holds memory the device frees when it
+//! goes ([`DevmStr`], C's `devm_kasprintf()`).
+//!
 //! Bad requests get an errno and change nothing: a write that does not fit in
 //! the log (or whose records do not fit in the index) is `ENOSPC`, an unknown
 //! ioctl `ENOTTY`.
@@ -45,6 +50,11 @@
 
 use core::mem::offset_of;
 use kalloc::{
+    devm::{
+        DevmStr,
+        FauxData,
+        FauxDevice, //
+    },
     pages::LowmemPages,
     slab::{
         OwnedSlabBox,
@@ -73,6 +83,7 @@ use kernel::{
         MiscDeviceRegistration, //
     },
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     str::CString,
     sync::{
@@ -258,11 +269,27 @@ impl Log {
 /// How many sessions were opened: each names its record cache after it.
 static SESSIONS: Atomic<u32> = Atomic::new(0);
 
-/// The module: the device registration.
-#[pin_data]
+/// What the module's faux device keeps while it exists: memory of its own,
+/// which the device frees when it goes.
+struct SampleDevice<'bound> {
+    /// What the device serves, `devm_kasprintf()`'d when it is made.
+    label: DevmStr<'bound>,
+}
+
+/// The state of the module's faux device.
+struct SampleFaux;
+
+impl FauxData for SampleFaux {
+    type Data<'bound> = SampleDevice<'bound>;
+}
+
+/// The module: the misc device registration, and a faux device with its
+/// device-scoped memory.
+#[pin_data(PinnedDrop)]
 struct KallocSampleModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<Session>,
+    device: FauxDevice<SampleFaux>,
 }
 
 impl kernel::InPlaceModule for KallocSampleModule {
@@ -272,7 +299,29 @@ impl kernel::InPlaceModule for KallocSampleModule {
         };
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(options),
+            device: FauxDevice::<SampleFaux>::new(c"kalloc-sample", |dev| {
+                let label = DevmStr::format(
+                    dev,
+                    fmt!("/dev/kalloc-sample: {} KiB logs", (PAGE_SIZE << LOG_ORDER) / 1024),
+                    GFP_KERNEL,
+                )?;
+                Ok(SampleDevice { label })
+            })?,
         })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for KallocSampleModule {
+    fn drop(self: Pin<&mut Self>) {
+        // The device's memory is still there: the faux device goes after this.
+        self.device.with(|dev, state| {
+            dev_info!(
+                dev,
+                "unloading, served {}\n",
+                state.label.to_str().unwrap_or("?")
+            );
+        });
     }
 }
 
