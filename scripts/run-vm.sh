@@ -133,10 +133,16 @@ else
 	# and no PCI or memory hot-plug methods in the ACPI tables: ACPI's
 	# interpreter is slow under TCG with lockdep and KASAN, and the boot
 	# was 6 s longer with them.
+	# Two NUMA nodes, one CPU and half the memory each (a kernel without
+	# CONFIG_NUMA sees one).
 	machine=(-smp 2 -nodefaults -device edu
 		-global PIIX4_PM.acpi-root-pci-hotplug=off
 		-global PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off
-		-global PIIX4_PM.memory-hotplug-support=off)
+		-global PIIX4_PM.memory-hotplug-support=off
+		-object memory-backend-ram,id=node0,size=128M
+		-object memory-backend-ram,id=node1,size=128M
+		-numa node,nodeid=0,cpus=0,memdev=node0
+		-numa node,nodeid=1,cpus=1,memdev=node1)
 	# page_poison=1: freed pages are poisoned (and checked when allocated
 	# again) where the kernel has CONFIG_PAGE_POISONING (the debug flavour).
 	# acpi=noirq: PCI interrupts routed by the BIOS's table, not by ACPI,

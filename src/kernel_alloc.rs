@@ -8,14 +8,18 @@ use core::ptr::{self, NonNull};
 use kernel::alloc::NumaNode;
 use kernel::bindings;
 
-/// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node. The kernel
-/// crate keeps the number private: it is found by comparison.
+/// The NUMA node number of `nid`, `NUMA_NO_NODE` for any node; `None` for
+/// a node that is not online, which the allocators must not be given (C
+/// warns, or uses a node that is not set up). The kernel crate keeps the
+/// number private: it is found by comparison.
 #[inline]
 pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
     if nid == NumaNode::NO_NODE {
         return Some(bindings::NUMA_NO_NODE);
     }
-    (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))
+    let n =
+        (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))?;
+    crate::gfp::Node::new(n).ok().map(crate::gfp::Node::id)
 }
 
 /// The empty allocation the trait wants for a size of 0: a dangling

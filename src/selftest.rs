@@ -41,6 +41,40 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
     !present
 }
 
+/// The NUMA node of the memory at `p`, a direct-mapped (kmalloc, slab,
+/// page) or vmalloc address.
+pub(crate) fn nid_of<T: ?Sized>(p: *const T) -> i32 {
+    // SAFETY: The shim only looks `p` up in the page tables' bookkeeping
+    // (`virt_to_page()`, `vmalloc_to_page()`); callers pass live memory.
+    unsafe { ffi::kalloc_test_nid_of(p.cast()) }
+}
+
+/// Whether the test VM has the two NUMA nodes the node cases need; if not,
+/// the running case is marked skipped for want of `CONFIG_NUMA` (see
+/// [`skip_unless`]) and this returns `false`.
+pub(crate) fn two_nodes() -> bool {
+    // SAFETY: Reads the online node mask.
+    let nodes = unsafe { ffi::kalloc_test_num_online_nodes() };
+    !skip_unless(nodes >= 2, c"CONFIG_NUMA")
+}
+
+/// Where `A` puts `size` bytes asked for on `nid`: the node of their first
+/// byte (the memory is freed again). `ENOMEM` if `A` refuses.
+pub(crate) fn allocator_node<A: kernel::alloc::Allocator>(
+    size: usize,
+    nid: kernel::alloc::NumaNode,
+) -> kernel::error::Result<i32> {
+    let layout =
+        core::alloc::Layout::from_size_align(size, 8).map_err(|_| kernel::error::code::EINVAL)?;
+    let memory = A::alloc(layout, kernel::alloc::flags::GFP_KERNEL, nid)
+        .map_err(|_| kernel::error::code::ENOMEM)?;
+    let node = nid_of(memory.as_ptr().cast::<u8>());
+    // SAFETY: `memory` was allocated by `A` with `layout` just above, and is
+    // not used again.
+    unsafe { A::free(memory.cast(), layout) };
+    Ok(node)
+}
+
 /// Runs `f` as if in NMI context (`in_nmi()` is true, and local interrupts
 /// are off), and returns its result: for cases that check that kalloc
 /// refuses to allocate there. `f` must only make requests that kalloc

@@ -344,12 +344,18 @@ mod kalloc_gfp {
         Ok(())
     }
 
-    /// A node is any node or an online one: node 0 is online, numbers out
-    /// of range are `EINVAL`.
+    /// A node is any node or an online one: node 0 is online (and node 1
+    /// on the two-node test VM), numbers out of range and nodes that are
+    /// not online are `EINVAL`.
     #[test]
     fn nodes_are_checked() -> Result {
         assert_eq!(Node::ANY.id(), bindings::NUMA_NO_NODE);
         assert_eq!(Node::new(0)?.id(), 0);
+        let nodes = if crate::selftest::two_nodes() { 2 } else { 1 };
+        assert_eq!(Node::new(nodes - 1)?.id(), nodes - 1);
+        if (nodes as u32) < bindings::MAX_NUMNODES {
+            assert!(Node::new(nodes) == Err(EINVAL));
+        }
         for nid in [-1, -5, bindings::MAX_NUMNODES as i32, i32::MAX] {
             assert!(Node::new(nid) == Err(EINVAL));
         }

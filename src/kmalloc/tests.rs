@@ -977,19 +977,47 @@ mod kalloc_kmalloc {
         Ok(())
     }
 
-    /// `kmalloc_node()` and `kmem_cache_alloc_node()`: the value is there,
-    /// with the same request check as without a node.
+    /// `kmalloc_node()`, `kzalloc_node()` and `kmem_cache_alloc_node()`,
+    /// from a slab and from the page allocator (past the largest kmalloc
+    /// cache), and the allocator of the kernel crate's `KBox` on a node:
+    /// on each of the test VM's two nodes, the memory is on the node asked
+    /// for (`virt_to_page()` + `page_to_nid()`), wherever the current CPU
+    /// is; a node that is not online is refused. The value is there, with
+    /// the same request check as without a node.
     #[test]
     fn node_variants_allocate_and_check() -> Result {
         use crate::gfp::Node;
+        use crate::selftest::{allocator_node, nid_of, two_nodes};
         use crate::slab::{SlabCache, SlabOptions};
+        use kernel::alloc::NumaNode;
+        use kernel::page::PAGE_SIZE;
+
+        let cache = SlabCache::<u64>::new(c"kalloc_kmalloc_node", SlabOptions::new())?;
+        if two_nodes() {
+            for nid in 0..2 {
+                let node = Node::new(nid)?;
+                let small = KmallocBox::new_on([nid; 16], GFP_KERNEL, node)?;
+                assert_eq!(nid_of(&*small), nid);
+                let zeroed = KmallocBox::<[u8; 200]>::new_zeroed_on(GFP_KERNEL, node)?;
+                assert_eq!(nid_of(&*zeroed), nid);
+                let zeroed = KmallocBox::<[u8; 3 * PAGE_SIZE]>::new_zeroed_on(GFP_KERNEL, node)?;
+                assert_eq!(nid_of(&*zeroed), nid);
+                let object = cache.alloc_on(nid as u64, GFP_KERNEL, node)?;
+                assert_eq!(nid_of(&*object), nid);
+                for size in [64, 3 * PAGE_SIZE] {
+                    assert_eq!(allocator_node::<Kmalloc>(size, NumaNode::new(nid)?)?, nid);
+                }
+            }
+            // Online nodes are 0 and 1: node 2 is a valid number, not online.
+            assert!(Node::new(2) == Err(EINVAL));
+            assert!(allocator_node::<Kmalloc>(64, NumaNode::new(2)?) == Err(ENOMEM));
+        }
 
         let b = KmallocBox::new_on([9u32; 20], GFP_KERNEL, Node::new(0)?)?;
         assert_eq!(*b, [9; 20]);
         assert!(
             KmallocBox::new_on(0u8, GFP_KERNEL | __GFP_HIGHMEM, Node::ANY).err() == Some(EINVAL)
         );
-        let cache = SlabCache::<u64>::new(c"kalloc_kmalloc_node", SlabOptions::new())?;
         let object = cache.alloc_on(41, GFP_KERNEL, Node::new(0)?)?;
         assert_eq!(*object + 1, 42);
         assert!(cache.alloc_on(0, GFP_KERNEL | GFP_DMA, Node::ANY).err() == Some(EINVAL));

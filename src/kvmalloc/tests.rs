@@ -32,6 +32,27 @@ mod kalloc_kvmalloc {
         Ok(())
     }
 
+    /// `kvmalloc_node()` through the kernel crate's allocator: on each of
+    /// the test VM's two nodes, a small request (kmalloc's side) and one
+    /// larger than kmalloc serves (vmalloc's side) are on the node asked
+    /// for; a node that is not online is refused.
+    #[test]
+    fn both_sides_allocate_on_the_node() -> Result {
+        use crate::selftest::{allocator_node, two_nodes};
+        use kernel::alloc::NumaNode;
+
+        if two_nodes() {
+            for nid in 0..2 {
+                for size in [512, 2 * KMALLOC_MAX_SIZE] {
+                    assert_eq!(allocator_node::<KVmalloc>(size, NumaNode::new(nid)?)?, nid);
+                }
+            }
+            assert!(allocator_node::<KVmalloc>(512, NumaNode::new(2)?) == Err(ENOMEM));
+        }
+        assert_eq!(allocator_node::<KVmalloc>(512, NumaNode::new(0)?)?, 0);
+        Ok(())
+    }
+
     /// What kvmalloc cannot honour fails before C sees it: a zone modifier,
     /// more than `INT_MAX` bytes (C would warn), sleeping flags under a
     /// spinlock; `GFP_ATOMIC` works there.

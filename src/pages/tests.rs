@@ -412,15 +412,19 @@ mod kalloc_pages {
         Ok(())
     }
 
-    /// A block asked for on a node comes from that node (node 0, the only
-    /// one in the test VM), or from any with `Node::ANY`; the request check
+    /// A block asked for on a node comes from that node, on each of the
+    /// test VM's two nodes, or from any with `Node::ANY`; the request check
     /// is the same as without a node.
     #[test]
     fn pages_on_a_node() -> Result {
+        let nodes = if crate::selftest::two_nodes() { 2 } else { 1 };
+        for nid in 0..nodes {
+            let node = crate::gfp::Node::new(nid)?;
+            let pages = Pages::alloc_pages_on(1, GFP_KERNEL, node)?.fill(3);
+            assert!(pages.page(0).is_some_and(|p| p.nid() == nid));
+            assert!(pages.page(1).is_some_and(|p| p.nid() == nid));
+        }
         let node = crate::gfp::Node::new(0)?;
-        let pages = Pages::alloc_pages_on(1, GFP_KERNEL, node)?.fill(3);
-        assert!(pages.page(0).is_some_and(|p| p.nid() == 0));
-        assert!(pages.page(1).is_some_and(|p| p.nid() == 0));
         assert!(Pages::alloc_pages_on(0, GFP_KERNEL, crate::gfp::Node::ANY).is_ok());
         assert!(Pages::alloc_pages_on(MAX_PAGE_ORDER + 1, GFP_KERNEL, node).err() == Some(EINVAL));
         Ok(())

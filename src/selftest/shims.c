@@ -51,6 +51,8 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
 int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
+int kalloc_test_nid_of(const void *p);
+int kalloc_test_num_online_nodes(void);
 int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data);
 bool kalloc_test_debug_pagealloc(void);
 void kalloc_test_as_nmi(void (*fn)(void *data), void *data);
@@ -329,6 +331,17 @@ void kalloc_test_skip(const char *option)
 	/* A failure already recorded stays a failure. */
 	if (test && READ_ONCE(test->status) != KUNIT_FAILURE)
 		kunit_mark_skipped(test, "needs %s", option);
+}
+
+/* The node of the page holding p, a direct-mapped or vmalloc address. */
+int kalloc_test_nid_of(const void *p)
+{
+	return page_to_nid(is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p));
+}
+
+int kalloc_test_num_online_nodes(void)
+{
+	return num_online_nodes();
 }
 
 /* Whether DEBUG_PAGEALLOC unmaps freed pages on this boot. */

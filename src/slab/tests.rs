@@ -1019,6 +1019,18 @@ mod kalloc_slab {
         let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
         let again = CacheBox::<ItemCache>::new(Item::new(6), GFP_KERNEL)?;
         assert!(again.is(6) && live_objects(owner.cache())? == 1);
+        // `kmem_cache_alloc_node()` through the allocator, on each node.
+        if crate::selftest::two_nodes() {
+            use crate::selftest::allocator_node;
+            use kernel::alloc::NumaNode;
+            for nid in 0..2 {
+                let node = NumaNode::new(nid)?;
+                assert_eq!(
+                    allocator_node::<CacheAlloc<ItemCache>>(size_of::<Item>(), node)?,
+                    nid
+                );
+            }
+        }
         Ok(())
     }
 

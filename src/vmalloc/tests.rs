@@ -160,20 +160,29 @@ mod kalloc_vmalloc {
         Ok(())
     }
 
-    /// `__vmalloc_node()`: every page of the buffer comes from the node
-    /// asked for (the test VM has one, node 0), and a node that is not
-    /// online is `EINVAL` before C sees it.
+    /// `__vmalloc_node()` and the kernel crate's `VBox` allocator on a
+    /// node: every page of the buffer comes from the node asked for, on each
+    /// of the test VM's two nodes, and a node that is not online is `EINVAL`
+    /// before C sees it.
     #[test]
     fn node_buffer_pages_come_from_the_node() -> Result {
         use crate::gfp::Node;
-        let mut buf = VBuf::<u32>::new_uninit_on(3 * PAGE_SIZE, GFP_KERNEL, Node::new(0)?)?;
-        let mut pages = 0;
-        for page in buf.page_iter() {
-            assert_eq!(page.nid(), 0);
-            pages += 1;
+        use crate::selftest::{allocator_node, two_nodes};
+        use kernel::alloc::NumaNode;
+
+        let nodes = if two_nodes() { 2 } else { 1 };
+        for nid in 0..nodes {
+            let mut buf = VBuf::<u32>::new_uninit_on(3 * PAGE_SIZE, GFP_KERNEL, Node::new(nid)?)?;
+            let mut pages = 0;
+            for page in buf.page_iter() {
+                assert_eq!(page.nid(), nid);
+                pages += 1;
+            }
+            assert_eq!(pages, 3 * size_of::<u32>());
+            let size = 3 * PAGE_SIZE;
+            assert_eq!(allocator_node::<Vmalloc>(size, NumaNode::new(nid)?)?, nid);
         }
-        assert_eq!(pages, 3 * size_of::<u32>());
-        assert!(Node::new(1).is_err() && Node::new(-2).is_err());
+        assert!(Node::new(nodes).is_err() && Node::new(-2).is_err());
         Ok(())
     }
 
