@@ -49,6 +49,25 @@ pub(crate) fn nid_of<T: ?Sized>(p: *const T) -> i32 {
     unsafe { ffi::kalloc_test_nid_of(p.cast()) }
 }
 
+/// Whether the vmalloc address `p` is mapped: its page table entry is
+/// there (`vfree()` clears it before it returns).
+pub(crate) fn vmapped<T: ?Sized>(p: *const T) -> bool {
+    // SAFETY: The shim only walks the kernel's page tables for `p`.
+    unsafe { ffi::kalloc_test_vmapped(p.cast()) }
+}
+
+/// Waits up to two seconds for `done`, checking it every 10 ms; returns
+/// whether it became true.
+pub(crate) fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+    }
+    done()
+}
+
 /// Whether the test VM has the two NUMA nodes the node cases need; if not,
 /// the running case is marked skipped for want of `CONFIG_NUMA` (see
 /// [`skip_unless`]) and this returns `false`.

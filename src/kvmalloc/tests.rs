@@ -32,6 +32,30 @@ mod kalloc_kvmalloc {
         Ok(())
     }
 
+    /// Memory from vmalloc's side dropped where sleeping is allowed is
+    /// freed before the drop returns (`kvfree()`: its pages are unmapped),
+    /// not deferred; dropped under a spinlock, once the deferred free ran.
+    #[test]
+    fn drop_frees_at_once_where_it_may_sleep() -> Result {
+        use crate::selftest::{vmapped, wait_for};
+
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, GFP_KERNEL)?;
+        let addr = large.as_ptr();
+        assert!(is_vmalloc_addr(addr) && vmapped(addr));
+        drop(large);
+        assert!(!vmapped(addr));
+
+        let large = Vec::<u8, KVmalloc>::with_capacity(2 * KMALLOC_MAX_SIZE, GFP_KERNEL)?;
+        let addr = large.as_ptr();
+        stack_pin_init!(let lock = new_spinlock!(()));
+        {
+            let _guard = lock.lock();
+            drop(large);
+        }
+        assert!(wait_for(|| !vmapped(addr)));
+        Ok(())
+    }
+
     /// `kvmalloc_node()` through the kernel crate's allocator: on each of
     /// the test VM's two nodes, a small request (kmalloc's side) and one
     /// larger than kmalloc serves (vmalloc's side) are on the node asked

@@ -41,6 +41,8 @@ extern "C" {
     pub(crate) fn kalloc_test_fail_nth_left() -> kernel::ffi::c_uint;
     pub(crate) fn kalloc_test_skip(option: *const c_char);
     pub(crate) fn kalloc_test_nid_of(p: *const c_void) -> c_int;
+    pub(crate) fn kalloc_test_vmapped(p: *const c_void) -> bool;
+    pub(crate) fn kalloc_test_user_page() -> c_ulong;
     pub(crate) fn kalloc_test_num_online_nodes() -> c_int;
     pub(crate) fn kalloc_test_run_on_cpus(
         work: unsafe extern "C" fn(*mut c_void, kernel::ffi::c_uint) -> c_int,

@@ -23,6 +23,7 @@
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -52,6 +53,8 @@ int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
 int kalloc_test_nid_of(const void *p);
+bool kalloc_test_vmapped(const void *p);
+unsigned long kalloc_test_user_page(void);
 int kalloc_test_num_online_nodes(void);
 int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *data);
 bool kalloc_test_debug_pagealloc(void);
@@ -337,6 +340,28 @@ void kalloc_test_skip(const char *option)
 int kalloc_test_nid_of(const void *p)
 {
 	return page_to_nid(is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p));
+}
+
+/* Whether the vmalloc address p has a page mapped (its page table entry). */
+bool kalloc_test_vmapped(const void *p)
+{
+	return vmalloc_to_page(p) != NULL;
+}
+
+/*
+ * A page of user memory, mapped for the running KUnit case (unmapped when
+ * it ends), or 0.
+ */
+unsigned long kalloc_test_user_page(void)
+{
+	struct kunit *test = kunit_get_current_test();
+	unsigned long addr;
+
+	if (!test)
+		return 0;
+	addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	return IS_ERR_VALUE(addr) ? 0 : addr;
 }
 
 int kalloc_test_num_online_nodes(void)

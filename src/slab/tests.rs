@@ -228,6 +228,28 @@ mod kalloc_slab {
         Ok(())
     }
 
+    /// The user-copy region reaches SLUB at its offset, not only with its
+    /// size: copying exactly the region of an object to user memory, with
+    /// a length known only at run time, passes `CONFIG_HARDENED_USERCOPY`'s
+    /// check against the cache's region. Had the region another offset, the
+    /// check would abort the copy with a kernel BUG, which fails the run
+    /// (so a byte outside the region cannot be tried here: the
+    /// `usercopy-offset-dropped` mutant is that test).
+    #[test]
+    fn usercopy_region_is_at_its_offset() -> Result {
+        use crate::selftest::slab::copy_to_user;
+
+        let word = size_of::<usize>();
+        let options = SlabOptions::new().no_merge().usercopy(word, word);
+        let cache = SlabCache::<Item>::new(c"kalloc_slab_usercopy_copy", options)?;
+        let object = cache.alloc(Item::new(5), GFP_KERNEL)?;
+        copy_to_user(&object, word, word)?;
+        copy_to_user(&object, word, 1)?;
+        copy_to_user(&object, 2 * word - 1, 1)?;
+        assert!(copy_to_user(&object, word, 2 * word) == Err(EINVAL));
+        Ok(())
+    }
+
     /// The largest object kalloc accepts, with the largest alignment, with
     /// or without a constructor (which adds metadata), gives a cache SLUB
     /// creates: one object with its metadata fits in the largest slab. (A

@@ -160,6 +160,31 @@ mod kalloc_vmalloc {
         Ok(())
     }
 
+    /// A buffer dropped where sleeping is allowed is freed before the drop
+    /// returns (`vfree()`: its pages are unmapped), not deferred as
+    /// `vfree_atomic()` would; one dropped under a spinlock is unmapped once
+    /// the deferred free has run.
+    #[test]
+    fn drop_frees_at_once_where_it_may_sleep() -> Result {
+        use crate::selftest::{vmapped, wait_for};
+
+        let buf = VBuf::<u8>::zeroed(4 * PAGE_SIZE, GFP_KERNEL)?;
+        let addr = buf.as_ptr();
+        assert!(vmapped(addr) && vmapped(addr.wrapping_add(3 * PAGE_SIZE)));
+        drop(buf);
+        assert!(!vmapped(addr) && !vmapped(addr.wrapping_add(3 * PAGE_SIZE)));
+
+        let buf = VBuf::<u8>::zeroed(4 * PAGE_SIZE, GFP_KERNEL)?;
+        let addr = buf.as_ptr();
+        let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
+        {
+            let _guard = lock.lock();
+            drop(buf);
+        }
+        assert!(wait_for(|| !vmapped(addr)));
+        Ok(())
+    }
+
     /// `__vmalloc_node()` and the kernel crate's `VBox` allocator on a
     /// node: every page of the buffer comes from the node asked for, on each
     /// of the test VM's two nodes, and a node that is not online is `EINVAL`
