@@ -41,12 +41,15 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
     !present
 }
 
-/// The NUMA node of the memory at `p`, a direct-mapped (kmalloc, slab,
-/// page) or vmalloc address.
-pub(crate) fn nid_of<T: ?Sized>(p: *const T) -> i32 {
+/// Whether the memory at `p`, a direct-mapped (kmalloc, slab, page) or
+/// vmalloc address, is on node `nid`. An object that KFENCE sampled (on
+/// the compat kernel) counts as on any node: it lives in KFENCE's pool,
+/// whatever node was asked for.
+pub(crate) fn on_node<T: ?Sized>(p: *const T, nid: i32) -> bool {
     // SAFETY: The shim only looks `p` up in the page tables' bookkeeping
     // (`virt_to_page()`, `vmalloc_to_page()`); callers pass live memory.
-    unsafe { ffi::kalloc_test_nid_of(p.cast()) }
+    let found = unsafe { ffi::kalloc_test_nid_of(p.cast()) };
+    found == nid || found == -1
 }
 
 /// Whether the vmalloc address `p` is mapped: its page table entry is
@@ -77,21 +80,22 @@ pub(crate) fn two_nodes() -> bool {
     !skip_unless(nodes >= 2, c"CONFIG_NUMA")
 }
 
-/// Where `A` puts `size` bytes asked for on `nid`: the node of their first
-/// byte (the memory is freed again). `ENOMEM` if `A` refuses.
-pub(crate) fn allocator_node<A: kernel::alloc::Allocator>(
+/// Whether `A` puts `size` bytes asked for on node `nid` there (see
+/// [`on_node`]; the memory is freed again). `ENOMEM` if `A` refuses.
+pub(crate) fn allocator_on_node<A: kernel::alloc::Allocator>(
     size: usize,
-    nid: kernel::alloc::NumaNode,
-) -> kernel::error::Result<i32> {
+    nid: i32,
+) -> kernel::error::Result<bool> {
+    let numa = kernel::alloc::NumaNode::new(nid)?;
     let layout =
         core::alloc::Layout::from_size_align(size, 8).map_err(|_| kernel::error::code::EINVAL)?;
-    let memory = A::alloc(layout, kernel::alloc::flags::GFP_KERNEL, nid)
+    let memory = A::alloc(layout, kernel::alloc::flags::GFP_KERNEL, numa)
         .map_err(|_| kernel::error::code::ENOMEM)?;
-    let node = nid_of(memory.as_ptr().cast::<u8>());
+    let there = on_node(memory.as_ptr().cast::<u8>(), nid);
     // SAFETY: `memory` was allocated by `A` with `layout` just above, and is
     // not used again.
     unsafe { A::free(memory.cast(), layout) };
-    Ok(node)
+    Ok(there)
 }
 
 /// Runs `f` as if in NMI context (`in_nmi()` is true, and local interrupts

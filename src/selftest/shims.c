@@ -18,6 +18,7 @@
 #include <linux/highmem.h>
 #include <linux/irqflags.h>
 #include <linux/kernfs.h>
+#include <linux/kfence.h>
 #include <linux/kobject.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
@@ -336,9 +337,15 @@ void kalloc_test_skip(const char *option)
 		kunit_mark_skipped(test, "needs %s", option);
 }
 
-/* The node of the page holding p, a direct-mapped or vmalloc address. */
+/*
+ * The node of the page holding p, a direct-mapped or vmalloc address; -1
+ * for an object KFENCE sampled, which lives in KFENCE's pool whatever node
+ * was asked for.
+ */
 int kalloc_test_nid_of(const void *p)
 {
+	if (is_kfence_address(p))
+		return -1;
 	return page_to_nid(is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p));
 }
 

@@ -1043,14 +1043,12 @@ mod kalloc_slab {
         assert!(again.is(6) && live_objects(owner.cache())? == 1);
         // `kmem_cache_alloc_node()` through the allocator, on each node.
         if crate::selftest::two_nodes() {
-            use crate::selftest::allocator_node;
-            use kernel::alloc::NumaNode;
+            use crate::selftest::allocator_on_node;
             for nid in 0..2 {
-                let node = NumaNode::new(nid)?;
-                assert_eq!(
-                    allocator_node::<CacheAlloc<ItemCache>>(size_of::<Item>(), node)?,
+                assert!(allocator_on_node::<CacheAlloc<ItemCache>>(
+                    size_of::<Item>(),
                     nid
-                );
+                )?);
             }
         }
         Ok(())
