@@ -27,7 +27,6 @@ extern "C" {
     pub(crate) fn kalloc_rcu_preempt_depth() -> c_int;
 
     // gfp
-    pub(crate) fn kalloc_node_online(nid: c_int) -> bool;
 
     // kmalloc
     pub(crate) fn kalloc_kmalloc(size: usize, flags: bindings::gfp_t) -> *mut c_void;

@@ -458,11 +458,9 @@ impl Node {
     /// `node_online()`): the allocators assume a valid node and warn or
     /// crash otherwise. A node that goes offline later makes the allocator
     /// fall back to another one.
+    #[inline]
     pub fn new(nid: i32) -> Result<Node> {
-        let valid = (0..bindings::MAX_NUMNODES as i32).contains(&nid);
-        // SAFETY: `node_online()` reads a bit of a node mask, for a node
-        // number below `MAX_NUMNODES` (checked first).
-        if !valid || !unsafe { crate::ffi::kalloc_node_online(nid) } {
+        if !node_online(nid) {
             return Err(EINVAL);
         }
         // INVARIANT: an online node.
@@ -472,6 +470,36 @@ impl Node {
     /// The node number, `NUMA_NO_NODE` for any node.
     pub fn id(self) -> i32 {
         self.0
+    }
+}
+
+/// Whether `nid` is the number of an online node: C's `node_online()`,
+/// inline, for any `nid` (out of `0..MAX_NUMNODES`, never).
+#[inline]
+pub(crate) fn node_online(nid: i32) -> bool {
+    let Ok(n) = usize::try_from(nid) else {
+        return false;
+    };
+    if n >= bindings::MAX_NUMNODES as usize {
+        return false;
+    }
+    #[cfg(CONFIG_NUMA)]
+    {
+        let bits = usize::BITS as usize;
+        // SAFETY: `node_states` is the kernel's table of node masks, set up
+        // at boot and never freed; `n / bits` is within a mask of
+        // `MAX_NUMNODES` bits. A volatile read, as C's `test_bit()`: node
+        // hot-plug may change the word meanwhile.
+        let word = unsafe {
+            (&raw const bindings::node_states[bindings::node_states_N_ONLINE as usize].bits
+                [n / bits])
+                .read_volatile()
+        };
+        word & (1 << (n % bits)) != 0
+    }
+    #[cfg(not(CONFIG_NUMA))]
+    {
+        n == 0
     }
 }
 

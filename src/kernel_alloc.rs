@@ -17,17 +17,9 @@ pub(crate) fn node_number(nid: NumaNode) -> Option<i32> {
     if nid == NumaNode::NO_NODE {
         return Some(bindings::NUMA_NO_NODE);
     }
-    online_node_number(nid)
-}
-
-/// [`node_number`] for a node asked for by number: out of the inline path
-/// of the allocations on any node.
-#[cold]
-#[inline(never)]
-fn online_node_number(nid: NumaNode) -> Option<i32> {
     let n =
         (0..bindings::MAX_NUMNODES as i32).find(|&n| NumaNode::new(n).is_ok_and(|m| m == nid))?;
-    crate::gfp::Node::new(n).ok().map(crate::gfp::Node::id)
+    Some(n).filter(|&n| crate::gfp::node_online(n))
 }
 
 /// The empty allocation the trait wants for a size of 0: a dangling

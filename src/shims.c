@@ -43,7 +43,6 @@ bool kalloc_current_is_async(void);
 int kalloc_preempt_count(void);
 bool kalloc_irqs_disabled(void);
 int kalloc_rcu_preempt_depth(void);
-bool kalloc_node_online(int nid);
 void *kalloc_kmalloc_node(size_t size, gfp_t flags, int node);
 struct page *kalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
 void *kalloc_kmem_cache_alloc_node(struct kmem_cache *cache, gfp_t flags, int node);
@@ -81,11 +80,6 @@ bool kalloc_irqs_disabled(void)
 int kalloc_rcu_preempt_depth(void)
 {
 	return rcu_preempt_depth();
-}
-
-bool kalloc_node_online(int nid)
-{
-	return node_online(nid);
 }
 
 void *kalloc_kmalloc_node(size_t size, gfp_t flags, int node)
