@@ -125,10 +125,13 @@ if [ "$bench" = 1 ]; then
 	# two boots agree to the microsecond on every kernel log line.
 	append="$append loglevel=4 kalloc_vm_bench=1 nokaslr norandmaps"
 else
-	# 256 MiB: enough for every case (the largest takes 64 MiB of vmalloc),
-	# and the kernel sets up KASAN's shadow and the page structures of
-	# every MiB before it prints a line (1 GiB took 3 s longer).
-	mem=256M
+	# 512 MiB, 256 MiB a node: enough for every case on each node (the
+	# largest takes 64 MiB of vmalloc; with 128 MiB a node, node 0's DMA32
+	# zone ran out and ordinary allocations fell back to ZONE_DMA or the
+	# other node), and the kernel sets up KASAN's shadow and the page
+	# structures of every MiB before it prints a line (1 GiB took 3 s
+	# longer than 256 MiB).
+	mem=512M
 	# No default devices (VGA, network card: nothing to probe at boot),
 	# and no PCI or memory hot-plug methods in the ACPI tables: ACPI's
 	# interpreter is slow under TCG with lockdep and KASAN, and the boot
@@ -140,8 +143,8 @@ else
 		-global PIIX4_PM.acpi-root-pci-hotplug=off
 		-global PIIX4_PM.acpi-pci-hotplug-with-bridge-support=off
 		-global PIIX4_PM.memory-hotplug-support=off
-		-object memory-backend-ram,id=node0,size=128M
-		-object memory-backend-ram,id=node1,size=128M
+		-object memory-backend-ram,id=node0,size=256M
+		-object memory-backend-ram,id=node1,size=256M
 		-numa node,nodeid=0,cpus=0,memdev=node0
 		-numa node,nodeid=1,cpus=1,memdev=node1)
 	# page_poison=1: freed pages are poisoned (and checked when allocated
