@@ -245,24 +245,37 @@ mod kalloc_vmalloc {
 
     /// A freed buffer's addresses stay reserved until the lazy mappings are
     /// flushed: after `vm_unmap_aliases()` the next buffer of the same size
-    /// gets them again (vmalloc takes the lowest free addresses; tried a
-    /// few times, in case another allocation took them in between). Where
+    /// gets them again. vmalloc keeps flushed areas in a pool per CPU group
+    /// (`vmap_nodes`) and takes the newest one first, so this runs on each
+    /// CPU in a thread bound to it (a task that moved to the other CPU
+    /// between the two allocations would draw from the other pool); tried
+    /// a few times, in case another allocation took them in between. Where
     /// sleeping is not allowed, `EAGAIN`.
     #[test]
     fn unmapped_aliases_free_their_addresses() -> Result {
-        let mut reused = false;
-        for _ in 0..4 {
-            let first = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
-            let at = first.as_ptr();
-            drop(first);
+        use crate::selftest::stress::run_on_each_cpu;
+        use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+        let (cpus, reused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        run_on_each_cpu(&|_cpu| {
+            cpus.fetch_add(1, Relaxed);
+            // What was freed before goes to the pools first.
             vm_unmap_aliases()?;
-            let second = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
-            if second.as_ptr() == at {
-                reused = true;
-                break;
+            for _ in 0..4 {
+                let first = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
+                let at = first.as_ptr();
+                drop(first);
+                vm_unmap_aliases()?;
+                let second = VBuf::<u8>::zeroed(PAGE_SIZE, GFP_KERNEL)?;
+                if second.as_ptr() == at {
+                    reused.fetch_add(1, Relaxed);
+                    break;
+                }
             }
-        }
-        assert!(reused);
+            Ok(())
+        })?;
+        assert!(cpus.load(Relaxed) > 0);
+        assert_eq!(reused.load(Relaxed), cpus.load(Relaxed));
         let lock = KBox::pin_init(new_spinlock!(()), kernel::alloc::flags::GFP_KERNEL)?;
         let _guard = lock.lock();
         assert!(vm_unmap_aliases() == Err(EAGAIN));
