@@ -72,11 +72,15 @@
 //! - a string with a NUL byte (C would cut it there): `EINVAL`;
 //! - flags the allocator cannot honour ([`Gfp::check_slab`] for the kmalloc
 //!   family, [`Gfp::check`] and a kernel address for pages): `EINVAL`;
-//! - `__GFP_NOFAIL`: `EINVAL`. Probe may fail, and `devm_get_free_pages()`
-//!   cannot honour it anyway (its bookkeeping allocation may fail);
-//! - pages with flags that may not sleep (`devm_get_free_pages()` allocates
-//!   its bookkeeping with `GFP_KERNEL` whatever the flags say) or an order
-//!   above `MAX_PAGE_ORDER`: `EINVAL`.
+//! - `__GFP_NOFAIL` for more than [`DEVM_NOFAIL_MAX_SIZE`] bytes: `EINVAL`.
+//!   The kmalloc family takes the flags C takes: the bookkeeping is in the
+//!   same allocation, and `devres_add()` only takes a spinlock, so
+//!   `GFP_ATOMIC` works under a lock and `__GFP_NOFAIL` holds;
+//! - pages with `__GFP_NOFAIL` or flags that may not sleep, and an order
+//!   above `MAX_PAGE_ORDER`: `EINVAL`. `devm_get_free_pages()` allocates
+//!   its bookkeeping apart, with `GFP_KERNEL` whatever the flags say
+//!   (`drivers/base/devres.c`), so it may sleep, and may fail after the
+//!   pages were allocated.
 //!
 //! # Examples
 //!
@@ -120,6 +124,12 @@ use kernel::{
 /// every architecture. Larger requests are `ENOMEM`.
 pub const DEVM_KMALLOC_MAX_SIZE: usize = bindings::KMALLOC_MAX_SIZE as usize - bindings::PAGE_SIZE;
 
+/// The largest request the kmalloc family here serves with `__GFP_NOFAIL`,
+/// in bytes: half of [`NOFAIL_MAX_SIZE`](crate::kmalloc::NOFAIL_MAX_SIZE),
+/// which leaves room for `devm_kmalloc()`'s bookkeeping in the same
+/// object.
+pub const DEVM_NOFAIL_MAX_SIZE: usize = crate::kmalloc::NOFAIL_MAX_SIZE / 2;
+
 /// The alignment `devm_kmalloc()` guarantees: that of `unsigned long long`.
 /// A [`DevmBox`] of a type with a larger alignment does not compile.
 pub const DEVM_ALIGN: usize = align_of::<u64>();
@@ -145,7 +155,7 @@ pub(crate) fn raw_pci<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindi
 /// (see the module documentation).
 #[inline]
 fn check_flags(flags: Gfp) -> Result<Gfp> {
-    request::slab(flags, 0, DEVM_KMALLOC_MAX_SIZE, None)
+    request::slab(flags, 0, DEVM_KMALLOC_MAX_SIZE, Some(DEVM_NOFAIL_MAX_SIZE))
 }
 
 /// Returns the flags if the kmalloc family can serve `size` bytes with them
@@ -155,7 +165,12 @@ fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
     if size == 0 {
         return Err(EINVAL);
     }
-    request::slab(flags, size, DEVM_KMALLOC_MAX_SIZE, None)
+    request::slab(
+        flags,
+        size,
+        DEVM_KMALLOC_MAX_SIZE,
+        Some(DEVM_NOFAIL_MAX_SIZE),
+    )
 }
 
 mod boxed;

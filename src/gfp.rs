@@ -376,14 +376,15 @@ impl Gfp {
     ///
     /// - `EINVAL` unless they are a combination the page allocator accepts:
     ///   at most one zone modifier ([`Gfp::zone`]), at most one migratetype,
-    ///   and `__GFP_NOFAIL` only with a request that may sleep;
+    ///   and `__GFP_NOFAIL` only with a request that may sleep, outside a
+    ///   [noreclaim scope](crate::scope::noreclaim);
     /// - `EAGAIN` for flags that may sleep in a context that must not
     ///   ([`context_may_sleep`]): a sleeping allocation under a spinlock or
     ///   with interrupts off would be a bug, so it is refused instead;
     /// - `EAGAIN` in NMI context, whatever the flags: neither kmalloc nor
     ///   the page allocator may run there (they take locks an NMI may have
-    ///   interrupted). C code that must allocate there uses
-    ///   `kmalloc_nolock()`, which kalloc does not wrap.
+    ///   interrupted). The `nolock` allocators serve
+    ///   requests there.
     #[inline]
     pub fn check(self) -> Result<Gfp> {
         self.check_combination()?;
@@ -412,7 +413,9 @@ impl Gfp {
     #[inline]
     fn check_combination(self) -> Result<Gfp> {
         self.valid()?;
-        if self.0 & NOFAIL != 0 && !self.may_sleep() {
+        // C warns at `__GFP_NOFAIL` without direct reclaim, or in a
+        // noreclaim scope (`__alloc_pages_slowpath()`).
+        if self.0 & NOFAIL != 0 && (!self.may_sleep() || crate::scope::in_noreclaim()) {
             return Err(EINVAL);
         }
         Ok(self)

@@ -174,6 +174,7 @@ pub mod kmalloc;
 pub mod kvmalloc;
 pub mod pages;
 mod request;
+pub mod scope;
 pub mod slab;
 pub mod vmalloc;
 

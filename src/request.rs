@@ -64,6 +64,7 @@ pub(crate) fn slab(flags: Gfp, size: usize, max: usize, nofail_max: Option<usize
 ///
 /// - `EINVAL` for an order above [`MAX_PAGE_ORDER`], invalid flags
 ///   ([`Gfp::check`]), `__GFP_NOFAIL` above order 1, `__GFP_MOVABLE`
+///   outside a [pin scope](crate::scope::pin), which drops it
 ///   (kalloc's pages cannot be migrated: they are pinned by their owner),
 ///   `__GFP_COMP` (kalloc's page types own plain, non-compound blocks),
 ///   and, with `lowmem`, a highmem or movable zone;
@@ -75,7 +76,7 @@ pub(crate) fn pages(flags: Gfp, order: u32, lowmem: bool) -> Result<Gfp> {
     }
     let flags = flags.check()?;
     if (flags.contains(__GFP_NOFAIL) && order > NOFAIL_MAX_ORDER)
-        || flags.movable()
+        || (flags.movable() && crate::scope::effective(flags).movable())
         || flags.contains(__GFP_COMP)
     {
         return Err(EINVAL);

@@ -2,7 +2,7 @@
 
 //! [`DevmStr`]: a C string that belongs to a bound device (`devm_kasprintf()`).
 
-use super::{check_flags, raw, DEVM_KMALLOC_MAX_SIZE};
+use super::{check_flags, check_request, raw, DEVM_KMALLOC_MAX_SIZE};
 use crate::gfp::Gfp;
 use core::{
     fmt,
@@ -68,6 +68,7 @@ impl<'a> DevmStr<'a> {
         let text = crate::kmalloc::format_once(args, DEVM_KMALLOC_MAX_SIZE - 1, flags)?;
         // The bytes of `&str`s, as written by `format_once`.
         let text = core::str::from_utf8(&text).map_err(|_| EINVAL)?;
+        let flags = check_request(text.len() + 1, flags)?;
         Self::kasprintf(dev, flags, fmt!("{text}"))
     }
 
@@ -100,10 +101,7 @@ impl<'a> DevmStr<'a> {
     #[inline]
     pub fn from_cstr(dev: &'a Device<Bound>, s: &CStr, flags: impl Into<Gfp>) -> Result<Self> {
         let flags: Gfp = flags.into();
-        let flags = check_flags(flags)?;
-        if s.to_bytes_with_nul().len() > DEVM_KMALLOC_MAX_SIZE {
-            return Err(ENOMEM);
-        }
+        let flags = check_request(s.to_bytes_with_nul().len(), flags)?;
         // SAFETY: `dev` is bound; `s` is NUL-terminated; the flags and the
         // size are ones `devm_kmalloc()` takes without a warning.
         let ptr = unsafe { bindings::devm_kstrdup(raw(dev), s.as_char_ptr(), flags.as_raw()) };

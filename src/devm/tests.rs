@@ -397,7 +397,6 @@ mod kalloc_devm {
             GFP_KERNEL | GFP_DMA32,
             Gfp::from(GFP_KERNEL | __GFP_HIGHMEM),
             GFP_KERNEL | GFP_DMA | GFP_DMA32,
-            GFP_KERNEL | __GFP_NOFAIL,
         ] {
             assert_eq!(DevmBox::new(dev, 0u32, flags).err(), Some(EINVAL));
             assert_eq!(DevmBox::<u32>::new_zeroed(dev, flags).err(), Some(EINVAL));
@@ -456,6 +455,62 @@ mod kalloc_devm {
         pages.free();
         dma_pages.free();
         assert_eq!(devres_count(dev), base + 2);
+        Ok(())
+    }
+
+    /// The kmalloc family takes the flags C takes: `__GFP_NOFAIL` (its
+    /// bookkeeping is in the same allocation) up to
+    /// [`DEVM_NOFAIL_MAX_SIZE`] bytes, `EINVAL` above, where the object
+    /// with its header would need an order C cannot serve without failing;
+    /// `GFP_ATOMIC | __GFP_NOFAIL` never (C warns). Under a spinlock
+    /// `GFP_ATOMIC` works for each of them (`devres_add()` only takes a
+    /// spinlock). Pages refuse both: `devm_get_free_pages()` allocates its
+    /// bookkeeping apart, with `GFP_KERNEL`.
+    #[test]
+    fn kmalloc_family_takes_what_c_takes() -> Result {
+        let reg = faux_device(c"kalloc_devm_flags")?;
+        let dev = bound(&reg);
+        let base = devres_count(dev);
+        let nofail = GFP_KERNEL | __GFP_NOFAIL;
+        let b = DevmBox::<[u8]>::new_slice_zeroed(dev, DEVM_NOFAIL_MAX_SIZE, nofail)?;
+        assert!(b.len() == DEVM_NOFAIL_MAX_SIZE && b.iter().all(|&x| x == 0));
+        assert_eq!(*DevmBox::new(dev, 5u32, nofail)?, 5);
+        assert_eq!(
+            DevmStr::format(dev, fmt!("n{}", 1), nofail)?.to_bytes(),
+            b"n1"
+        );
+        assert_eq!(DevmStr::from_cstr(dev, c"nf", nofail)?.to_bytes(), b"nf");
+        let over = DEVM_NOFAIL_MAX_SIZE + 1;
+        assert_eq!(
+            DevmBox::<[u8]>::new_slice_zeroed(dev, over, nofail).err(),
+            Some(EINVAL)
+        );
+        let long = Repeat::new(over / 4096 + 1);
+        assert_eq!(
+            DevmStr::format(dev, fmt!("{long}"), nofail).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            DevmBox::new(dev, 0u8, GFP_ATOMIC | __GFP_NOFAIL).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(DevmPages::alloc(dev, 0, nofail).err(), Some(EINVAL));
+        assert_eq!(devres_count(dev), base + 4);
+
+        let lock = KBox::pin_init(new_spinlock!(()), GFP_KERNEL)?;
+        let (boxed, zeroed, text, copy, pages) = {
+            let _guard = lock.lock();
+            (
+                DevmBox::new(dev, 7u32, GFP_ATOMIC).map(|b| *b),
+                DevmBox::<[u16]>::new_slice_zeroed(dev, 3, GFP_ATOMIC).map(|b| b.len()),
+                DevmStr::format(dev, fmt!("a{}", 2), GFP_ATOMIC).map(|_| ()),
+                DevmStr::from_cstr(dev, c"b", GFP_ATOMIC).map(|_| ()),
+                DevmPages::alloc(dev, 0, GFP_ATOMIC).err(),
+            )
+        };
+        assert_eq!((boxed, zeroed, text, copy), (Ok(7), Ok(3), Ok(()), Ok(())));
+        assert_eq!(pages, Some(EINVAL));
+        assert_eq!(devres_count(dev), base + 8);
         Ok(())
     }
 

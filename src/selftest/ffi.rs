@@ -20,6 +20,7 @@ extern "C" {
     fn kalloc_gfp_zone(flags: bindings::gfp_t) -> c_int;
     fn kalloc_gfp_allow_blocking(flags: bindings::gfp_t) -> bool;
     fn kalloc_gfp_zone_bad(flags: bindings::gfp_t) -> bool;
+    fn kalloc_current_gfp_context(flags: bindings::gfp_t) -> bindings::gfp_t;
 
     pub(crate) fn kalloc_stop_machine(
         f: unsafe extern "C" fn(*mut c_void) -> c_int,
@@ -100,4 +101,11 @@ pub(crate) fn gfp_c_allow_blocking(flags: Gfp) -> bool {
 pub(crate) fn gfp_c_zone_bad(flags: bindings::gfp_t) -> bool {
     // SAFETY: a pure function of its argument (a table lookup).
     unsafe { kalloc_gfp_zone_bad(flags) }
+}
+
+/// C's `current_gfp_context()`: the flags in the current task's memalloc
+/// scopes.
+pub(crate) fn gfp_c_context(flags: Gfp) -> bindings::gfp_t {
+    // SAFETY: Only reads the current task's flags.
+    unsafe { kalloc_current_gfp_context(flags.as_raw()) }
 }

@@ -31,6 +31,7 @@
 #include <linux/nodemask.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/stop_machine.h>
@@ -43,6 +44,7 @@
 /* Prototypes: the only callers are in Rust. */
 int kalloc_gfp_zone(gfp_t flags);
 bool kalloc_gfp_zone_bad(gfp_t flags);
+gfp_t kalloc_current_gfp_context(gfp_t flags);
 bool kalloc_gfp_allow_blocking(gfp_t flags);
 u32 kalloc_shim_abi(void);
 int kalloc_c_macro(const char *name, unsigned long *out);
@@ -307,6 +309,11 @@ int kalloc_gfp_zone(gfp_t flags)
 bool kalloc_gfp_allow_blocking(gfp_t flags)
 {
 	return gfpflags_allow_blocking(flags);
+}
+
+gfp_t kalloc_current_gfp_context(gfp_t flags)
+{
+	return current_gfp_context(flags);
 }
 
 /* Whether GFP_ZONE_BAD calls the zone modifiers of @flags invalid. */
