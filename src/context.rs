@@ -131,3 +131,9 @@ pub(crate) fn allows(sleeping: bool) -> bool {
 pub(crate) fn in_hardirq() -> bool {
     preempt_count() as usize & consts::HARDIRQ_MASK != 0
 }
+
+/// Whether the current code runs in NMI context (C's `in_nmi()`).
+#[inline(always)]
+pub(crate) fn in_nmi() -> bool {
+    preempt_count() as usize & consts::NMI_MASK != 0
+}

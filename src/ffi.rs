@@ -36,6 +36,27 @@ extern "C" {
         node: c_int,
     ) -> *mut c_void;
 
+    // nolock
+    /// C's `kmalloc_nolock()` macro.
+    pub(crate) fn kalloc_kmalloc_nolock(
+        size: usize,
+        flags: bindings::gfp_t,
+        node: c_int,
+    ) -> *mut c_void;
+    /// C's `alloc_pages_nolock()` macro.
+    pub(crate) fn kalloc_alloc_pages_nolock(
+        gfp: bindings::gfp_t,
+        nid: c_int,
+        order: c_uint,
+    ) -> *mut bindings::page;
+    /// Frees a lowmem block of pages with `__free_pages()` from an IRQ work
+    /// item (`shims.c`); may be called in any context.
+    pub(crate) fn kalloc_defer_free_pages(page: *mut bindings::page, order: c_uint);
+    /// Whether a block handed to `kalloc_defer_free_pages()` is not freed
+    /// yet.
+    #[cfg(kalloc_selftest)]
+    pub(crate) fn kalloc_deferred_pages_pending() -> bool;
+
     // pages
     fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
     fn kalloc_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong;

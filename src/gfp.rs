@@ -213,10 +213,10 @@ pub(crate) mod as_gfp {
 }
 
 /// May sleep and reclaim, but must not start any physical I/O (for block
-/// layer paths). Prefer `memalloc_noio_save()` scopes in new code.
+/// layer paths). Prefer [NOIO scopes](crate::scope::noio) in new code.
 pub const GFP_NOIO: Gfp = Gfp(RECLAIM);
 /// May sleep, reclaim and start I/O, but must not call into file systems
-/// (for file-system paths). Prefer `memalloc_nofs_save()` in new code.
+/// (for file-system paths). Prefer [NOFS scopes](crate::scope::nofs) in new code.
 pub const GFP_NOFS: Gfp = Gfp(RECLAIM | IO);
 /// For user-space allocations the kernel maps to user space: may sleep,
 /// reclaim, I/O and FS; limited to the task's cpuset (`__GFP_HARDWALL`).
@@ -383,7 +383,7 @@ impl Gfp {
     ///   with interrupts off would be a bug, so it is refused instead;
     /// - `EAGAIN` in NMI context, whatever the flags: neither kmalloc nor
     ///   the page allocator may run there (they take locks an NMI may have
-    ///   interrupted). The `nolock` allocators serve
+    ///   interrupted). The [`nolock`](crate::nolock) allocators serve
     ///   requests there.
     #[inline]
     pub fn check(self) -> Result<Gfp> {

@@ -98,11 +98,19 @@ pub(crate) fn allocator_on_node<A: kernel::alloc::Allocator>(
     Ok(there)
 }
 
+/// Whether a block of pages dropped in NMI context
+/// ([`NolockPages`](crate::nolock::NolockPages)) still waits for its free.
+pub(crate) fn deferred_pages_pending() -> bool {
+    // SAFETY: The shim only reads a list head and an IRQ work's flags.
+    unsafe { crate::ffi::kalloc_deferred_pages_pending() }
+}
+
 /// Runs `f` as if in NMI context (`in_nmi()` is true, and local interrupts
 /// are off), and returns its result: for cases that check that kalloc
-/// refuses to allocate there. `f` must only make requests that kalloc
-/// refuses before C allocates anything, and take no lock: it runs on the
-/// caller's stack, not an NMI's.
+/// refuses to allocate there, or that the nolock allocators serve. `f` must
+/// only make requests that kalloc refuses before C allocates anything or
+/// that go to C's nolock paths, and take no lock: it runs on the caller's
+/// stack, not an NMI's.
 ///
 /// Only with `CONFIG_HAS_SEPARATE_PREEMPT_RESCHED_BITS` or on Linux 7.2
 /// (see `selftest/shims.c`): elsewhere `f` does not run and the result is

@@ -15,6 +15,7 @@
 #include <linux/gfp.h>
 #include <linux/hardirq.h>
 #include <linux/highmem.h>
+#include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
@@ -65,6 +66,10 @@ void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
 void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node);
 void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags);
+void *kalloc_kmalloc_nolock(size_t size, gfp_t flags, int node);
+struct page *kalloc_alloc_pages_nolock(gfp_t gfp, int nid, unsigned int order);
+void kalloc_defer_free_pages(struct page *page, unsigned int order);
+bool kalloc_deferred_pages_pending(void);
 
 /* For src/context.rs where it cannot read these inline. */
 int kalloc_preempt_count(void)
@@ -249,4 +254,53 @@ void kalloc_async_wait(void)
 bool kalloc_current_is_async(void)
 {
 	return current_is_async();
+}
+
+void *kalloc_kmalloc_nolock(size_t size, gfp_t flags, int node)
+{
+	return kmalloc_nolock(size, flags, node);
+}
+
+struct page *kalloc_alloc_pages_nolock(gfp_t gfp, int nid, unsigned int order)
+{
+	return alloc_pages_nolock(gfp, nid, order);
+}
+
+/*
+ * Blocks of pages dropped where __free_pages() may not run (NMI context),
+ * freed from an IRQ work item, as C's free_pages_nolock() (not exported)
+ * does. Each block holds its own list entry.
+ */
+struct kalloc_deferred_pages {
+	struct llist_node node;
+	unsigned int order;
+};
+
+static LLIST_HEAD(kalloc_deferred_pages);
+
+static void kalloc_free_deferred_pages(struct irq_work *work)
+{
+	struct llist_node *list = llist_del_all(&kalloc_deferred_pages);
+	struct kalloc_deferred_pages *p, *next;
+
+	llist_for_each_entry_safe(p, next, list, node)
+		__free_pages(virt_to_page(p), p->order);
+}
+
+static DEFINE_IRQ_WORK(kalloc_deferred_pages_work, kalloc_free_deferred_pages);
+
+void kalloc_defer_free_pages(struct page *page, unsigned int order)
+{
+	struct kalloc_deferred_pages *p = page_address(page);
+
+	p->order = order;
+	if (llist_add(&p->node, &kalloc_deferred_pages))
+		irq_work_queue(&kalloc_deferred_pages_work);
+}
+
+/* Whether a deferred block of pages is not freed yet (for the self-tests). */
+bool kalloc_deferred_pages_pending(void)
+{
+	return !llist_empty(&kalloc_deferred_pages) ||
+	       irq_work_is_busy(&kalloc_deferred_pages_work);
 }
