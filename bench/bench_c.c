@@ -287,6 +287,38 @@ static noinline void devm(void)
 	faux_device_destroy(fdev);
 }
 
+/*
+ * kmalloc_nolock() and alloc_pages_nolock(), the allocators of any context,
+ * here in process context. kfree() also takes kmalloc_nolock()'s objects
+ * in 7.3 (kmemleak tolerates the missing record): its row says whether it
+ * would be cheaper than kfree_nolock().
+ */
+static noinline void nolock(void)
+{
+	unsigned int order;
+	size_t n;
+
+	for (n = 8; n <= 4096; n *= 8) {
+		TIME("nolock", "kmalloc_kfree", n, kalloc_bench_iters(n), {
+			void *p = kmalloc_nolock(n, 0, NUMA_NO_NODE);
+			CHECK(p);
+			kfree_nolock(p);
+		});
+		TIME("nolock", "kmalloc_plain_kfree", n, kalloc_bench_iters(n), {
+			void *p = kmalloc_nolock(n, 0, NUMA_NO_NODE);
+			CHECK(p);
+			kfree(p);
+		});
+	}
+	for (order = 0; order <= 1; order++)
+		TIME("pages_nolock", "alloc_free", order, kalloc_bench_iters(PAGE_SIZE << order), {
+			struct page *p = alloc_pages_nolock(0, NUMA_NO_NODE, order);
+			CHECK(p);
+			if (p)
+				__free_pages(p, order);
+		});
+}
+
 static int __init kalloc_bench_init(void)
 {
 	unsigned long n;
@@ -324,6 +356,7 @@ static int __init kalloc_bench_init(void)
 	for (n = 4096; n <= 4 << 20; n *= 4)
 		vmalloc_size(n);
 	devm();
+	nolock();
 
 	r = kalloc_bench_rust();
 	if (failed || r < 0) {

@@ -9,8 +9,10 @@
 use core::hint::black_box;
 use core::mem::MaybeUninit;
 use kalloc::devm::{DevmBox, DevmPages, DevmStr, FauxDevice};
+use kalloc::gfp::Gfp;
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
+use kalloc::nolock::{KmallocNolock, NolockPages};
 use kalloc::pages::{LowmemPages, Pages};
 use kalloc::slab::{CacheAlloc, ModuleCache, SlabCache, SlabOptions, StaticCache};
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
@@ -274,6 +276,29 @@ fn devm(b: &mut Bench) -> Result {
     })
 }
 
+/// kalloc's nolock types, in process context (C's rows in `bench_c.c`).
+fn nolock<const N: usize>(b: &mut Bench) -> Result {
+    b.time(("nolock", "kmalloc_kfree", N, "kalloc"), iters(N), || {
+        black_box(KmallocNolock::new_box(
+            MaybeUninit::<[u8; N]>::uninit(),
+            Gfp::NONE,
+        )?);
+        Ok(())
+    })
+}
+
+fn nolock_pages(b: &mut Bench, order: u32) -> Result {
+    let n = iters(4096 << order);
+    b.time(
+        ("pages_nolock", "alloc_free", order as usize, "kalloc"),
+        n,
+        || {
+            black_box(NolockPages::alloc(order, Gfp::NONE)?);
+            Ok(())
+        },
+    )
+}
+
 fn run(b: &mut Bench) -> Result {
     kmalloc_sized::<8>(b)?;
     kmalloc_sized::<16>(b)?;
@@ -348,7 +373,13 @@ fn run(b: &mut Bench) -> Result {
         vmalloc(b, size)?;
         size *= 4;
     }
-    devm(b)
+    devm(b)?;
+    nolock::<8>(b)?;
+    nolock::<64>(b)?;
+    nolock::<512>(b)?;
+    nolock::<4096>(b)?;
+    nolock_pages(b, 0)?;
+    nolock_pages(b, 1)
 }
 
 /// Runs the Rust benchmarks; the number of rows printed, or a negative

@@ -12,6 +12,7 @@ mod kalloc_devm {
         __GFP_HIGHMEM, __GFP_NOWARN, __GFP_RETRY_MAYFAIL, GFP_ATOMIC, GFP_DMA, GFP_DMA32,
         GFP_HIGHUSER, GFP_KERNEL,
     };
+    use crate::kmalloc::NOFAIL_MAX_SIZE;
     use crate::selftest::devres::*;
     use crate::selftest::edu::{self, read_edu_nofault, testing as edu_testing};
     use core::cell::Cell;
@@ -486,7 +487,9 @@ mod kalloc_devm {
             Some(EINVAL)
         );
         // Text kmalloc could format with `__GFP_NOFAIL`, too long for devm.
-        let long = fmt!("{:1$}", "x", DEVM_NOFAIL_MAX_SIZE + 100);
+        // 2148 bytes: over devm's limit, under kmalloc's.
+        assert!(DEVM_NOFAIL_MAX_SIZE < 2148 && 2148 < NOFAIL_MAX_SIZE);
+        let long = fmt!("{:2148}", "x");
         assert_eq!(DevmStr::format(dev, long, nofail).err(), Some(EINVAL));
         assert_eq!(
             DevmBox::new(dev, 0u8, GFP_ATOMIC | __GFP_NOFAIL).err(),
