@@ -16,6 +16,7 @@
 #include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -319,6 +320,30 @@ static noinline void nolock(void)
 		});
 }
 
+/*
+ * Per-CPU memory: alloc_percpu() + free_percpu() of a counter, and an
+ * increment of this CPU's copy between get_cpu_ptr() and put_cpu_ptr().
+ */
+static noinline void percpu(void)
+{
+	atomic64_t __percpu *counters = alloc_percpu(atomic64_t);
+
+	if (!counters) {
+		failed = true;
+		return;
+	}
+	TIME("percpu", "alloc_free", 8, kalloc_bench_iters(8), {
+		atomic64_t __percpu *p = alloc_percpu(atomic64_t);
+		CHECK(p);
+		free_percpu(p);
+	});
+	TIME("percpu", "get_inc_put", 8, kalloc_bench_iters(8), {
+		atomic64_inc(get_cpu_ptr(counters));
+		put_cpu_ptr(counters);
+	});
+	free_percpu(counters);
+}
+
 static int __init kalloc_bench_init(void)
 {
 	unsigned long n;
@@ -357,6 +382,7 @@ static int __init kalloc_bench_init(void)
 		vmalloc_size(n);
 	devm();
 	nolock();
+	percpu();
 
 	r = kalloc_bench_rust();
 	if (failed || r < 0) {

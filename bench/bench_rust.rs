@@ -8,12 +8,14 @@
 
 use core::hint::black_box;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kalloc::devm::{DevmBox, DevmPages, DevmStr, FauxDevice};
 use kalloc::gfp::Gfp;
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
 use kalloc::nolock::{KmallocNolock, NolockPages};
 use kalloc::pages::{LowmemPages, Pages};
+use kalloc::percpu::PerCpu;
 use kalloc::slab::{CacheAlloc, ModuleCache, SlabCache, SlabOptions, StaticCache};
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
@@ -299,6 +301,20 @@ fn nolock_pages(b: &mut Bench, order: u32) -> Result {
     )
 }
 
+/// A per-CPU counter made and freed, and this CPU's copy incremented
+/// under a guard (C's rows in `bench_c.c`).
+fn percpu(b: &mut Bench) -> Result {
+    b.time(("percpu", "alloc_free", 8, "kalloc"), iters(8), || {
+        black_box(PerCpu::new_with(|_| AtomicU64::new(0), GFP_KERNEL)?);
+        Ok(())
+    })?;
+    let counters = PerCpu::new_with(|_| AtomicU64::new(0), GFP_KERNEL)?;
+    b.time(("percpu", "get_inc_put", 8, "kalloc"), iters(8), || {
+        counters.get().fetch_add(1, Relaxed);
+        Ok(())
+    })
+}
+
 fn run(b: &mut Bench) -> Result {
     kmalloc_sized::<8>(b)?;
     kmalloc_sized::<16>(b)?;
@@ -379,7 +395,8 @@ fn run(b: &mut Bench) -> Result {
     nolock::<512>(b)?;
     nolock::<4096>(b)?;
     nolock_pages(b, 0)?;
-    nolock_pages(b, 1)
+    nolock_pages(b, 1)?;
+    percpu(b)
 }
 
 /// Runs the Rust benchmarks; the number of rows printed, or a negative

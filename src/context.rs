@@ -12,7 +12,7 @@
 // `RCU_READ_LOCK_NESTING` is used only in a `const _`, which rustc 1.85
 // does not count.
 #[allow(dead_code)]
-mod consts {
+pub(crate) mod consts {
     include!(concat!(
         env!("KALLOC_GENERATED"),
         "/kalloc_context_consts.rs"

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What src/context.rs needs to read the allocation context inline, as this
- * kernel defines it: compiled to assembly only (as the kernel's asm-offsets
- * are), and turned by kalloc.kbuild into Rust constants. Rust takes the
+ * kernel defines it, and the per-CPU size limit of src/percpu.rs: compiled
+ * to assembly only (as the kernel's asm-offsets are), and turned by
+ * kalloc.kbuild into Rust constants. Rust takes the
  * masks from here, and checks its bindings' layout of struct task_struct
  * against C's at compile time.
  */
+#include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
 #include <linux/stddef.h>
@@ -22,6 +24,8 @@ void kalloc_context_consts(void)
 {
 	KALLOC_CONST(NMI_MASK, NMI_MASK);
 	KALLOC_CONST(HARDIRQ_MASK, HARDIRQ_MASK);
+	/* For src/percpu.rs: the largest per-CPU allocation. */
+	KALLOC_CONST(PCPU_MIN_UNIT_SIZE, PCPU_MIN_UNIT_SIZE);
 #ifdef CONFIG_X86
 	KALLOC_CONST(X86_EFLAGS_IF, X86_EFLAGS_IF);
 	/* The reschedule bit in the low 32 bits of __preempt_count: 0x80000000

@@ -36,6 +36,17 @@ extern "C" {
         node: c_int,
     ) -> *mut c_void;
 
+    // percpu
+    /// C's `__alloc_percpu_gfp()` macro.
+    fn kalloc_alloc_percpu_gfp(size: usize, align: usize, gfp: bindings::gfp_t) -> *mut c_void;
+    /// C's `get_cpu_ptr()` macro: disables preemption, returns this CPU's
+    /// copy.
+    pub(crate) fn kalloc_get_cpu_ptr(ptr: *mut c_void) -> *mut c_void;
+    /// C's `put_cpu_ptr()` macro: enables preemption.
+    pub(crate) fn kalloc_put_cpu_ptr(ptr: *mut c_void);
+    /// C's `per_cpu_ptr()` macro.
+    pub(crate) fn kalloc_per_cpu_ptr(ptr: *mut c_void, cpu: c_int) -> *mut c_void;
+
     // nolock
     /// C's `kmalloc_nolock()` macro.
     pub(crate) fn kalloc_kmalloc_nolock(
@@ -157,6 +168,26 @@ pub(crate) unsafe fn get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ul
     } else {
         // SAFETY: As for this function.
         unsafe { kalloc_get_free_pages(gfp, order) }
+    }
+}
+
+/// C's `__alloc_percpu_gfp()`.
+///
+/// # Safety
+///
+/// As for `__alloc_percpu_gfp()`.
+#[inline(always)]
+pub(crate) unsafe fn alloc_percpu_gfp(
+    size: usize,
+    align: usize,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    if DIRECT {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::pcpu_alloc_noprof(size, align, false, gfp) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_alloc_percpu_gfp(size, align, gfp) }
     }
 }
 

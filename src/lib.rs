@@ -174,6 +174,7 @@ pub mod kmalloc;
 pub mod kvmalloc;
 pub mod nolock;
 pub mod pages;
+pub mod percpu;
 mod request;
 pub mod scope;
 pub mod slab;

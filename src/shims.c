@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -66,6 +67,10 @@ void *kalloc_devm_kzalloc(struct device *dev, size_t size, gfp_t gfp);
 void *kalloc_devm_kcalloc(struct device *dev, size_t n, size_t size, gfp_t gfp);
 void *kalloc_vmalloc_node(unsigned long size, gfp_t flags, int node);
 void *kalloc_vrealloc(void *p, unsigned long size, gfp_t flags);
+void __percpu *kalloc_alloc_percpu_gfp(size_t size, size_t align, gfp_t gfp);
+void *kalloc_get_cpu_ptr(void __percpu *ptr);
+void kalloc_put_cpu_ptr(void __percpu *ptr);
+void *kalloc_per_cpu_ptr(void __percpu *ptr, int cpu);
 void *kalloc_kmalloc_nolock(size_t size, gfp_t flags, int node);
 struct page *kalloc_alloc_pages_nolock(gfp_t gfp, int nid, unsigned int order);
 void kalloc_defer_free_pages(struct page *page, unsigned int order);
@@ -254,6 +259,26 @@ void kalloc_async_wait(void)
 bool kalloc_current_is_async(void)
 {
 	return current_is_async();
+}
+
+void __percpu *kalloc_alloc_percpu_gfp(size_t size, size_t align, gfp_t gfp)
+{
+	return __alloc_percpu_gfp(size, align, gfp);
+}
+
+void *kalloc_get_cpu_ptr(void __percpu *ptr)
+{
+	return get_cpu_ptr(ptr);
+}
+
+void kalloc_put_cpu_ptr(void __percpu *ptr)
+{
+	put_cpu_ptr(ptr);
+}
+
+void *kalloc_per_cpu_ptr(void __percpu *ptr, int cpu)
+{
+	return per_cpu_ptr(ptr, cpu);
 }
 
 void *kalloc_kmalloc_nolock(size_t size, gfp_t flags, int node)

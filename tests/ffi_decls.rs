@@ -138,6 +138,8 @@ fn rust_type(c: &str) -> String {
         ("gfp_t", "bindings::gfp_t"),
         ("enum zone_type", "bindings::zone_type"),
         ("void *", "*mut c_void"),
+        // A per-CPU address (`__percpu` marks its address space for sparse).
+        ("void __percpu *", "*mut c_void"),
         ("const void *", "*const c_void"),
         ("void **", "*mut *mut c_void"),
         ("const char *", "*const c_char"),
