@@ -489,8 +489,10 @@ mod kalloc_devm {
         // Text kmalloc could format with `__GFP_NOFAIL`, too long for devm.
         // 2148 bytes: over devm's limit, under kmalloc's.
         assert!(DEVM_NOFAIL_MAX_SIZE < 2148 && 2148 < NOFAIL_MAX_SIZE);
-        let long = fmt!("{:2148}", "x");
-        assert_eq!(DevmStr::format(dev, long, nofail).err(), Some(EINVAL));
+        assert_eq!(
+            DevmStr::format(dev, fmt!("{:2148}", "x"), nofail).err(),
+            Some(EINVAL)
+        );
         assert_eq!(
             DevmBox::new(dev, 0u8, GFP_ATOMIC | __GFP_NOFAIL).err(),
             Some(EINVAL)
