@@ -30,6 +30,11 @@ extern "C" {
 
     pub(crate) fn kalloc_test_c_user(p: *mut c_void, len: usize, byte: c_int) -> c_int;
     pub(crate) fn kalloc_slab_read_sysfs(path: *const c_char, buf: *mut u8, len: usize) -> isize;
+    pub(crate) fn kalloc_slab_write_sysfs(
+        path: *const c_char,
+        buf: *const c_char,
+        len: usize,
+    ) -> isize;
     pub(crate) fn kalloc_test_zone(p: *const c_void) -> c_int;
     pub(crate) fn kalloc_test_kmalloc_cache(
         size: usize,

@@ -52,6 +52,7 @@ int kalloc_stop_machine(cpu_stop_fn_t fn, void *data);
 unsigned long kalloc_nr_free_pages_stopped(void);
 int kalloc_test_c_user(void *p, size_t len, int byte);
 ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len);
+ssize_t kalloc_slab_write_sysfs(const char *path, const char *buf, size_t len);
 int kalloc_test_zone(const void *p);
 struct kmem_cache *kalloc_test_kmalloc_cache(size_t size, gfp_t flags);
 void kalloc_test_skip(const char *option);
@@ -537,6 +538,24 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	ret = kernel_read(file, buf, len, &pos);
+	filp_close(file, NULL);
+	return ret;
+}
+
+/* Writes len bytes of buf to the sysfs file path, as kalloc_slab_read_sysfs() reads. */
+ssize_t kalloc_slab_write_sysfs(const char *path, const char *buf, size_t len)
+{
+	struct file *file;
+	loff_t pos = 0;
+	ssize_t ret;
+
+#ifdef scoped_with_init_fs
+	scoped_with_init_fs()
+#endif
+		file = filp_open(path, O_WRONLY, 0);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = kernel_write(file, buf, len, &pos);
 	filp_close(file, NULL);
 	return ret;
 }

@@ -71,6 +71,16 @@ pub(crate) trait Stats {
     /// `EAGAIN` in a context that cannot sleep (reading a file may);
     /// an error from reading the files.
     fn stats(&self) -> Result<SlabStats>;
+
+    /// Keeps KFENCE from sampling the cache (`skip_kfence` in sysfs), so
+    /// that every object is SLUB's and [`SlabStats::objects`] counts them
+    /// all: an object KFENCE hands out instead, at any allocation, is not
+    /// counted. Does nothing without `CONFIG_KFENCE`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Stats::stats`].
+    fn skip_kfence(&self) -> Result;
 }
 
 impl<T, K: CacheKind> Stats for SlabCache<T, K> {
@@ -79,6 +89,27 @@ impl<T, K: CacheKind> Stats for SlabCache<T, K> {
             return Err(EAGAIN);
         }
         SlabStats::read(self.name())
+    }
+
+    fn skip_kfence(&self) -> Result {
+        if !cfg!(CONFIG_KFENCE) {
+            return Ok(());
+        }
+        if !context_may_sleep() {
+            return Err(EAGAIN);
+        }
+        let name = self.name().to_str()?;
+        let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{name}/skip_kfence"))?;
+        // SAFETY: `path` is a NUL-terminated string and the text is one
+        // readable byte; the shim only reads them.
+        let len =
+            unsafe { ffi::kalloc_slab_write_sysfs(path.as_char_ptr(), b"1".as_ptr().cast(), 1) };
+        // CAST: a negative `len` is an errno, which fits in a `c_int`.
+        match usize::try_from(len) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(EIO),
+            Err(_) => Err(Error::from_errno(len as c_int)),
+        }
     }
 }
 

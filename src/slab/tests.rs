@@ -511,6 +511,7 @@ mod kalloc_slab {
             return Ok(());
         }
         let cache = SlabCache::<Item>::new(c"kalloc_slab_own", SlabOptions::new().no_merge())?;
+        cache.skip_kfence()?;
         let stats = cache.stats()?;
         assert_eq!(stats.aliases, 0);
         assert_eq!(stats.object_size, size_of::<Item>());
@@ -538,6 +539,7 @@ mod kalloc_slab {
         }
         const N: usize = 300;
         let cache = SlabCache::<Item>::new(c"kalloc_slab_count", SlabOptions::new().no_merge())?;
+        cache.skip_kfence()?;
         let mut items = KVec::with_capacity(N, GFP_KERNEL)?;
         for id in 0..N {
             items.push(cache.alloc(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
@@ -588,6 +590,7 @@ mod kalloc_slab {
             return Ok(());
         }
         let cache = SlabCache::<Locked>::new(c"kalloc_slab_pinned", SlabOptions::new().no_merge())?;
+        cache.skip_kfence()?;
         let locked =
             cache.pin_init(pin_init!(Locked { value <- new_spinlock!(41) }), GFP_KERNEL)?;
         *locked.value.lock() += 1;
@@ -779,6 +782,7 @@ mod kalloc_slab {
         }
         let name = c"kalloc_slab_destroy";
         let cache = SlabCache::<Session, _>::with_constructor(name, SlabOptions::new())?;
+        cache.skip_kfence()?;
         let mut sessions = KVec::new();
         for _ in 0..100 {
             sessions.push(cache.alloc(GFP_KERNEL)?, GFP_KERNEL)?;
@@ -839,6 +843,7 @@ mod kalloc_slab {
             SlabCache::<Item>::new(c"kalloc_slab_owned", SlabOptions::new().no_merge())?,
             GFP_KERNEL,
         )?;
+        cache.skip_kfence()?;
         let mut kept = KVec::new();
         for id in 0..8 {
             kept.push(cache.alloc_owned(Item::new(id), GFP_KERNEL)?, GFP_KERNEL)?;
@@ -861,6 +866,7 @@ mod kalloc_slab {
             SlabCache::<Item>::new(c"kalloc_slab_owned_last", SlabOptions::new().no_merge())?,
             GFP_KERNEL,
         )?;
+        other.skip_kfence()?;
         let only = other.alloc_owned(Item::new(8), GFP_KERNEL)?;
         drop(other);
         assert!(only.is(8));
@@ -896,6 +902,7 @@ mod kalloc_slab {
             return Ok(());
         }
         let cache = SlabCache::<Item>::new(c"kalloc_slab_bulk", SlabOptions::new().no_merge())?;
+        cache.skip_kfence()?;
         let bulk = cache.alloc_bulk(40, GFP_KERNEL, Item::new)?;
         assert_eq!(bulk.len(), 40);
         assert!(bulk.iter().enumerate().all(|(id, item)| item.is(id)));
@@ -1016,6 +1023,7 @@ mod kalloc_slab {
         let name = c"kalloc_slab_module";
         assert!(CacheBox::<ItemCache>::new(Item::new(0), GFP_KERNEL).is_err());
         let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
+        owner.cache().skip_kfence()?;
         let other = ModuleCache::<ItemCache>::new(c"kalloc_slab_module_2", SlabOptions::new());
         assert!(other.err() == Some(EBUSY));
         assert_eq!(owner.cache().stats()?.object_size, size_of::<Item>());
@@ -1039,6 +1047,7 @@ mod kalloc_slab {
         assert!(CacheBox::<ItemCache>::new(Item::new(5), GFP_KERNEL).is_err());
         assert!(CacheAlloc::<ItemCache>::new_box(Item::new(5), GFP_KERNEL).err() == Some(ENOMEM));
         let owner = ModuleCache::<ItemCache>::new(name, SlabOptions::new().no_merge())?;
+        owner.cache().skip_kfence()?;
         let again = CacheBox::<ItemCache>::new(Item::new(6), GFP_KERNEL)?;
         assert!(again.is(6) && live_objects(owner.cache())? == 1);
         // `kmem_cache_alloc_node()` through the allocator, on each node.
