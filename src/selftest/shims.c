@@ -521,20 +521,28 @@ int kalloc_test_run_on_cpus(int (*work)(void *data, unsigned int cpu), void *dat
 }
 
 /*
- * Reads up to @len bytes of the sysfs file at @path, as user space's init
- * sees it: kthreads (KUnit's among them) start in an empty nullfs root
- * where nothing is mounted.
+ * Opens the sysfs file at @path as user space's init sees it: kthreads
+ * (KUnit's among them) start in an empty nullfs root where nothing is
+ * mounted.
  */
-ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
+static struct file *kalloc_slab_open_sysfs(const char *path, int flags)
 {
 	struct file *file;
-	loff_t pos = 0;
-	ssize_t ret;
 
 #ifdef scoped_with_init_fs
 	scoped_with_init_fs()
 #endif
-		file = filp_open(path, O_RDONLY, 0);
+		file = filp_open(path, flags, 0);
+	return file;
+}
+
+/* Reads up to @len bytes of the sysfs file at @path. */
+ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
+{
+	struct file *file = kalloc_slab_open_sysfs(path, O_RDONLY);
+	loff_t pos = 0;
+	ssize_t ret;
+
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	ret = kernel_read(file, buf, len, &pos);
@@ -542,17 +550,13 @@ ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 	return ret;
 }
 
-/* Writes len bytes of buf to the sysfs file path, as kalloc_slab_read_sysfs() reads. */
+/* Writes @len bytes of @buf to the sysfs file at @path. */
 ssize_t kalloc_slab_write_sysfs(const char *path, const char *buf, size_t len)
 {
-	struct file *file;
+	struct file *file = kalloc_slab_open_sysfs(path, O_WRONLY);
 	loff_t pos = 0;
 	ssize_t ret;
 
-#ifdef scoped_with_init_fs
-	scoped_with_init_fs()
-#endif
-		file = filp_open(path, O_WRONLY, 0);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	ret = kernel_write(file, buf, len, &pos);
