@@ -178,12 +178,10 @@ impl KmallocNolock {
     }
 }
 
-// SAFETY: `realloc` returns memory from `kmalloc_nolock()` of at least
-// `layout.size()` bytes aligned to `layout.align()` (kmalloc's alignment
-// guarantee for a size padded to the alignment), keeps the first
-// `min(old, new)` bytes of an old allocation by copying them, leaves it
-// intact on failure and frees it with `kfree_nolock()`; every allocation of
-// it is freed by it.
+// SAFETY: `realloc` returns `kmalloc_nolock()` memory of `layout.size()`
+// bytes or more, aligned (kmalloc aligns a size padded to the alignment),
+// copies the first `min(old, new)` bytes of an old allocation, leaves it
+// intact on failure and frees it, as every allocation, with `kfree_nolock()`.
 unsafe impl Allocator for KmallocNolock {
     const MIN_ALIGN: usize = ARCH_KMALLOC_MINALIGN;
 

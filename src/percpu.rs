@@ -101,14 +101,18 @@ unsafe impl<T: Send> Send for PerCpu<T> {}
 // Sync`); dropping it, wherever it is, drops the `T`s (`T: Send`).
 unsafe impl<T: Send + Sync> Sync for PerCpu<T> {}
 
-/// The possible CPUs (C's `for_each_possible_cpu()`).
-fn possible_cpus() -> impl Iterator<Item = CpuId> {
+/// C's `cpu_possible_mask`.
+fn possible_mask() -> &'static Cpumask {
     // SAFETY: `__cpu_possible_mask` is set up at boot and lives as long as
     // the kernel; modules only read it.
-    let mask = unsafe { Cpumask::from_raw(&raw const bindings::__cpu_possible_mask) };
+    unsafe { Cpumask::from_raw(&raw const bindings::__cpu_possible_mask) }
+}
+
+/// The possible CPUs (C's `for_each_possible_cpu()`).
+fn possible_cpus() -> impl Iterator<Item = CpuId> {
     (0..nr_cpu_ids())
         .filter_map(CpuId::from_u32)
-        .filter(move |&cpu| mask.test(cpu))
+        .filter(|&cpu| possible_mask().test(cpu))
 }
 
 impl<T> PerCpu<T> {
@@ -162,11 +166,12 @@ impl<T> PerCpu<T> {
     /// The copy of `cpu` (C's `per_cpu_ptr()`), or `None` if `cpu` is not
     /// a possible CPU.
     pub fn cpu(&self, cpu: CpuId) -> Option<&T> {
-        possible_cpus().find(|&c| c == cpu).map(|cpu| {
-            // SAFETY: `cpu` is possible, so its copy is initialised (the
-            // type invariants) and lives while `self` is borrowed.
-            unsafe { &*per_cpu_ptr(self.ptr, cpu) }
-        })
+        if !possible_mask().test(cpu) {
+            return None;
+        }
+        // SAFETY: `cpu` is possible, so its copy is initialised (the type
+        // invariants) and lives while `self` is borrowed.
+        Some(unsafe { &*per_cpu_ptr(self.ptr, cpu) })
     }
 
     /// Every possible CPU with its copy (C's `for_each_possible_cpu()` and
