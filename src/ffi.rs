@@ -207,6 +207,34 @@ pub(crate) unsafe fn get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong {
     }
 }
 
+/// C's `__kvmalloc_node_noprof()` from the bucket set `buckets`, or from
+/// kmalloc's own caches if it is NULL. Only with `CONFIG_SLAB_BUCKETS` does
+/// C take the set (`DECL_BUCKET_PARAMS`); without, `buckets` is NULL (C's
+/// `kmem_buckets_create()` gives no set then).
+///
+/// # Safety
+///
+/// As for `__kvmalloc_node_noprof()`; `buckets` is NULL or a live set.
+#[inline(always)]
+pub(crate) unsafe fn kvmalloc_node(
+    size: usize,
+    buckets: *mut bindings::kmem_buckets,
+    align: c_ulong,
+    flags: bindings::gfp_t,
+    node: c_int,
+) -> *mut c_void {
+    #[cfg(CONFIG_SLAB_BUCKETS)]
+    // SAFETY: As for this function.
+    let p = unsafe { bindings::__kvmalloc_node_noprof(size, buckets, align, flags, node) };
+    #[cfg(not(CONFIG_SLAB_BUCKETS))]
+    let p = {
+        let _ = buckets;
+        // SAFETY: As for this function.
+        unsafe { bindings::__kvmalloc_node_noprof(size, align, flags, node) }
+    };
+    p
+}
+
 /// C's `kmem_cache_alloc()`.
 ///
 /// # Safety

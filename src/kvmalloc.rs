@@ -132,8 +132,9 @@ unsafe impl Allocator for KVmalloc {
             // SAFETY: The alignment is a power of two; the request check
             // refused what would make C warn or `BUG()`.
             let new = unsafe {
-                bindings::__kvmalloc_node_noprof(
+                crate::ffi::kvmalloc_node(
                     size,
+                    ptr::null_mut(),
                     layout.align() as c_ulong,
                     gfp.as_raw(),
                     node,

@@ -172,6 +172,7 @@ pub mod iomem;
 mod kernel_alloc;
 pub mod kmalloc;
 pub mod kvmalloc;
+pub mod mempool;
 pub mod nolock;
 pub mod pages;
 pub mod percpu;

@@ -171,6 +171,22 @@ impl Pages {
 }
 
 impl<C: Contents> Pages<C> {
+    /// The block of `2^order` pages that starts at `page`, as a `Pages`.
+    ///
+    /// # Safety
+    ///
+    /// `page` and `order` meet the type invariants: the block is the
+    /// caller's to give, from a non-compound `alloc_pages()` of order
+    /// `order`, with its bytes initialised if `C` is [`Init`].
+    pub(crate) unsafe fn from_raw(page: NonNull<bindings::page>, order: u32) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            page,
+            order,
+            _contents: PhantomData,
+        }
+    }
+
     /// The order of the block: it holds `2^order` pages.
     pub fn order(&self) -> u32 {
         self.order

@@ -2,7 +2,9 @@
 
 //! Test aids for the `kalloc_faults` suite: fault-injection sweeps.
 
-use crate::selftest::ffi::{kalloc_test_fail_nth, kalloc_test_fail_nth_left};
+use crate::selftest::ffi::{
+    kalloc_test_fail_nth, kalloc_test_fail_nth_left, kalloc_test_make_it_fail,
+};
 use kernel::prelude::*;
 
 /// The most failure points a sweep tries before it gives up.
@@ -42,4 +44,36 @@ pub(crate) fn sweep<R>(
         }
     }
     Err(E2BIG)
+}
+
+/// While it lives, every slab and page allocation of the current task fails
+/// (failslab's and fail_page_alloc's task filter: `scripts/vm/init` makes
+/// them fail every request of a task marked so). Not `Send`: the mark is the
+/// task's.
+pub(crate) struct FailEverything(core::marker::PhantomData<*mut ()>);
+
+impl FailEverything {
+    /// Marks the current task; [`unavailable`] says whether that does
+    /// anything on this kernel.
+    pub(crate) fn new() -> Self {
+        // SAFETY: The shim only sets the current task's `make_it_fail`.
+        unsafe { kalloc_test_make_it_fail(true) };
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl Drop for FailEverything {
+    fn drop(&mut self) {
+        // SAFETY: As in `new`, on the same task.
+        unsafe { kalloc_test_make_it_fail(false) };
+    }
+}
+
+/// Whether this kernel lacks the fault injection that [`sweep`] and
+/// [`FailEverything`] need; if so the running case is marked skipped.
+pub(crate) fn unavailable() -> bool {
+    crate::selftest::skip_unless(
+        cfg!(CONFIG_FAILSLAB) && cfg!(CONFIG_FAIL_PAGE_ALLOC),
+        c"CONFIG_FAILSLAB",
+    )
 }

@@ -70,6 +70,7 @@ void *kalloc_test_alias(const void *p, size_t len);
 void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
 void kalloc_test_fail_nth(unsigned int nth);
 unsigned int kalloc_test_fail_nth_left(void);
+void kalloc_test_make_it_fail(bool fail);
 size_t kalloc_devres_count(struct device *dev);
 void kalloc_device_lock(struct device *dev);
 void kalloc_device_unlock(struct device *dev);
@@ -298,6 +299,18 @@ unsigned int kalloc_test_fail_nth_left(void)
 	return READ_ONCE(current->fail_nth);
 #else
 	return 0;
+#endif
+}
+
+/*
+ * Makes every slab and page allocation of the current task fail, or stops
+ * it: failslab's and fail_page_alloc's task filter, which the VM's init
+ * sets up to fail every request of a task marked so.
+ */
+void kalloc_test_make_it_fail(bool fail)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	current->make_it_fail = fail;
 #endif
 }
 

@@ -171,13 +171,7 @@ mod kalloc_faults {
     /// injected failures would otherwise each print a warning and a stack).
     const FLAGS: Gfp = as_gfp::GFP_KERNEL.union(as_gfp::__GFP_NOWARN);
 
-    /// The sweeps need failslab's and fail_page_alloc's fault injection.
-    fn unavailable() -> bool {
-        crate::selftest::skip_unless(
-            cfg!(CONFIG_FAILSLAB) && cfg!(CONFIG_FAIL_PAGE_ALLOC),
-            c"CONFIG_FAILSLAB",
-        )
-    }
+    use crate::selftest::faults::unavailable;
 
     /// A run judged by [`sweep`]: after an injected failure, `ENOMEM` (or a
     /// success, where the kernel absorbed the failure) with `ok` holding;

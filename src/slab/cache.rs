@@ -256,6 +256,11 @@ impl<T, K: CacheKind> SlabCache<T, K> {
         &self.name
     }
 
+    /// The C cache, alive while `self` is.
+    pub(crate) fn as_raw(&self) -> *mut bindings::kmem_cache {
+        self.raw.as_ptr()
+    }
+
     /// The size of the cache's objects in bytes (`kmem_cache_size`):
     /// `size_of::<T>()`, or more if SLUB merged the cache into another one
     /// (see the [module documentation](crate::slab)): then the cache is that
