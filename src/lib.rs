@@ -176,6 +176,7 @@ pub mod mempool;
 pub mod nolock;
 pub mod pages;
 pub mod percpu;
+pub mod rcu;
 mod request;
 pub mod scope;
 pub mod slab;

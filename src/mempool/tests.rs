@@ -10,7 +10,7 @@ mod kalloc_mempool {
     use crate::gfp::{
         __GFP_NOFAIL, __GFP_RETRY_MAYFAIL, GFP_ATOMIC, GFP_DMA, GFP_KERNEL, GFP_NOWAIT,
     };
-    use crate::selftest::faults::{unavailable, FailEverything};
+    use crate::selftest::faults::{current_task, stop_failing, unavailable, FailEverything};
     use crate::selftest::slab_stats::Stats;
     use crate::selftest::stress::run_on_each_cpu;
     use crate::slab::{SlabCache, SlabOptions};
@@ -124,7 +124,8 @@ mod kalloc_mempool {
     /// With the reserve empty and kmalloc failing, a `GFP_KERNEL` request
     /// waits until another thread gives an element back, then gets it;
     /// `GFP_NOWAIT` fails at once. Fails if the pool's request does not
-    /// wait (`ENOMEM`) or a returned element does not wake it.
+    /// wait (`ENOMEM`) or a returned element does not wake it (the waiter
+    /// is then let allocate after 2 s, and reports it).
     #[test]
     fn a_sleeping_request_waits_for_a_returned_element() -> Result {
         if unavailable() {
@@ -133,8 +134,12 @@ mod kalloc_mempool {
         let pool = KmallocPool::<u64>::new(1, GFP_KERNEL)?;
         let held = KBox::pin_init(new_mutex!(drain(&pool)?), GFP_KERNEL)?;
         assert_eq!(held.lock().len(), 1);
-        let waiting = AtomicBool::new(false);
-        let returned = AtomicBool::new(false);
+        let waiter = KBox::pin_init(new_mutex!(None), GFP_KERNEL)?;
+        let (returned, rescued, done) = (
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        );
         let roles = AtomicUsize::new(0);
         run_on_each_cpu(&|_cpu| {
             match roles.fetch_add(1, Relaxed) {
@@ -143,26 +148,33 @@ mod kalloc_mempool {
                     if pool.alloc(1, GFP_NOWAIT).err() != Some(ENOMEM) {
                         return Err(EINVAL);
                     }
-                    waiting.store(true, Relaxed);
-                    let element = pool.alloc(2, GFP_KERNEL)?;
+                    *waiter.lock() = Some(current_task());
+                    let element = pool.alloc(2, GFP_KERNEL);
+                    done.store(true, Relaxed);
                     // Only a returned element could serve it.
-                    if !returned.load(Relaxed) || *element != 2 {
+                    if !returned.load(Relaxed) || rescued.load(Relaxed) || *element? != 2 {
                         return Err(EINVAL);
                     }
                 }
                 1 => {
-                    if !crate::selftest::wait_for(|| waiting.load(Relaxed)) {
+                    if !crate::selftest::wait_for(|| waiter.lock().is_some()) {
                         return Err(ETIMEDOUT);
                     }
                     kernel::time::delay::fsleep(kernel::time::Delta::from_millis(50));
                     returned.store(true, Relaxed);
                     held.lock().clear();
+                    if !crate::selftest::wait_for(|| done.load(Relaxed)) {
+                        rescued.store(true, Relaxed);
+                        if let Some(task) = &*waiter.lock() {
+                            stop_failing(task);
+                        }
+                    }
                 }
                 _ => {}
             }
             Ok(())
         })?;
-        assert!(returned.load(Relaxed));
+        assert!(returned.load(Relaxed) && !rescued.load(Relaxed));
         Ok(())
     }
 

@@ -4,8 +4,11 @@
 
 use crate::selftest::ffi::{
     kalloc_test_fail_nth, kalloc_test_fail_nth_left, kalloc_test_make_it_fail,
+    kalloc_test_make_task_fail,
 };
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::task::Task;
 
 /// The most failure points a sweep tries before it gives up.
 const MAX_POINTS: u32 = 400;
@@ -60,6 +63,22 @@ impl FailEverything {
         unsafe { kalloc_test_make_it_fail(true) };
         Self(core::marker::PhantomData)
     }
+}
+
+/// Ends [`FailEverything`] for `task` from another thread, so that a task
+/// that waits for memory that never comes gets it (and the case fails
+/// instead of hanging).
+pub(crate) fn stop_failing(task: &ARef<Task>) {
+    // SAFETY: `task` is alive (a reference is held); the shim only sets its
+    // `make_it_fail`, an `int`.
+    unsafe { kalloc_test_make_task_fail(task.as_ptr(), false) };
+}
+
+/// The current task, for [`stop_failing`].
+pub(crate) fn current_task() -> ARef<Task> {
+    let current = kernel::current!();
+    let task: &Task = current;
+    task.into()
 }
 
 impl Drop for FailEverything {

@@ -46,6 +46,7 @@ extern "C" {
     pub(crate) fn kalloc_test_fail_nth(nth: kernel::ffi::c_uint);
     pub(crate) fn kalloc_test_fail_nth_left() -> kernel::ffi::c_uint;
     pub(crate) fn kalloc_test_make_it_fail(fail: bool);
+    pub(crate) fn kalloc_test_make_task_fail(task: *mut bindings::task_struct, fail: bool);
     pub(crate) fn kalloc_test_skip(option: *const c_char);
     pub(crate) fn kalloc_test_nid_of(p: *const c_void) -> c_int;
     pub(crate) fn kalloc_test_vmapped(p: *const c_void) -> bool;

@@ -71,6 +71,7 @@ void kalloc_test_read_unalias(void *dst, void *alias, size_t len);
 void kalloc_test_fail_nth(unsigned int nth);
 unsigned int kalloc_test_fail_nth_left(void);
 void kalloc_test_make_it_fail(bool fail);
+void kalloc_test_make_task_fail(struct task_struct *task, bool fail);
 size_t kalloc_devres_count(struct device *dev);
 void kalloc_device_lock(struct device *dev);
 void kalloc_device_unlock(struct device *dev);
@@ -311,6 +312,14 @@ void kalloc_test_make_it_fail(bool fail)
 {
 #ifdef CONFIG_FAULT_INJECTION
 	current->make_it_fail = fail;
+#endif
+}
+
+/* As kalloc_test_make_it_fail(), for a task the caller holds a reference to. */
+void kalloc_test_make_task_fail(struct task_struct *task, bool fail)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	WRITE_ONCE(task->make_it_fail, fail);
 #endif
 }
 
