@@ -235,6 +235,31 @@ pub(crate) unsafe fn kvmalloc_node(
     p
 }
 
+/// C's `__kmalloc_node_noprof()` from the bucket set `buckets`, as
+/// [`kvmalloc_node`] takes it.
+///
+/// # Safety
+///
+/// As for `__kmalloc_node_noprof()`; `buckets` is NULL or a live set.
+#[inline(always)]
+pub(crate) unsafe fn kmalloc_node(
+    size: usize,
+    buckets: *mut bindings::kmem_buckets,
+    flags: bindings::gfp_t,
+    node: c_int,
+) -> *mut c_void {
+    #[cfg(CONFIG_SLAB_BUCKETS)]
+    // SAFETY: As for this function.
+    let p = unsafe { bindings::__kmalloc_node_noprof(size, buckets, flags, node) };
+    #[cfg(not(CONFIG_SLAB_BUCKETS))]
+    let p = {
+        let _ = buckets;
+        // SAFETY: As for this function.
+        unsafe { bindings::__kmalloc_node_noprof(size, flags, node) }
+    };
+    p
+}
+
 /// C's `kmem_cache_alloc()`.
 ///
 /// # Safety

@@ -107,7 +107,7 @@ pub const NOFAIL_MAX_SIZE: usize = kernel::page::PAGE_SIZE;
 /// Returns `flags` if kmalloc can serve `size` bytes with them (see the
 /// module documentation).
 #[inline]
-fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
+pub(crate) fn check_request(size: usize, flags: Gfp) -> Result<Gfp> {
     request::slab(flags, size, KMALLOC_MAX_SIZE, Some(NOFAIL_MAX_SIZE))
 }
 

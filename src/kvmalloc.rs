@@ -69,7 +69,7 @@ const NEW_IS_KVMALLOC: bool = !cfg!(CONFIG_MEM_ALLOC_PROFILING)
     && !cfg!(CONFIG_KMALLOC_PARTITION_CACHES);
 
 #[inline]
-fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
+pub(crate) fn check_request(flags: Gfp, size: usize) -> Result<Gfp> {
     let flags = flags.check_slab()?;
     if flags.zone()? != Zone::Normal || !GFP_VMALLOC_SUPPORTED.contains(flags) {
         return Err(EINVAL);

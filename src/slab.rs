@@ -166,7 +166,7 @@ mod boxed;
 mod bulk;
 mod cache;
 mod module;
-mod names;
+pub(crate) mod names;
 mod options;
 mod owned;
 

@@ -38,7 +38,9 @@ pub(crate) struct SlabStats {
 }
 
 impl SlabStats {
-    fn read(name: &CStr) -> Result<Self> {
+    /// The counters of the cache named `name`, as [`Stats::stats`] reads
+    /// them.
+    pub(crate) fn read(name: &CStr) -> Result<Self> {
         let read = |attribute| read_slab_attribute(name, attribute);
         Ok(SlabStats {
             objects: read("objects")?,

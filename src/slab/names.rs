@@ -29,7 +29,7 @@ pub(super) fn check_alloc_flags<T>(flags: Gfp) -> Result<Gfp> {
 
 /// Checks a cache name against the rules in [`SlabCache`], except
 /// uniqueness.
-pub(super) fn check_name(name: &CStr) -> Result {
+pub(crate) fn check_name(name: &CStr) -> Result {
     let bytes = name.to_bytes();
     let allowed = |b: &u8| b.is_ascii_graphic() && *b != b'/';
     if bytes.is_empty()
@@ -44,10 +44,10 @@ pub(super) fn check_name(name: &CStr) -> Result {
 
 /// Holds kalloc's cache-name lock, from checking that a name is free until
 /// the cache that takes it exists.
-pub(super) struct NamesGuard(());
+pub(crate) struct NamesGuard(());
 
 impl NamesGuard {
-    pub(super) fn lock() -> Self {
+    pub(crate) fn lock() -> Self {
         // SAFETY: The shim locks a mutex that `shims.c` defines statically,
         // in process context like the cache creation it guards; only this
         // guard's `drop` unlocks it.
@@ -68,7 +68,7 @@ impl Drop for NamesGuard {
 /// a link to the directory of a mergeable cache (which has a made-up name),
 /// for that cache and for each cache merged into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Entry {
+pub(crate) enum Entry {
     /// No entry: no cache has the name.
     None,
     /// A directory: a live cache that cannot be merged has the name.
@@ -92,7 +92,7 @@ pub(super) enum Entry {
 /// leads to a live directory. Elsewhere C replaces a link with the new
 /// cache's own, as it does when a module is loaded again (see
 /// [`SlabCache`], Names).
-pub(super) fn cache_name_taken(name: &CStr) -> bool {
+pub(crate) fn cache_name_taken(name: &CStr) -> bool {
     match entry(name) {
         Entry::None | Entry::Link { live: false } => false,
         Entry::Dir => true,
@@ -101,7 +101,7 @@ pub(super) fn cache_name_taken(name: &CStr) -> bool {
 }
 
 /// The entry of `name` in `/sys/kernel/slab`.
-pub(super) fn entry(name: &CStr) -> Entry {
+pub(crate) fn entry(name: &CStr) -> Entry {
     // SAFETY: `kernel_kobj`, `/sys/kernel`, is set up at boot and never
     // freed; its `sd` is its sysfs directory. The lookup takes a reference
     // on what it finds, given back below.
