@@ -16,7 +16,9 @@
 #include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/mempool.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -344,6 +346,53 @@ static noinline void percpu(void)
 	free_percpu(counters);
 }
 
+/*
+ * Subsystems: a 64-byte element of a kmalloc pool and a page of a page
+ * pool, taken and given back (the allocator serves them: the reserve is
+ * full); a 64-byte kmalloc'd object freed with kfree_rcu(); 64 bytes from a
+ * bucket set (kmalloc's own caches without CONFIG_SLAB_BUCKETS; C cannot
+ * destroy a set, so this one lives until reboot).
+ */
+struct kalloc_bench_rcu {
+	struct rcu_head rcu;
+	u64 data[6];
+};
+
+static noinline void subsystems(void)
+{
+	mempool_t *kpool = mempool_create_kmalloc_pool(4, 64);
+	mempool_t *ppool = mempool_create_page_pool(4, 0);
+	kmem_buckets *set = kmem_buckets_create("kalloc_bench_c", 0, 0, 0, NULL);
+
+	if (!kpool || !ppool || !set) {
+		failed = true;
+		goto out;
+	}
+	TIME("mempool", "kmalloc_alloc_free", 64, kalloc_bench_iters(64), {
+		void *p = mempool_alloc(kpool, GFP_KERNEL);
+		CHECK(p);
+		mempool_free(p, kpool);
+	});
+	TIME("mempool", "page_alloc_free", 4096, kalloc_bench_iters(4096), {
+		void *p = mempool_alloc(ppool, GFP_KERNEL);
+		CHECK(p);
+		mempool_free(p, ppool);
+	});
+	TIME("rcu", "kmalloc_kvfree_rcu", 64, kalloc_bench_iters(64), {
+		struct kalloc_bench_rcu *p = kmalloc(sizeof(*p), GFP_KERNEL);
+		CHECK(p);
+		kvfree_rcu(p, rcu);
+	});
+	TIME("buckets", "alloc_free", 64, kalloc_bench_iters(64), {
+		void *p = kmem_buckets_alloc(set, 64, GFP_KERNEL | __GFP_ZERO);
+		CHECK(p);
+		kfree(p);
+	});
+out:
+	mempool_destroy(kpool);
+	mempool_destroy(ppool);
+}
+
 static int __init kalloc_bench_init(void)
 {
 	unsigned long n;
@@ -383,6 +432,7 @@ static int __init kalloc_bench_init(void)
 	devm();
 	nolock();
 	percpu();
+	subsystems();
 
 	r = kalloc_bench_rust();
 	if (failed || r < 0) {

@@ -9,13 +9,16 @@
 use core::hint::black_box;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kalloc::buckets::KmemBuckets;
 use kalloc::devm::{DevmBox, DevmPages, DevmStr, FauxDevice};
 use kalloc::gfp::Gfp;
 use kalloc::kmalloc::{Kmalloc, KmallocArray, KmallocBox};
 use kalloc::kvmalloc::KVmalloc;
+use kalloc::mempool::{KmallocPool, PagePool};
 use kalloc::nolock::{KmallocNolock, NolockPages};
 use kalloc::pages::{LowmemPages, Pages};
 use kalloc::percpu::PerCpu;
+use kalloc::rcu::{kvfree_rcu, Rcu};
 use kalloc::slab::{CacheAlloc, ModuleCache, SlabCache, SlabOptions, StaticCache};
 use kalloc::vmalloc::{vm_unmap_aliases, VBuf};
 use kernel::alloc::{flags::GFP_KERNEL, Allocator, KBox, KVVec, KVec, VVec, Vec};
@@ -315,6 +318,42 @@ fn percpu(b: &mut Bench) -> Result {
     })
 }
 
+/// The subsystems' rows (C's in `bench_c.c`): pool elements taken and
+/// given back, a `kvfree_rcu()` free, a bucket set's buffer.
+fn subsystems(b: &mut Bench) -> Result {
+    let kpool = KmallocPool::<[u64; 8]>::new(4, GFP_KERNEL)?;
+    b.time(
+        ("mempool", "kmalloc_alloc_free", 64, "kalloc"),
+        iters(64),
+        || {
+            black_box(kpool.alloc([0; 8], GFP_KERNEL)?);
+            Ok(())
+        },
+    )?;
+    let ppool = PagePool::new(0, 4, GFP_KERNEL)?;
+    b.time(
+        ("mempool", "page_alloc_free", 4096, "kalloc"),
+        iters(4096),
+        || {
+            black_box(ppool.alloc(GFP_KERNEL)?);
+            Ok(())
+        },
+    )?;
+    b.time(
+        ("rcu", "kmalloc_kvfree_rcu", 64, "kalloc"),
+        iters(64),
+        || {
+            kvfree_rcu(kalloc::KBox::new(Rcu::new([0u64; 6]), GFP_KERNEL)?);
+            Ok(())
+        },
+    )?;
+    let set = KmemBuckets::new(c"kalloc_bench_rust")?;
+    b.time(("buckets", "alloc_free", 64, "kalloc"), iters(64), || {
+        black_box(set.alloc(64, GFP_KERNEL)?);
+        Ok(())
+    })
+}
+
 fn run(b: &mut Bench) -> Result {
     kmalloc_sized::<8>(b)?;
     kmalloc_sized::<16>(b)?;
@@ -396,7 +435,8 @@ fn run(b: &mut Bench) -> Result {
     nolock::<4096>(b)?;
     nolock_pages(b, 0)?;
     nolock_pages(b, 1)?;
-    percpu(b)
+    percpu(b)?;
+    subsystems(b)
 }
 
 /// Runs the Rust benchmarks; the number of rows printed, or a negative

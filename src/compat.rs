@@ -47,3 +47,25 @@ pub(crate) fn ebadmsg() -> kernel::error::Error {
 pub(crate) fn enodata() -> kernel::error::Error {
     kernel::error::Error::from_errno(-(kernel::bindings::ENODATA as kernel::ffi::c_int))
 }
+
+/// C's `enum dma_data_direction` values: constants of a newtype in 7.3's
+/// bindings, of an integer type in 7.2's.
+pub(crate) mod dma_direction {
+    use kernel::bindings::dma_data_direction;
+
+    #[cfg(not(kalloc_linux_7_2))]
+    pub(crate) const TO_DEVICE: dma_data_direction = dma_data_direction::DMA_TO_DEVICE;
+    #[cfg(not(kalloc_linux_7_2))]
+    pub(crate) const FROM_DEVICE: dma_data_direction = dma_data_direction::DMA_FROM_DEVICE;
+    #[cfg(not(kalloc_linux_7_2))]
+    pub(crate) const BIDIRECTIONAL: dma_data_direction = dma_data_direction::DMA_BIDIRECTIONAL;
+    #[cfg(kalloc_linux_7_2)]
+    pub(crate) const TO_DEVICE: dma_data_direction =
+        kernel::bindings::dma_data_direction_DMA_TO_DEVICE;
+    #[cfg(kalloc_linux_7_2)]
+    pub(crate) const FROM_DEVICE: dma_data_direction =
+        kernel::bindings::dma_data_direction_DMA_FROM_DEVICE;
+    #[cfg(kalloc_linux_7_2)]
+    pub(crate) const BIDIRECTIONAL: dma_data_direction =
+        kernel::bindings::dma_data_direction_DMA_BIDIRECTIONAL;
+}

@@ -68,6 +68,42 @@ extern "C" {
     #[cfg(kalloc_selftest)]
     pub(crate) fn kalloc_deferred_pages_pending() -> bool;
 
+    // dma
+    /// C's `dma_map_single()`.
+    pub(crate) fn kalloc_dma_map_single(
+        dev: *mut bindings::device,
+        ptr: *mut c_void,
+        size: usize,
+        dir: bindings::dma_data_direction,
+    ) -> bindings::dma_addr_t;
+    /// C's `dma_mapping_error()`.
+    pub(crate) fn kalloc_dma_mapping_error(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+    ) -> c_int;
+    /// Whether `dma_map_page()` maps `size` bytes at `offset` in `page` for
+    /// `dev` without a warning (`shims.c`).
+    pub(crate) fn kalloc_dma_reachable(
+        dev: *mut bindings::device,
+        page: *mut bindings::page,
+        offset: usize,
+        size: usize,
+    ) -> bool;
+    /// C's `dma_sync_single_for_cpu()`.
+    pub(crate) fn kalloc_dma_sync_single_for_cpu(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+        size: usize,
+        dir: bindings::dma_data_direction,
+    );
+    /// C's `dma_sync_single_for_device()`.
+    pub(crate) fn kalloc_dma_sync_single_for_device(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+        size: usize,
+        dir: bindings::dma_data_direction,
+    );
+
     // pages
     fn kalloc_get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong;
     fn kalloc_get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong;

@@ -167,6 +167,7 @@ mod compat;
 mod context;
 mod deferred;
 pub mod devm;
+pub mod dma;
 mod ffi;
 pub mod gfp;
 pub mod iomem;

@@ -10,6 +10,9 @@
 #include <linux/async.h>
 #include <linux/device.h>
 #include <linux/device/devres.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/gfp.h>
@@ -75,6 +78,11 @@ void *kalloc_kmalloc_nolock(size_t size, gfp_t flags, int node);
 struct page *kalloc_alloc_pages_nolock(gfp_t gfp, int nid, unsigned int order);
 void kalloc_defer_free_pages(struct page *page, unsigned int order);
 bool kalloc_deferred_pages_pending(void);
+dma_addr_t kalloc_dma_map_single(struct device *dev, void *ptr, size_t size, enum dma_data_direction dir);
+int kalloc_dma_mapping_error(struct device *dev, dma_addr_t addr);
+bool kalloc_dma_reachable(struct device *dev, struct page *page, size_t offset, size_t size);
+void kalloc_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr, size_t size, enum dma_data_direction dir);
+void kalloc_dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size, enum dma_data_direction dir);
 
 /* For src/context.rs where it cannot read these inline. */
 int kalloc_preempt_count(void)
@@ -328,4 +336,43 @@ bool kalloc_deferred_pages_pending(void)
 {
 	return !llist_empty(&kalloc_deferred_pages) ||
 	       irq_work_is_busy(&kalloc_deferred_pages_work);
+}
+
+/* Streaming DMA, for src/dma.rs. */
+dma_addr_t kalloc_dma_map_single(struct device *dev, void *ptr, size_t size,
+				 enum dma_data_direction dir)
+{
+	return dma_map_single(dev, ptr, size, dir);
+}
+
+/*
+ * Whether dma_map_page() maps @size bytes at @offset in @page for @dev
+ * without a warning: through the device's DMA ops (an IOMMU), bounce
+ * buffers (swiotlb limits the mapping size where it serves the device), or
+ * directly, within the device's DMA mask (dma_capable(), which warns when
+ * neither of the others can help).
+ */
+bool kalloc_dma_reachable(struct device *dev, struct page *page, size_t offset, size_t size)
+{
+	dma_addr_t end = phys_to_dma(dev, page_to_phys(page) + offset) + size - 1;
+
+	return get_dma_ops(dev) || dma_max_mapping_size(dev) != SIZE_MAX ||
+	       end <= min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+}
+
+int kalloc_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
+}
+
+void kalloc_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr, size_t size,
+				    enum dma_data_direction dir)
+{
+	dma_sync_single_for_cpu(dev, addr, size, dir);
+}
+
+void kalloc_dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
+				       enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(dev, addr, size, dir);
 }

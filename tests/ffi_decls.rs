@@ -137,6 +137,8 @@ fn rust_type(c: &str) -> String {
         ("u64", "u64"),
         ("gfp_t", "bindings::gfp_t"),
         ("enum zone_type", "bindings::zone_type"),
+        ("dma_addr_t", "bindings::dma_addr_t"),
+        ("enum dma_data_direction", "bindings::dma_data_direction"),
         ("void *", "*mut c_void"),
         // A per-CPU address (`__percpu` marks its address space for sparse).
         ("void __percpu *", "*mut c_void"),

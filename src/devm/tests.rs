@@ -667,6 +667,11 @@ mod kalloc_devm {
         // The first probe's DMA round trip through kernel-crate coherent
         // memory, driven through kalloc's mapping of BAR 0.
         assert_eq!(edu_testing::DMA_ROUND_TRIP.load(Relaxed), 1);
+        // And its streaming round trips through kalloc's `DmaStream`.
+        assert_eq!(
+            edu_testing::STREAM_ROUND_TRIP.load(Relaxed),
+            edu_testing::STREAM_CHECKS
+        );
         Ok(())
     }
 

@@ -17,7 +17,7 @@
 //! reads back the bitwise inverse of what was written to it, and it can
 //! DMA to and from a 4 KiB buffer.
 
-use crate::devm::{self, DevmBox, DevmIoMap, DevmPages, DevmStr};
+use crate::devm::{self, DevmBox, DevmIoMap, DevmOwned, DevmPages, DevmStr};
 use crate::gfp::GFP_KERNEL;
 use kernel::{
     device::Core,
@@ -49,8 +49,9 @@ const LIVENESS: usize = 0x04;
 const PATTERNS: [u32; 4] = [0, u32::MAX, 0x1234_5678, 0xa5a5_5a5a];
 
 /// How many device resources probe takes: the enable, the claimed and
-/// mapped BAR, the check results, the label and the staging page.
-pub(crate) const DEVICE_RESOURCES: usize = 5;
+/// mapped BAR, the check results, the label, the staging page and the
+/// coherent DMA buffer.
+pub(crate) const DEVICE_RESOURCES: usize = 6;
 
 /// QEMU's vendor as upstream's type for PCI vendor IDs.
 ///
@@ -95,6 +96,23 @@ pub struct Edu<'bound> {
     /// only reach memory mapped for it through the DMA API
     /// (`kernel::dma::Coherent`), which gives the bus address.
     staging: DevmPages<'bound>,
+    /// DMA-coherent memory the device may reach for as long as it is bound
+    /// (the kernel crate's `Coherent`, `dma_alloc_coherent()`), freed
+    /// (`dma_free_coherent()`) with the device's resources on unbind, as a
+    /// ring of descriptors would be. With `CONFIG_DMA_API_DEBUG` a buffer
+    /// still allocated when the driver is unbound is a reported error.
+    ring: DevmOwned<'bound, kernel::dma::Coherent<[u32; 256]>>,
+}
+
+impl Edu<'_> {
+    /// The bus address of [`Edu::ring`].
+    fn ring_address(&self) -> u64 {
+        #[cfg(not(kalloc_linux_7_2))]
+        let addr = self.ring.dma_address();
+        #[cfg(kalloc_linux_7_2)]
+        let addr = self.ring.dma_handle();
+        addr
+    }
 }
 
 /// The driver.
@@ -128,6 +146,8 @@ impl pci::Driver for EduDriver {
         testing::REGS_AT.store(regs.addr(), Relaxed);
         #[cfg(CONFIG_KUNIT)]
         testing::dma_round_trip(dev, &regs)?;
+        #[cfg(CONFIG_KUNIT)]
+        testing::streaming_round_trip(dev, &regs)?;
         let id = regs.read32(ID);
         if id & 0xffff != 0x00ed {
             return Err(ENODEV);
@@ -145,20 +165,24 @@ impl pci::Driver for EduDriver {
         let (major, minor) = (id >> 24, (id >> 16) & 0xff);
         let label = DevmStr::format(dev, fmt!("edu v{major}.{minor}"), GFP_KERNEL)?;
         let staging = DevmPages::alloc_zeroed(dev, 0, GFP_KERNEL)?;
+        let ring = kernel::dma::CoherentBox::<[u32; 256]>::zeroed(dev, GFP_KERNEL)?;
+        let ring = DevmOwned::new(dev, ring.into())?;
         let edu = Edu {
             regs,
             checks,
             label,
             staging,
+            ring,
         };
 
         PROBES.fetch_add(1, Relaxed);
         dev_info!(
             pdev,
-            "probe: {}, BAR 0 claimed and mapped, {} liveness checks, {} bytes staging\n",
+            "probe: {}, BAR 0 claimed and mapped, {} liveness checks, {} bytes staging, coherent DMA at {:#x}\n",
             &*edu.label,
             edu.checks.len(),
-            edu.staging.len()
+            edu.staging.len(),
+            edu.ring_address(),
         );
         Ok(edu)
     }
@@ -168,9 +192,10 @@ impl pci::Driver for EduDriver {
         // Nothing to free: the device releases its resources after this.
         dev_info!(
             pdev,
-            "remove: {}, ID {:#010x}\n",
+            "remove: {}, ID {:#010x}, coherent DMA at {:#x} freed next\n",
             &*edu.label,
-            edu.regs.read32(ID)
+            edu.regs.read32(ID),
+            edu.ring_address()
         );
     }
 }
@@ -236,35 +261,12 @@ pub(crate) mod testing {
     ) -> Result {
         use kernel::alloc::flags::GFP_KERNEL as K;
         use kernel::dma::{Coherent, CoherentBox};
-        use kernel::io::poll::read_poll_timeout;
-        use kernel::time::Delta;
-        const DMA_SRC: usize = 0x80;
-        const DMA_DST: usize = 0x88;
-        const DMA_COUNT: usize = 0x90;
-        const DMA_CMD: usize = 0x98;
-        const CMD_START: u32 = 1;
-        const CMD_TO_RAM: u32 = 2;
-        const EDU_BUFFER: u64 = 0x40000;
         const WORDS: usize = 256;
 
         if DMA_ROUND_TRIP.load(Relaxed) != 0 {
             return Ok(());
         }
-        // The 64-bit registers take 32-bit writes (kalloc's mapping is only
-        // 4-byte aligned); the 28-bit DMA mask keeps addresses below 4 GiB.
-        let transfer = |src: u64, dst: u64, cmd: u32| -> Result {
-            regs.write32(u32::try_from(src)?, DMA_SRC);
-            regs.write32(u32::try_from(dst)?, DMA_DST);
-            regs.write32((WORDS * 4) as u32, DMA_COUNT);
-            regs.write32(cmd, DMA_CMD);
-            read_poll_timeout(
-                || Ok(regs.read32(DMA_CMD)),
-                |cmd| cmd & CMD_START == 0,
-                Delta::from_millis(10),
-                Delta::from_secs(5),
-            )?;
-            Ok(())
-        };
+        let transfer = |src, dst, cmd| transfer(regs, src, dst, WORDS * 4, cmd);
         let pattern: [u32; WORDS] = core::array::from_fn(|i| (i as u32).wrapping_mul(0x9e37_79b9));
         let mut src = CoherentBox::<[u32; WORDS]>::zeroed(dev, K)?;
         *src = pattern;
@@ -283,6 +285,153 @@ pub(crate) mod testing {
         #[cfg(kalloc_linux_7_2)]
         let back: [u32; WORDS] = unsafe { dst.as_ptr().read_volatile() };
         DMA_ROUND_TRIP.store(if back == pattern { 1 } else { 2 }, Relaxed);
+        Ok(())
+    }
+
+    /// edu's DMA engine registers and its buffer's address.
+    const DMA_SRC: usize = 0x80;
+    const DMA_DST: usize = 0x88;
+    const DMA_COUNT: usize = 0x90;
+    const DMA_CMD: usize = 0x98;
+    const CMD_START: u32 = 1;
+    const CMD_TO_RAM: u32 = 2;
+    const EDU_BUFFER: u64 = 0x40000;
+
+    /// Has edu's DMA engine copy `len` bytes from bus address `src` to
+    /// `dst` (one of them edu's buffer, as `cmd` says) and waits until it
+    /// is done.
+    fn transfer(
+        regs: &crate::iomem::IoMap<REGS>,
+        src: u64,
+        dst: u64,
+        len: usize,
+        cmd: u32,
+    ) -> Result {
+        use kernel::io::poll::read_poll_timeout;
+        use kernel::time::Delta;
+        // The 64-bit registers take 32-bit writes (kalloc's mapping is only
+        // 4-byte aligned); the 28-bit DMA mask keeps addresses below 4 GiB.
+        regs.write32(u32::try_from(src)?, DMA_SRC);
+        regs.write32(u32::try_from(dst)?, DMA_DST);
+        regs.write32(u32::try_from(len)?, DMA_COUNT);
+        regs.write32(cmd, DMA_CMD);
+        read_poll_timeout(
+            || Ok(regs.read32(DMA_CMD)),
+            |cmd| cmd & CMD_START == 0,
+            Delta::from_millis(10),
+            Delta::from_secs(5),
+        )?;
+        Ok(())
+    }
+
+    /// What the first probe's streaming round trips showed, one bit each
+    /// ([`STREAM_CHECKS`] when all held): kmalloc → edu → pages of order 1
+    /// (at their second page), pages → edu → kmalloc read through a sync
+    /// for the CPU, a bidirectional buffer, and the refusal of an empty
+    /// buffer, of a vmalloc buffer and of a page beyond edu's DMA mask.
+    pub(crate) static STREAM_ROUND_TRIP: Atomic<u32> = Atomic::new(0);
+    /// The bits of [`STREAM_ROUND_TRIP`], and the bit that says it ran.
+    pub(crate) const STREAM_CHECKS: u32 = 0b111_1111;
+
+    /// Once: streaming DMA with kalloc's [`DmaStream`](crate::dma::DmaStream)
+    /// through edu's engine; records what held in [`STREAM_ROUND_TRIP`].
+    /// With `CONFIG_DMA_API_DEBUG` a mapping leaked, unmapped twice, synced
+    /// the wrong way or not checked for errors is a reported error.
+    pub(super) fn streaming_round_trip(
+        dev: &kernel::device::Device<Bound>,
+        regs: &crate::iomem::IoMap<REGS>,
+    ) -> Result {
+        use crate::dma::{Bidirectional, DmaStream, FromDevice, ToDevice};
+        use crate::gfp::{Gfp, GFP_DMA};
+        use crate::kmalloc::KmallocBox;
+        use crate::pages::Pages;
+        use crate::{KBox, KVBox};
+        const LEN: usize = 1024;
+
+        if STREAM_ROUND_TRIP.load(Relaxed) != 0 {
+            return Ok(());
+        }
+        let pattern =
+            |seed: u8| -> [u8; LEN] { core::array::from_fn(|i| (i as u8).wrapping_mul(31) ^ seed) };
+        // edu reaches 28 bits of bus address: the buffers come from
+        // ZONE_DMA (the VM has no IOMMU and no bounce buffers).
+        let dma = Gfp::from(GFP_KERNEL) | GFP_DMA;
+        let mut ok = 1 << 6;
+        // kmalloc → edu → the second page of an order-1 block.
+        let src: KBox<[u8]> = KBox::from(KmallocBox::new(pattern(1), dma)?);
+        let out = DmaStream::map(dev, src, ToDevice)?;
+        transfer(regs, out.dma_address(), EDU_BUFFER, LEN, CMD_START)?;
+        let back = DmaStream::map(dev, Pages::alloc_zeroed_pages(1, dma)?, FromDevice)?;
+        transfer(
+            regs,
+            EDU_BUFFER,
+            back.dma_address() + 4096,
+            LEN,
+            CMD_START | CMD_TO_RAM,
+        )?;
+        drop(out);
+        let pages = back.unmap();
+        let mut got = [0u8; LEN];
+        pages.kmap_local(1, |map| map.read(0, &mut got))??;
+        if got == pattern(1) {
+            ok |= 1;
+        }
+        // Pages → edu → kmalloc, read through a sync for the CPU.
+        let mut pages = pages;
+        pages.kmap_local_mut(0, |map| map.write(0, &pattern(2)))??;
+        let out = DmaStream::map(dev, pages, ToDevice)?;
+        transfer(regs, out.dma_address(), EDU_BUFFER, LEN, CMD_START)?;
+        let dst: KBox<[u8]> = KBox::from(KmallocBox::new([0u8; LEN], dma)?);
+        let mut back = DmaStream::map(dev, dst, FromDevice)?;
+        transfer(
+            regs,
+            EDU_BUFFER,
+            back.dma_address(),
+            LEN,
+            CMD_START | CMD_TO_RAM,
+        )?;
+        back.cpu().read(0, &mut got)?;
+        if got == pattern(2) {
+            ok |= 2;
+        }
+        drop((out, back));
+        // One bidirectional buffer: the CPU writes, edu copies out and back
+        // into its second half.
+        let both: KBox<[u8]> = KBox::from(KmallocBox::new([0u8; 2 * LEN], dma)?);
+        let mut both = DmaStream::map(dev, both, Bidirectional)?;
+        both.cpu().write(0, &pattern(3))?;
+        transfer(regs, both.dma_address(), EDU_BUFFER, LEN, CMD_START)?;
+        transfer(
+            regs,
+            EDU_BUFFER,
+            both.dma_address() + LEN as u64,
+            LEN,
+            CMD_START | CMD_TO_RAM,
+        )?;
+        both.cpu().read(LEN, &mut got)?;
+        if got == pattern(3) && both.cpu().read(LEN + 1, &mut got) == Err(EINVAL) {
+            ok |= 4;
+        }
+        drop(both);
+        // What the DMA API cannot map is refused before C sees it: nothing,
+        // vmalloc memory, and a page above edu's 256 MiB (the VM has 1 GiB;
+        // the page allocator hands out high addresses first).
+        let empty: KBox<[u8]> = KBox::new([0u8; 0], GFP_KERNEL)?;
+        if DmaStream::map(dev, empty, ToDevice).err() == Some(EINVAL) {
+            ok |= 8;
+        }
+        let big: KVBox<[u8]> = KVBox::<[u8; 8 << 20]>::zeroed(GFP_KERNEL)?;
+        if DmaStream::map(dev, big, FromDevice).err() == Some(EINVAL) {
+            ok |= 16;
+        }
+        let high = Pages::alloc_zeroed_page(GFP_KERNEL)?;
+        let beyond = high.page(0).is_some_and(|p| p.pfn() >= (1 << 28) / 4096);
+        match DmaStream::map(dev, high, FromDevice) {
+            Err(e) if beyond && e == EINVAL => ok |= 32,
+            Ok(_) if !beyond => ok |= 32,
+            _ => {}
+        }
+        STREAM_ROUND_TRIP.store(ok, Relaxed);
         Ok(())
     }
 
