@@ -178,7 +178,7 @@ impl KmemBuckets {
     ///
     /// # Errors
     ///
-    /// As for [`KVBox`](crate::KVBox)'s constructors.
+    /// As for [`KVBox`]'s constructors.
     pub fn valloc(&self, len: usize, flags: impl Into<Gfp>) -> Result<BucketBuf<'_>> {
         let flags = crate::kvmalloc::check_request(flags.into(), len)? | as_gfp::__GFP_ZERO;
         if len == 0 {

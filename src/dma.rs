@@ -210,11 +210,12 @@ impl<'a, B: DmaBuffer, D: Direction> DmaStream<'a, B, D> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for an empty buffer, vmalloc memory, or memory beyond the
-    /// device's DMA mask where neither an IOMMU nor bounce buffers can help
-    /// (allocate it with `GFP_DMA` or `GFP_DMA32` for a device with a small
-    /// mask); `ENOMEM` if the DMA API cannot map it (no IOMMU or
-    /// bounce-buffer space). The buffer is dropped then.
+    /// `EINVAL` for an empty buffer or vmalloc memory; `EOVERFLOW` for
+    /// memory beyond the device's DMA mask where neither an IOMMU nor
+    /// bounce buffers can help (C's "DMA addr overflow": allocate it with
+    /// `GFP_DMA` or `GFP_DMA32` for a device with a small mask); `ENOMEM` if
+    /// the DMA API cannot map it (no IOMMU or bounce-buffer space). The
+    /// buffer is dropped then.
     pub fn map(dev: &'a Device<Bound>, mut buf: B, _dir: D) -> Result<Self> {
         let (memory, len) = buf.memory()?;
         if len == 0 {
@@ -232,7 +233,7 @@ impl<'a, B: DmaBuffer, D: Direction> DmaStream<'a, B, D> {
         // SAFETY: `raw` is a bound device, `page` the `struct page` of the
         // buffer's first byte; the shim only computes addresses.
         if !unsafe { ffi::kalloc_dma_reachable(raw, page, offset, len) } {
-            return Err(EINVAL);
+            return Err(EOVERFLOW);
         }
         // SAFETY: `raw` is a bound device, `memory` is `len` bytes of `buf`
         // that the DMA API can map (`DmaBuffer`), alive until the unmap in

@@ -26,6 +26,19 @@ extern "C" {
     ))]
     pub(crate) fn kalloc_rcu_preempt_depth() -> c_int;
 
+    // alloc_tag
+    /// C's `mem_alloc_profiling_enabled()`.
+    pub(crate) fn kalloc_mem_alloc_profiling_enabled() -> bool;
+    /// C's `alloc_tag_save()`.
+    pub(crate) fn kalloc_alloc_tag_save(tag: *mut bindings::alloc_tag) -> *mut bindings::alloc_tag;
+    /// C's `alloc_tag_restore()`.
+    pub(crate) fn kalloc_alloc_tag_restore(
+        tag: *mut bindings::alloc_tag,
+        old: *mut bindings::alloc_tag,
+    );
+    /// Whether `current->alloc_tag` is set.
+    fn kalloc_alloc_tagged() -> bool;
+
     // gfp
 
     // kmalloc
@@ -187,9 +200,15 @@ extern "C" {
 }
 
 /// Whether kalloc calls C's exported `*_noprof` allocation functions
-/// directly. Not with allocation profiling, which charges the call site
-/// that uses C's allocation macro: there, the shims are those call sites.
-const DIRECT: bool = !cfg!(CONFIG_MEM_ALLOC_PROFILING);
+/// directly. With allocation profiling, only inside a caller's
+/// [`alloc_tag!`](crate::alloc_tag!), which counts them at the caller's
+/// line; elsewhere kalloc calls C's allocation macros in its shims, each of
+/// which counts at its own line.
+#[inline(always)]
+pub(crate) fn direct() -> bool {
+    // SAFETY: The shim only reads the current task's `alloc_tag`.
+    !cfg!(CONFIG_MEM_ALLOC_PROFILING) || unsafe { kalloc_alloc_tagged() }
+}
 
 /// C's `__get_free_pages()`.
 ///
@@ -198,7 +217,7 @@ const DIRECT: bool = !cfg!(CONFIG_MEM_ALLOC_PROFILING);
 /// As for `__get_free_pages()`.
 #[inline(always)]
 pub(crate) unsafe fn get_free_pages(gfp: bindings::gfp_t, order: c_uint) -> c_ulong {
-    if DIRECT {
+    if direct() {
         // SAFETY: As for this function; this is what the C macro calls.
         unsafe { bindings::get_free_pages_noprof(gfp, order) }
     } else {
@@ -218,7 +237,7 @@ pub(crate) unsafe fn alloc_percpu_gfp(
     align: usize,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
-    if DIRECT {
+    if direct() {
         // SAFETY: As for this function; this is what the C macro calls.
         unsafe { bindings::pcpu_alloc_noprof(size, align, false, gfp) }
     } else {
@@ -234,7 +253,7 @@ pub(crate) unsafe fn alloc_percpu_gfp(
 /// As for `get_zeroed_page()`.
 #[inline(always)]
 pub(crate) unsafe fn get_zeroed_page(gfp: bindings::gfp_t) -> c_ulong {
-    if DIRECT {
+    if direct() {
         // SAFETY: As for this function; this is what the C macro calls.
         unsafe { bindings::get_zeroed_page_noprof(gfp) }
     } else {
@@ -306,7 +325,7 @@ pub(crate) unsafe fn kmem_cache_alloc(
     cache: *mut bindings::kmem_cache,
     flags: bindings::gfp_t,
 ) -> *mut c_void {
-    if DIRECT {
+    if direct() {
         // SAFETY: As for this function; this is what the C macro calls.
         unsafe { bindings::kmem_cache_alloc_noprof(cache, flags) }
     } else {

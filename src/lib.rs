@@ -162,6 +162,7 @@
 /// The prefix of kalloc's log lines (`pr_*!` reads it from the crate root).
 const __LOG_PREFIX: &[u8] = b"kalloc\0";
 
+pub mod alloc_tag;
 pub mod buckets;
 mod compat;
 mod context;

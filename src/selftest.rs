@@ -41,6 +41,22 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
     !present
 }
 
+/// Reads the file at `path` (in user space's initial root) into `buf`;
+/// returns how many bytes it read. May sleep.
+///
+/// # Errors
+///
+/// The error of opening or reading the file.
+pub(crate) fn read_file(path: &kernel::str::CStr, buf: &mut [u8]) -> kernel::error::Result<usize> {
+    use kernel::str::CStrExt;
+    // SAFETY: `path` is NUL-terminated and `buf` writable for its length;
+    // the shim only reads the one and writes the other.
+    let len =
+        unsafe { ffi::kalloc_slab_read_sysfs(path.as_char_ptr(), buf.as_mut_ptr(), buf.len()) };
+    // CAST: a negative `len` is an errno, which fits in a `c_int`.
+    usize::try_from(len).map_err(|_| kernel::error::Error::from_errno(len as kernel::ffi::c_int))
+}
+
 /// Whether the memory at `p`, a direct-mapped (kmalloc, slab, page) or
 /// vmalloc address, is on node `nid`. An object that KFENCE sampled (on
 /// the compat kernel) counts as on any node: it lives in KFENCE's pool,
@@ -75,9 +91,13 @@ pub(crate) fn wait_for(mut done: impl FnMut() -> bool) -> bool {
 /// the running case is marked skipped for want of `CONFIG_NUMA` (see
 /// [`skip_unless`]) and this returns `false`.
 pub(crate) fn two_nodes() -> bool {
+    !skip_unless(online_nodes() >= 2, c"CONFIG_NUMA")
+}
+
+/// How many NUMA nodes are online.
+pub(crate) fn online_nodes() -> i32 {
     // SAFETY: Reads the online node mask.
-    let nodes = unsafe { ffi::kalloc_test_num_online_nodes() };
-    !skip_unless(nodes >= 2, c"CONFIG_NUMA")
+    unsafe { ffi::kalloc_test_num_online_nodes() }
 }
 
 /// Whether `A` puts `size` bytes asked for on node `nid` there (see

@@ -7,6 +7,7 @@
  * src/ffi.rs; the callers own the safety argument.
  */
 
+#include <linux/alloc_tag.h>
 #include <linux/async.h>
 #include <linux/device.h>
 #include <linux/device/devres.h>
@@ -43,6 +44,10 @@
 
 /* Prototypes: the only callers are in Rust. */
 void kalloc_async_schedule(async_func_t func, void *data);
+bool kalloc_mem_alloc_profiling_enabled(void);
+struct alloc_tag *kalloc_alloc_tag_save(struct alloc_tag *tag);
+void kalloc_alloc_tag_restore(struct alloc_tag *tag, struct alloc_tag *old);
+bool kalloc_alloc_tagged(void);
 void kalloc_async_wait(void);
 bool kalloc_current_is_async(void);
 int kalloc_preempt_count(void);
@@ -375,4 +380,30 @@ void kalloc_dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size
 				       enum dma_data_direction dir)
 {
 	dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+/* Allocation profiling, for src/alloc_tag.rs. */
+bool kalloc_mem_alloc_profiling_enabled(void)
+{
+	return mem_alloc_profiling_enabled();
+}
+
+struct alloc_tag *kalloc_alloc_tag_save(struct alloc_tag *tag)
+{
+	return alloc_tag_save(tag);
+}
+
+void kalloc_alloc_tag_restore(struct alloc_tag *tag, struct alloc_tag *old)
+{
+	alloc_tag_restore(tag, old);
+}
+
+/* Whether the current task's allocations are counted at a tag (current->alloc_tag). */
+bool kalloc_alloc_tagged(void)
+{
+#ifdef CONFIG_MEM_ALLOC_PROFILING
+	return current->alloc_tag;
+#else
+	return false;
+#endif
 }

@@ -558,18 +558,27 @@ static struct file *kalloc_slab_open_sysfs(const char *path, int flags)
 	return file;
 }
 
-/* Reads up to @len bytes of the sysfs file at @path. */
+/*
+ * Reads up to @len bytes of the file at @path (a sysfs attribute, or a
+ * seq_file such as /proc/allocinfo, which gives a page a read).
+ */
 ssize_t kalloc_slab_read_sysfs(const char *path, char *buf, size_t len)
 {
 	struct file *file = kalloc_slab_open_sysfs(path, O_RDONLY);
 	loff_t pos = 0;
-	ssize_t ret;
+	size_t done = 0;
+	ssize_t ret = 0;
 
 	if (IS_ERR(file))
 		return PTR_ERR(file);
-	ret = kernel_read(file, buf, len, &pos);
+	while (done < len) {
+		ret = kernel_read(file, buf + done, len - done, &pos);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
 	filp_close(file, NULL);
-	return ret;
+	return ret < 0 ? ret : done;
 }
 
 /* Writes @len bytes of @buf to the sysfs file at @path. */
