@@ -36,10 +36,18 @@ pub struct AllocTag(UnsafeCell<bindings::alloc_tag>);
 unsafe impl Sync for AllocTag {}
 
 impl AllocTag {
-    /// The tag of `function` at `file`:`line` in module `module`; each
-    /// string ends with a NUL.
+    /// The tag of `function` at `file`:`line` in module `module`.
+    ///
+    /// # Safety
+    ///
+    /// Each string ends with a NUL, and the tag is a `static` in the
+    /// `alloc_tags` section (the module loader gives only those their
+    /// counters, which C writes through at every allocation [`charge`]
+    /// counts): as [`alloc_tag!`](crate::alloc_tag!) makes it.
+    ///
+    /// [`charge`]: AllocTag::charge
     #[doc(hidden)]
-    pub const fn new(
+    pub const unsafe fn new(
         module: &'static str,
         function: &'static str,
         file: &'static str,
@@ -61,7 +69,8 @@ impl AllocTag {
     }
 
     /// Runs `f` with the current task's allocations counted at this tag
-    /// (C's `alloc_hooks_tag()`).
+    /// (C's `alloc_hooks_tag()`). A tag is made only by `new`, whose caller
+    /// promised that C gave it counters.
     #[doc(hidden)]
     #[inline]
     pub fn charge<R>(&'static self, f: impl FnOnce() -> R) -> R {
@@ -91,14 +100,22 @@ macro_rules! alloc_tag {
     ($e:expr) => {{
         #[cfg(CONFIG_MEM_ALLOC_PROFILING)]
         {
+            use $crate::alloc_tag::AllocTag;
             #[link_section = "alloc_tags"]
             #[used]
-            static TAG: $crate::alloc_tag::AllocTag = $crate::alloc_tag::AllocTag::new(
-                concat!(module_path!(), "\0"),
-                concat!(module_path!(), "\0"),
-                concat!(file!(), "\0"),
-                line!(),
-            );
+            // The lint sees `concat!`/`line!` as the caller's tokens; it
+            // fires only in kalloc's own crate, so `#[expect]` would fail
+            // in a driver's.
+            #[allow(clippy::macro_metavars_in_unsafe)]
+            // SAFETY: NUL-terminated strings, a static in `alloc_tags`.
+            static TAG: AllocTag = unsafe {
+                AllocTag::new(
+                    concat!(module_path!(), "\0"),
+                    concat!(module_path!(), "\0"),
+                    concat!(file!(), "\0"),
+                    line!(),
+                )
+            };
             TAG.charge(|| $e)
         }
         #[cfg(not(CONFIG_MEM_ALLOC_PROFILING))]

@@ -119,6 +119,9 @@ impl KmemBuckets {
             return Err(EAGAIN);
         }
         check_name(name)?;
+        // A set dropped where sleeping was not allowed may still hold its
+        // names, for an async worker to destroy.
+        deferred::wait_pending();
         let _names = NamesGuard::lock();
         for cache_size in kmalloc_sizes() {
             let (n, unit) = size_name(cache_size);
@@ -167,9 +170,7 @@ impl KmemBuckets {
         }
         // SAFETY: The set is live or NULL (the type invariants); the flags
         // and size are checked for kmalloc.
-        let p = unsafe {
-            ffi::kmalloc_node(len, self.as_raw(), flags.as_raw(), bindings::NUMA_NO_NODE)
-        };
+        let p = unsafe { ffi::kmem_buckets_alloc(self.as_raw(), len, flags.as_raw(), false) };
         Ok(self.buf(NonNull::new(p.cast()).ok_or(ENOMEM)?, len))
     }
 

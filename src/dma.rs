@@ -210,7 +210,9 @@ impl<'a, B: DmaBuffer, D: Direction> DmaStream<'a, B, D> {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for an empty buffer or vmalloc memory; `EOVERFLOW` for
+    /// `EINVAL` for an empty buffer or vmalloc memory; `EOVERFLOW` for a
+    /// device without a DMA mask (one whose bus sets none, such as an
+    /// auxiliary or faux device), or for
     /// memory beyond the device's DMA mask where neither an IOMMU nor
     /// bounce buffers can help (C's "DMA addr overflow": allocate it with
     /// `GFP_DMA` or `GFP_DMA32` for a device with a small mask); `ENOMEM` if

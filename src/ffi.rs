@@ -26,6 +26,32 @@ extern "C" {
     ))]
     pub(crate) fn kalloc_rcu_preempt_depth() -> c_int;
 
+    // mempool, buckets: C's macros (see `mempool_create_node` below)
+    fn kalloc_mempool_create_node(
+        min_nr: c_int,
+        alloc_fn: bindings::mempool_alloc_t,
+        free_fn: bindings::mempool_free_t,
+        pool_data: *mut c_void,
+        gfp: bindings::gfp_t,
+        node: c_int,
+    ) -> *mut bindings::mempool;
+    fn kalloc_mempool_alloc(pool: *mut bindings::mempool, gfp: bindings::gfp_t) -> *mut c_void;
+    fn kalloc_mempool_alloc_bulk(
+        pool: *mut bindings::mempool,
+        elems: *mut *mut c_void,
+        count: c_uint,
+    ) -> c_int;
+    fn kalloc_kmem_buckets_alloc(
+        b: *mut bindings::kmem_buckets,
+        size: usize,
+        flags: bindings::gfp_t,
+    ) -> *mut c_void;
+    fn kalloc_kmem_buckets_valloc(
+        b: *mut bindings::kmem_buckets,
+        size: usize,
+        flags: bindings::gfp_t,
+    ) -> *mut c_void;
+
     // alloc_tag
     /// C's `mem_alloc_profiling_enabled()`.
     pub(crate) fn kalloc_mem_alloc_profiling_enabled() -> bool;
@@ -313,6 +339,94 @@ pub(crate) unsafe fn kmalloc_node(
         unsafe { bindings::__kmalloc_node_noprof(size, flags, node) }
     };
     p
+}
+
+/// C's `mempool_create_node()`.
+///
+/// # Safety
+///
+/// As for `mempool_create_node()`.
+#[inline(always)]
+pub(crate) unsafe fn mempool_create_node(
+    min_nr: c_int,
+    alloc_fn: bindings::mempool_alloc_t,
+    free_fn: bindings::mempool_free_t,
+    pool_data: *mut c_void,
+    gfp: bindings::gfp_t,
+    node: c_int,
+) -> *mut bindings::mempool {
+    if direct() {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe {
+            bindings::mempool_create_node_noprof(min_nr, alloc_fn, free_fn, pool_data, gfp, node)
+        }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_mempool_create_node(min_nr, alloc_fn, free_fn, pool_data, gfp, node) }
+    }
+}
+
+/// C's `mempool_alloc()`.
+///
+/// # Safety
+///
+/// As for `mempool_alloc()`.
+#[inline(always)]
+pub(crate) unsafe fn mempool_alloc(
+    pool: *mut bindings::mempool,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    if direct() {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::mempool_alloc_noprof(pool, gfp) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_mempool_alloc(pool, gfp) }
+    }
+}
+
+/// C's `mempool_alloc_bulk()`.
+///
+/// # Safety
+///
+/// As for `mempool_alloc_bulk()`.
+#[inline(always)]
+pub(crate) unsafe fn mempool_alloc_bulk(
+    pool: *mut bindings::mempool,
+    elems: *mut *mut c_void,
+    count: c_uint,
+) -> c_int {
+    if direct() {
+        // SAFETY: As for this function; this is what the C macro calls.
+        unsafe { bindings::mempool_alloc_bulk_noprof(pool, elems, count) }
+    } else {
+        // SAFETY: As for this function.
+        unsafe { kalloc_mempool_alloc_bulk(pool, elems, count) }
+    }
+}
+
+/// C's `kmem_buckets_alloc()` (`valloc`: `kmem_buckets_valloc()`).
+///
+/// # Safety
+///
+/// As for `kmem_buckets_alloc()`; `b` is NULL or a live set.
+#[inline(always)]
+pub(crate) unsafe fn kmem_buckets_alloc(
+    b: *mut bindings::kmem_buckets,
+    size: usize,
+    flags: bindings::gfp_t,
+    valloc: bool,
+) -> *mut c_void {
+    // SAFETY: As for this function; the direct calls are what the C
+    // macros call.
+    unsafe {
+        match (direct(), valloc) {
+            (true, false) => kmalloc_node(size, b, flags, bindings::NUMA_NO_NODE),
+            (true, true) => kvmalloc_node(size, b, 1, flags, bindings::NUMA_NO_NODE),
+            (false, false) => kalloc_kmem_buckets_alloc(b, size, flags),
+            (false, true) => kalloc_kmem_buckets_valloc(b, size, flags),
+        }
+    }
 }
 
 /// C's `kmem_cache_alloc()`.

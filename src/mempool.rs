@@ -21,7 +21,7 @@
 //!     sector: u64,
 //! }
 //!
-//! let pool = KmallocPool::<Request>::new(4, GFP_KERNEL)?; // 4 reserved
+//! let mut pool = KmallocPool::<Request>::new(4, GFP_KERNEL)?; // 4 reserved
 //! let request = pool.alloc(Request { sector: 8 }, GFP_NOIO)?; // never fails
 //! assert_eq!(request.sector, 8);
 //! drop(request); // back to the pool's reserve
@@ -30,6 +30,7 @@
 //!
 //! [`SlabCache`]: crate::slab::SlabCache
 
+use crate::ffi;
 use crate::gfp::{
     as_gfp, Gfp, __GFP_DIRECT_RECLAIM, __GFP_FS, __GFP_HIGH, __GFP_IO, __GFP_KSWAPD_RECLAIM,
 };
@@ -209,7 +210,7 @@ impl<S: Source> Mempool<S> {
         // safety requirement), which lives as long as the pool (stored
         // beside it); the flags are checked for this context.
         let raw = unsafe {
-            bindings::mempool_create_node_noprof(
+            ffi::mempool_create_node(
                 min_nr,
                 Some(S::ALLOC),
                 Some(S::FREE),
@@ -237,20 +238,22 @@ impl<S: Source> Mempool<S> {
     /// Keeps `min_nr` elements in reserve from now on (C's
     /// `mempool_resize()`): a smaller reserve frees the extra elements now,
     /// a larger one is filled now as far as memory allows, then by the
-    /// elements that come back. May sleep.
+    /// elements that come back. May sleep. It takes `&mut self`: no element
+    /// is out then, and no bulk allocation can count on the old reserve
+    /// (C waits forever for a bulk larger than the reserve).
     ///
     /// # Errors
     ///
     /// `EINVAL` for a `min_nr` of 0 or above [`MAX_MIN_NR`]; `EAGAIN` where
     /// sleeping is not allowed; `ENOMEM` if the larger reserve's array
     /// cannot be allocated (the pool is unchanged then).
-    pub fn resize(&self, min_nr: usize) -> Result {
+    pub fn resize(&mut self, min_nr: usize) -> Result {
         let min_nr = min_nr_arg(min_nr)?;
         if !crate::gfp::context_may_sleep() {
             return Err(EAGAIN);
         }
         // SAFETY: The pool is alive while `self` is borrowed (the type
-        // invariants); C allows allocations and frees meanwhile.
+        // invariants), and not destroyed meanwhile.
         kernel::error::to_result(unsafe { bindings::mempool_resize(self.raw.as_ptr(), min_nr) })
     }
 
@@ -262,7 +265,7 @@ impl<S: Source> Mempool<S> {
         let flags = check(flags)?;
         // SAFETY: The pool is alive (the type invariants); the flags are
         // checked for this context and hold no `__GFP_ZERO`.
-        let element = unsafe { bindings::mempool_alloc_noprof(self.raw.as_ptr(), flags.as_raw()) };
+        let element = unsafe { ffi::mempool_alloc(self.raw.as_ptr(), flags.as_raw()) };
         NonNull::new(element).ok_or(ENOMEM)
     }
 
@@ -281,13 +284,7 @@ impl<S: Source> Mempool<S> {
         let mut elements = [core::ptr::null_mut::<c_void>(); N];
         // SAFETY: The pool is alive (the type invariants), `elements` has
         // room for `N` pointers and the context may sleep (checked).
-        unsafe {
-            bindings::mempool_alloc_bulk_noprof(
-                self.raw.as_ptr(),
-                elements.as_mut_ptr(),
-                N as c_uint,
-            )
-        };
+        unsafe { ffi::mempool_alloc_bulk(self.raw.as_ptr(), elements.as_mut_ptr(), N as c_uint) };
         Ok(elements.map(|element| {
             // SAFETY: C fills every slot ("On return all @count elements in
             // @elems will be populated").
@@ -527,7 +524,7 @@ impl PagePool {
 }
 
 /// A `T` in an element of a pool, given back to the pool on drop (C's
-/// `mempool_free()`).
+/// `mempool_free()`, which takes the pool's spinlock: not in NMI context).
 ///
 /// # Invariants
 ///

@@ -120,20 +120,34 @@ impl<T> DerefMut for Rcu<T> {
 }
 
 /// Frees `value` after a grace period (C's `kvfree_rcu()`): readers inside
-/// `rcu_read_lock()` may go on reading it until they leave. Any context but
-/// NMI.
+/// `rcu_read_lock()` may go on reading it until they leave. Any context; in
+/// NMI context through C's `kfree_rcu_nolock()` (Linux 7.3; on 7.2, whose
+/// kvfree_rcu takes a lock, not in NMI context).
 pub fn kvfree_rcu<T, A: Kvfree>(value: Box<Rcu<T>, A>) {
     let ptr = Box::into_raw(value);
     // SAFETY: `ptr` is the start of a live allocation of a `Kvfree`
     // allocator, which `kvfree()` frees, handed over here; its `rcu_head` is
     // at offset 0 (`repr(C)`), below the 4096 bytes C allows, and C may
     // write it (an `UnsafeCell`). `T` has no drop glue (`Rcu::new`).
-    unsafe { bindings::kvfree_call_rcu((*ptr).head.get().cast(), ptr.cast()) };
+    // `kfree_call_rcu_nolock()` takes the same objects, in any context.
+    unsafe {
+        let head = (*ptr).head.get().cast();
+        #[cfg(not(kalloc_linux_7_2))]
+        if crate::context::in_nmi() {
+            bindings::kfree_call_rcu_nolock(head, ptr.cast());
+            return;
+        }
+        bindings::kvfree_call_rcu(head, ptr.cast());
+    }
 }
 
 /// Frees `value` after a grace period without an `rcu_head` (C's
 /// `kvfree_rcu_mightsleep()`), dropping it first if it has drop glue (after
-/// `synchronize_rcu()`, then). May sleep.
+/// `synchronize_rcu()`, then). May sleep. Not inside the caller's own
+/// read-side section: on a kernel without `CONFIG_PREEMPT_COUNT` or
+/// preemptible RCU, kalloc cannot see the section, and the grace period
+/// would end while the caller still reads (as for every context check of
+/// kalloc, see [`context_may_sleep`](crate::gfp::context_may_sleep)).
 ///
 /// # Errors
 ///
@@ -238,7 +252,8 @@ impl<T, A: Kvfree> RcuCell<T, A> {
 
 impl<T, A: Kvfree> RcuCell<Rcu<T>, A> {
     /// Publishes `new`; the old value is freed after a grace period through
-    /// its `rcu_head` (C's `kvfree_rcu()`). Any context but NMI.
+    /// its `rcu_head` (C's `kvfree_rcu()`), in any context, as
+    /// [`kvfree_rcu`] frees.
     pub fn replace(&self, new: Box<Rcu<T>, A>) {
         let old = self.swap(new);
         // SAFETY: As in `replace_mightsleep`; `kvfree_rcu` frees after the

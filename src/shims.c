@@ -14,6 +14,7 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/iommu-dma.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/gfp.h>
@@ -23,6 +24,7 @@
 #include <linux/irqflags.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
+#include <linux/mempool.h>
 #include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -48,6 +50,11 @@ bool kalloc_mem_alloc_profiling_enabled(void);
 struct alloc_tag *kalloc_alloc_tag_save(struct alloc_tag *tag);
 void kalloc_alloc_tag_restore(struct alloc_tag *tag, struct alloc_tag *old);
 bool kalloc_alloc_tagged(void);
+struct mempool *kalloc_mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn, mempool_free_t *free_fn, void *pool_data, gfp_t gfp, int node);
+void *kalloc_mempool_alloc(struct mempool *pool, gfp_t gfp);
+int kalloc_mempool_alloc_bulk(struct mempool *pool, void **elems, unsigned int count);
+void *kalloc_kmem_buckets_alloc(kmem_buckets *b, size_t size, gfp_t flags);
+void *kalloc_kmem_buckets_valloc(kmem_buckets *b, size_t size, gfp_t flags);
 void kalloc_async_wait(void);
 bool kalloc_current_is_async(void);
 int kalloc_preempt_count(void);
@@ -352,17 +359,22 @@ dma_addr_t kalloc_dma_map_single(struct device *dev, void *ptr, size_t size,
 
 /*
  * Whether dma_map_page() maps @size bytes at @offset in @page for @dev
- * without a warning: through the device's DMA ops (an IOMMU), bounce
+ * without a warning: never for a device without a DMA mask (C warns);
+ * else through an IOMMU (the device's DMA ops or iommu-dma), bounce
  * buffers (swiotlb limits the mapping size where it serves the device), or
- * directly, within the device's DMA mask (dma_capable(), which warns when
- * neither of the others can help).
+ * directly, within the device's DMA mask and bus limit (dma_capable(),
+ * which warns when neither of the others can help).
  */
 bool kalloc_dma_reachable(struct device *dev, struct page *page, size_t offset, size_t size)
 {
-	dma_addr_t end = phys_to_dma(dev, page_to_phys(page) + offset) + size - 1;
+	dma_addr_t end;
 
-	return get_dma_ops(dev) || dma_max_mapping_size(dev) != SIZE_MAX ||
-	       end <= min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+	if (!dev->dma_mask || !*dev->dma_mask)
+		return false;
+	if (get_dma_ops(dev) || use_dma_iommu(dev) || dma_max_mapping_size(dev) != SIZE_MAX)
+		return true;
+	end = phys_to_dma(dev, page_to_phys(page) + offset) + size - 1;
+	return end <= min_not_zero(*dev->dma_mask, dev->bus_dma_limit);
 }
 
 int kalloc_dma_mapping_error(struct device *dev, dma_addr_t addr)
@@ -406,4 +418,33 @@ bool kalloc_alloc_tagged(void)
 #else
 	return false;
 #endif
+}
+
+/*
+ * Mempools and bucket sets through C's macros, which count each at its
+ * line here with allocation profiling (outside a caller's alloc_tag!).
+ */
+struct mempool *kalloc_mempool_create_node(int min_nr, mempool_alloc_t *alloc_fn, mempool_free_t *free_fn, void *pool_data, gfp_t gfp, int node)
+{
+	return mempool_create_node(min_nr, alloc_fn, free_fn, pool_data, gfp, node);
+}
+
+void *kalloc_mempool_alloc(struct mempool *pool, gfp_t gfp)
+{
+	return mempool_alloc(pool, gfp);
+}
+
+int kalloc_mempool_alloc_bulk(struct mempool *pool, void **elems, unsigned int count)
+{
+	return mempool_alloc_bulk(pool, elems, count);
+}
+
+void *kalloc_kmem_buckets_alloc(kmem_buckets *b, size_t size, gfp_t flags)
+{
+	return kmem_buckets_alloc(b, size, flags);
+}
+
+void *kalloc_kmem_buckets_valloc(kmem_buckets *b, size_t size, gfp_t flags)
+{
+	return kmem_buckets_valloc(b, size, flags);
 }

@@ -138,6 +138,9 @@ fn rust_type(c: &str) -> String {
         ("gfp_t", "bindings::gfp_t"),
         ("enum zone_type", "bindings::zone_type"),
         ("dma_addr_t", "bindings::dma_addr_t"),
+        ("mempool_alloc_t *", "bindings::mempool_alloc_t"),
+        ("mempool_free_t *", "bindings::mempool_free_t"),
+        ("kmem_buckets *", "*mut bindings::kmem_buckets"),
         ("enum dma_data_direction", "bindings::dma_data_direction"),
         ("void *", "*mut c_void"),
         // A per-CPU address (`__percpu` marks its address space for sparse).

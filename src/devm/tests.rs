@@ -366,6 +366,13 @@ mod kalloc_devm {
         let base = devres_count(dev);
         let k = GFP_KERNEL | __GFP_NOWARN;
 
+        // A DMA mapping for a device without a DMA mask (a faux device's
+        // bus sets none): C would warn.
+        let buf: crate::KBox<[u8]> = crate::KBox::new([1u8; 64], GFP_KERNEL)?;
+        assert_eq!(
+            crate::dma::DmaStream::map(dev, buf, crate::dma::ToDevice).err(),
+            Some(EOVERFLOW)
+        );
         // Nothing to allocate.
         assert_eq!(DevmBox::new(dev, (), k).err(), Some(EINVAL));
         assert_eq!(

@@ -183,7 +183,7 @@ mod kalloc_mempool {
     /// is not passed on.
     #[test]
     fn resize_changes_the_reserve() -> Result {
-        let pool = KmallocPool::<u64>::new(1, GFP_KERNEL)?;
+        let mut pool = KmallocPool::<u64>::new(1, GFP_KERNEL)?;
         pool.resize(4)?;
         assert_eq!(pool.min_nr(), 4);
         if !unavailable() {
@@ -282,7 +282,7 @@ mod kalloc_mempool {
             Some(EINVAL)
         );
         let kernel = Gfp::from(GFP_KERNEL);
-        let pool = KmallocPool::<u64>::new(1, GFP_KERNEL)?;
+        let mut pool = KmallocPool::<u64>::new(1, GFP_KERNEL)?;
         for flags in [
             GFP_DMA,
             kernel | as_gfp::__GFP_ZERO,
