@@ -118,18 +118,28 @@ fn range(offset: usize, len: usize, total: usize) -> Result<core::ops::Range<usi
     }
 }
 
+/// Copies the bytes of `buf` from `offset` into `dst`, or `EINVAL`.
+fn read_slice(buf: &[u8], offset: usize, dst: &mut [u8]) -> Result {
+    dst.copy_from_slice(&buf[range(offset, dst.len(), buf.len())?]);
+    Ok(())
+}
+
+/// Copies `src` into the bytes of `buf` from `offset`, or `EINVAL`.
+fn write_slice(buf: &mut [u8], offset: usize, src: &[u8]) -> Result {
+    let r = range(offset, src.len(), buf.len())?;
+    buf[r].copy_from_slice(src);
+    Ok(())
+}
+
 impl buffer::Sealed for KBox<[u8]> {
     fn memory(&mut self) -> Result<(buffer::Memory, usize)> {
         Ok((buffer::Memory::Single(self.as_mut_ptr()), self.len()))
     }
     fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
-        dst.copy_from_slice(&self[range(offset, dst.len(), self.len())?]);
-        Ok(())
+        read_slice(self, offset, dst)
     }
     fn write(&mut self, offset: usize, src: &[u8]) -> Result {
-        let r = range(offset, src.len(), self.len())?;
-        self[r].copy_from_slice(src);
-        Ok(())
+        write_slice(self, offset, src)
     }
 }
 
@@ -142,13 +152,10 @@ impl buffer::Sealed for KVBox<[u8]> {
         Ok((buffer::Memory::Single(self.as_mut_ptr()), self.len()))
     }
     fn read(&self, offset: usize, dst: &mut [u8]) -> Result {
-        dst.copy_from_slice(&self[range(offset, dst.len(), self.len())?]);
-        Ok(())
+        read_slice(self, offset, dst)
     }
     fn write(&mut self, offset: usize, src: &[u8]) -> Result {
-        let r = range(offset, src.len(), self.len())?;
-        self[r].copy_from_slice(src);
-        Ok(())
+        write_slice(self, offset, src)
     }
 }
 

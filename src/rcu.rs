@@ -125,11 +125,10 @@ impl<T> DerefMut for Rcu<T> {
 /// kvfree_rcu takes a lock, not in NMI context).
 pub fn kvfree_rcu<T, A: Kvfree>(value: Box<Rcu<T>, A>) {
     let ptr = Box::into_raw(value);
-    // SAFETY: `ptr` is the start of a live allocation of a `Kvfree`
-    // allocator, which `kvfree()` frees, handed over here; its `rcu_head` is
-    // at offset 0 (`repr(C)`), below the 4096 bytes C allows, and C may
-    // write it (an `UnsafeCell`). `T` has no drop glue (`Rcu::new`).
-    // `kfree_call_rcu_nolock()` takes the same objects, in any context.
+    // SAFETY: `ptr` starts a live `Kvfree` allocation, handed over, with its
+    // `rcu_head` at offset 0 (`repr(C)`, below C's 4096-byte limit) that C
+    // may write (`UnsafeCell`); `T` has no drop glue (`Rcu::new`). Both
+    // functions take such objects, the nolock one in any context.
     unsafe {
         let head = (*ptr).head.get().cast();
         #[cfg(not(kalloc_linux_7_2))]
