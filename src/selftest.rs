@@ -41,6 +41,32 @@ pub(crate) fn skip_unless(present: bool, option: &kernel::str::CStr) -> bool {
     !present
 }
 
+/// How many [`Counted`] values were dropped since [`Counted::reset`].
+static COUNTED_DROPS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// A value that counts its drops, for the cases that check that a type
+/// drops what it holds exactly once (KUnit runs one case at a time). Not
+/// zero-sized: per-CPU memory and pools have no zero-sized elements.
+pub(crate) struct Counted(pub(crate) u32);
+
+impl Counted {
+    /// Starts counting from zero.
+    pub(crate) fn reset() {
+        COUNTED_DROPS.store(0, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The drops since [`Counted::reset`].
+    pub(crate) fn drops() -> usize {
+        COUNTED_DROPS.load(core::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        COUNTED_DROPS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Reads the file at `path` (in user space's initial root) into `buf`;
 /// returns how many bytes it read. May sleep.
 ///

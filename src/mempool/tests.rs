@@ -13,6 +13,7 @@ mod kalloc_mempool {
     use crate::selftest::faults::{current_task, stop_failing, unavailable, FailEverything};
     use crate::selftest::slab_stats::Stats;
     use crate::selftest::stress::run_on_each_cpu;
+    use crate::selftest::Counted;
     use crate::slab::{SlabCache, SlabOptions};
     use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     use kernel::sync::{new_mutex, new_spinlock};
@@ -197,25 +198,13 @@ mod kalloc_mempool {
         Ok(())
     }
 
-    /// Counts the drops of [`Counted`].
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
-
-    /// A value that counts its drops.
-    struct Counted(u32);
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Relaxed);
-        }
-    }
-
     /// `alloc_bulk` makes `N` elements with `init(i)`, from the reserve
     /// while kmalloc fails; `free_bulk` drops each value once and refills
     /// the reserve, which serves again. `N` of 0 or above `min_nr` is
     /// `EINVAL`.
     #[test]
     fn bulk_takes_and_gives_back_many() -> Result {
-        DROPS.store(0, Relaxed);
+        Counted::reset();
         let pool = KmallocPool::<Counted>::new(4, GFP_KERNEL)?;
         assert_eq!(
             pool.alloc_bulk::<5>(|i| Counted(i as u32)).err(),
@@ -231,7 +220,7 @@ mod kalloc_mempool {
             .enumerate()
             .all(|(i, e)| e.0 == i as u32 * 10));
         pool.free_bulk(elements);
-        assert_eq!(DROPS.load(Relaxed), 4);
+        assert_eq!(Counted::drops(), 4);
         if unavailable() {
             return Ok(());
         }
@@ -242,7 +231,7 @@ mod kalloc_mempool {
             assert_eq!(pool.alloc(Counted(9), GFP_NOWAIT).err(), Some(ENOMEM));
             pool.free_bulk(elements);
             // The refused value was dropped too.
-            assert_eq!(DROPS.load(Relaxed), 4 + 5 * round);
+            assert_eq!(Counted::drops(), 4 + 5 * round);
         }
         let pages = PagePool::new(0, 2, GFP_KERNEL)?;
         let blocks = pages.alloc_bulk::<2>()?;
@@ -253,14 +242,14 @@ mod kalloc_mempool {
     /// Each element's value is dropped once when it goes back.
     #[test]
     fn an_element_drops_its_value() -> Result {
-        DROPS.store(0, Relaxed);
+        Counted::reset();
         let pool = KmallocPool::<Counted>::new(1, GFP_KERNEL)?;
         let a = pool.alloc(Counted(1), GFP_KERNEL)?;
         let b = pool.alloc(Counted(2), GFP_KERNEL)?;
-        assert_eq!((a.0, b.0, DROPS.load(Relaxed)), (1, 2, 0));
+        assert_eq!((a.0, b.0, Counted::drops()), (1, 2, 0));
         drop(a);
         drop(b);
-        assert_eq!(DROPS.load(Relaxed), 2);
+        assert_eq!(Counted::drops(), 2);
         Ok(())
     }
 

@@ -13,7 +13,8 @@ mod kalloc_percpu {
     };
     use crate::kmalloc::KmallocBox;
     use crate::selftest::stress::run_on_each_cpu;
-    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+    use crate::selftest::Counted;
+    use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
     use kernel::sync::new_spinlock;
 
     /// How many times each CPU increments its copy.
@@ -117,29 +118,16 @@ mod kalloc_percpu {
         Ok(())
     }
 
-    /// Counts the drops of [`Counted`].
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
-
-    /// A value that counts its drops (not zero-sized: C has no per-CPU
-    /// memory of zero bytes).
-    struct Counted(#[expect(dead_code)] u8);
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            DROPS.fetch_add(1, Relaxed);
-        }
-    }
-
     /// Dropping a [`PerCpu`] drops each CPU's copy once (and frees the
     /// memory: kmemleak tracks per-CPU memory).
     #[test]
     fn dropping_drops_every_copy_once() -> Result {
-        DROPS.store(0, Relaxed);
+        Counted::reset();
         let values = PerCpu::new_with(|_| Counted(1), GFP_KERNEL)?;
         let copies = values.iter().count();
-        assert_eq!(DROPS.load(Relaxed), 0);
+        assert_eq!(Counted::drops(), 0);
         drop(values);
-        assert_eq!(DROPS.load(Relaxed), copies);
+        assert_eq!(Counted::drops(), copies);
         Ok(())
     }
 

@@ -119,12 +119,7 @@ impl<T, K: CacheKind> Stats for SlabCache<T, K> {
 fn read_slab_attribute(cache: &CStr, attribute: &str) -> Result<usize> {
     let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{}/{}", cache.to_str()?, attribute))?;
     let mut buf = [0u8; 32];
-    // SAFETY: `path` is a NUL-terminated string and `buf` is writable for
-    // `buf.len()` bytes; the shim only reads the one and writes the other.
-    let len =
-        unsafe { ffi::kalloc_slab_read_sysfs(path.as_char_ptr(), buf.as_mut_ptr(), buf.len()) };
-    // CAST: a negative `len` is an errno, which fits in a `c_int`.
-    let len = usize::try_from(len).map_err(|_| Error::from_errno(len as c_int))?;
+    let len = crate::selftest::read_file(&path, &mut buf)?;
     let text = core::str::from_utf8(&buf[..len])?;
     let number = text.split_ascii_whitespace().next().ok_or(EIO)?;
     number.parse().map_err(|_| EIO)
