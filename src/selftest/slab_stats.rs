@@ -94,24 +94,29 @@ impl<T, K: CacheKind> Stats for SlabCache<T, K> {
     }
 
     fn skip_kfence(&self) -> Result {
-        if !cfg!(CONFIG_KFENCE) {
-            return Ok(());
-        }
-        if !context_may_sleep() {
-            return Err(EAGAIN);
-        }
-        let name = self.name().to_str()?;
-        let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{name}/skip_kfence"))?;
-        // SAFETY: `path` is a NUL-terminated string and the text is one
-        // readable byte; the shim only reads them.
-        let len =
-            unsafe { ffi::kalloc_slab_write_sysfs(path.as_char_ptr(), b"1".as_ptr().cast(), 1) };
-        // CAST: a negative `len` is an errno, which fits in a `c_int`.
-        match usize::try_from(len) {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(EIO),
-            Err(_) => Err(Error::from_errno(len as c_int)),
-        }
+        skip_kfence_named(self.name())
+    }
+}
+
+/// [`Stats::skip_kfence`] for the cache named `name` (the caches of a
+/// bucket set, which are not a `SlabCache`).
+pub(crate) fn skip_kfence_named(name: &CStr) -> Result {
+    if !cfg!(CONFIG_KFENCE) {
+        return Ok(());
+    }
+    if !context_may_sleep() {
+        return Err(EAGAIN);
+    }
+    let name = name.to_str()?;
+    let path = CString::try_from_fmt(fmt!("/sys/kernel/slab/{name}/skip_kfence"))?;
+    // SAFETY: `path` is a NUL-terminated string and the text is one
+    // readable byte; the shim only reads them.
+    let len = unsafe { ffi::kalloc_slab_write_sysfs(path.as_char_ptr(), b"1".as_ptr().cast(), 1) };
+    // CAST: a negative `len` is an errno, which fits in a `c_int`.
+    match usize::try_from(len) {
+        Ok(1) => Ok(()),
+        Ok(_) => Err(EIO),
+        Err(_) => Err(Error::from_errno(len as c_int)),
     }
 }
 
